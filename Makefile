@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` (the demo) and `make test` (the whole suite).
+# Both create .venv and install what they need, Debian packages included.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEBIAN := redis-server:redis-server
+
+.PHONY: run test lint typecheck unit integration debian bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+debian:
+	@scripts/ensure-debian-packages $(DEBIAN)
+
+run: $(STAMP) debian
+	$(BIN)/python -m sims.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) debian lint typecheck
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) debian
+	$(BIN)/pytest tests/integration
+
+bench: $(STAMP)
+	@scripts/ensure-debian-packages wrk:wrk nginx:nginx
+	$(BIN)/python -m loadtests.bench_proxy
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

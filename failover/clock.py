@@ -1,0 +1,25 @@
+"""Clocks for the I/O drivers. The decision core never reads one: it is handed `now`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps: for intervals, timeouts, hold-down."""
+        ...
+
+    def wall(self) -> datetime:
+        """Aware UTC time: for hours of operation and for humans."""
+        ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,220 @@
+"""One proxied attempt at one call center.
+
+The caller (web.py) decides where to go and whether to retry; this module only carries
+one request there and reports what happened, keeping backend-originated failures (a
+5xx answer) apart from local-origin ones (refused, reset, timeout), as Envoy does.
+
+Bodies up to `buffer_bytes` with a known length are read whole before the customer
+sees a byte, so a failure while reading them can still be retried elsewhere. Larger or
+unknown-length bodies are streamed; once streaming has begun, a failure can only cut
+the connection (the status line is gone), and it is counted against the call center.
+
+Timeouts: aiohttp's `sock_connect` and `sock_read` per attempt, and an
+`asyncio.timeout` for the time to the first byte (plus the buffered body) bounded by
+what is left of the customer's budget: `ClientTimeout(total=...)` alone can hang
+(aiohttp #11740).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from failover.breaker import Outcome, outcome_of_status
+from failover.headers import IPNetwork, downstream_response_headers, upstream_request_headers
+
+STREAM_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyPolicy:
+    connect_timeout: float
+    read_timeout: float
+    budget: float
+    buffer_bytes: int
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    mount: str = "/support"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answered:
+    """The call center answered and the customer has (or is about to get) its answer."""
+
+    response: web.StreamResponse
+    status: int
+    outcome: Outcome  # SUCCESS, or BACKEND_FAILURE for a 5xx passed through / cut stream
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """Nothing was sent to the customer: the caller may retry or send to self-help."""
+
+    outcome: Outcome
+    status: int | None
+    detail: str
+
+
+def new_proxy_session(*, max_connections: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=max_connections, limit_per_host=max_connections, ttl_dns_cache=60
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),  # customers' cookies are theirs, not ours
+        auto_decompress=False,  # pass bytes through as the call center encoded them
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+    )
+
+
+class Proxy:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        bases: Mapping[str, str],
+        policy: ProxyPolicy,
+    ) -> None:
+        self._session = session
+        self._bases = {name: base.rstrip("/") for name, base in bases.items()}
+        self._policy = policy
+        # The usual case, a first attempt with the whole budget left, reuses one object.
+        self._full_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=policy.connect_timeout, sock_read=policy.read_timeout
+        )
+
+    async def attempt(
+        self,
+        request: web.Request,
+        name: str,
+        *,
+        path_qs: str,
+        remaining: float,
+        extra_response_headers: Mapping[str, str] | None = None,
+    ) -> Answered | Failed:
+        """Send the request to `name`. A 5xx answer comes back as `Failed`, like a
+        refused connection: the caller retries elsewhere or sends the customer to
+        self-help; an error page from a failing call center is never passed on."""
+        p = self._policy
+        if remaining <= 0:
+            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget spent")
+        base = self._bases[name]
+        url = URL(base + path_qs, encoded=True)
+        has_body = request.body_exists
+        headers = upstream_request_headers(
+            request.headers,
+            peer=request.remote,
+            scheme=request.scheme,
+            host=request.host,
+            trusted=p.trusted_proxies,
+            keep_content_length=has_body,
+        )
+        if remaining >= p.connect_timeout and remaining >= p.read_timeout:
+            timeout = self._full_timeout
+        else:
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=min(p.connect_timeout, remaining),
+                sock_read=min(p.read_timeout, remaining),
+            )
+        upstream: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(remaining):
+                upstream = await self._session.request(
+                    request.method,
+                    url,
+                    headers=headers,
+                    data=request.content if has_body else None,
+                    allow_redirects=False,
+                    timeout=timeout,
+                )
+                outcome = outcome_of_status(upstream.status)
+                if outcome is not Outcome.SUCCESS:
+                    upstream.release()
+                    return Failed(
+                        outcome=outcome, status=upstream.status, detail=f"HTTP {upstream.status}"
+                    )
+                length = upstream.content_length
+                if length is not None and length <= p.buffer_bytes:
+                    body = await upstream.read()
+                    return self._buffered(upstream, body, base, extra_response_headers)
+        except TimeoutError:
+            _close(upstream)
+            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="timeout")
+        except (aiohttp.ClientError, OSError) as exc:
+            _close(upstream)
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
+        return await self._stream(request, upstream, base, extra_response_headers)
+
+    def _buffered(
+        self,
+        upstream: aiohttp.ClientResponse,
+        body: bytes,
+        base: str,
+        extra: Mapping[str, str] | None,
+    ) -> Answered:
+        headers = downstream_response_headers(
+            upstream.headers,
+            upstream_base=base,
+            mount=self._policy.mount,
+            keep_content_length=False,
+        )
+        if extra:
+            headers.update(extra)
+        response = web.Response(
+            status=upstream.status, reason=upstream.reason, body=body, headers=headers
+        )
+        return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        base: str,
+        extra: Mapping[str, str] | None,
+    ) -> Answered:
+        headers = downstream_response_headers(
+            upstream.headers,
+            upstream_base=base,
+            mount=self._policy.mount,
+            keep_content_length=True,
+        )
+        if extra:
+            headers.update(extra)
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        response.headers.extend(headers)
+        try:
+            await response.prepare(request)
+            while True:
+                try:
+                    chunk = await upstream.content.read(STREAM_CHUNK)
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    # The status line is out: all that is left is to cut the connection,
+                    # so the customer's client sees a truncated body, not a short one.
+                    if request.transport is not None:
+                        request.transport.close()
+                    return Answered(
+                        response=response, status=upstream.status, outcome=Outcome.LOCAL_FAILURE
+                    )
+                if not chunk:
+                    break
+                await response.write(chunk)
+            await response.write_eof()
+        except (ConnectionResetError, OSError):
+            pass  # the customer went away: not the call center's fault
+        finally:
+            # A connection with unread body cannot go back to the pool.
+            if upstream.content.at_eof():
+                upstream.release()
+            else:
+                upstream.close()
+        return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
+
+
+def _close(upstream: aiohttp.ClientResponse | None) -> None:
+    if upstream is not None:
+        upstream.close()

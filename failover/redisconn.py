@@ -1,0 +1,73 @@
+"""Redis connection for the front door: a bounded, blocking pool with timeouts.
+
+`redis://`, `rediss://`, `unix://` go through `BlockingConnectionPool.from_url`;
+`redis+sentinel://h1:26379,h2:26379/mymaster/0` asks Sentinel for the master.
+Every call is bounded: socket connect/read timeouts, a pool wait timeout, and the
+asyncio `Retry` with jittered backoff for transient connection errors (redis-py docs,
+"Retry Helpers").
+"""
+
+from __future__ import annotations
+
+from typing import cast
+from urllib.parse import urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+SOCKET_TIMEOUT = 0.5
+POOL_WAIT = 0.5
+MAX_CONNECTIONS = 32
+
+
+def _retry() -> Retry:
+    return Retry(
+        EqualJitterBackoff(base=0.01, cap=0.2),
+        retries=2,
+        supported_errors=(RedisConnectionError, RedisTimeoutError),
+    )
+
+
+def connect(url: str) -> Redis:
+    if url.startswith("redis+sentinel://"):
+        return _via_sentinel(url)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        health_check_interval=15,
+    )
+    return Redis(connection_pool=pool, retry=_retry())
+
+
+def _via_sentinel(url: str) -> Redis:
+    parts = urlsplit(url)
+    hosts = []
+    for item in parts.netloc.split(","):
+        host, _, port = item.rpartition(":")
+        hosts.append((host or item, int(port) if port.isdigit() else 26379))
+    segments = [s for s in parts.path.split("/") if s]
+    service = segments[0] if segments else "mymaster"
+    db = int(segments[1]) if len(segments) > 1 else 0
+    # redis-py's Sentinel.__init__ carries no annotations.
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        hosts,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        sentinel_kwargs={"socket_timeout": SOCKET_TIMEOUT},
+    )
+    master = sentinel.master_for(service, db=db, socket_timeout=SOCKET_TIMEOUT, retry=_retry())
+    return cast(Redis, master)
+
+
+async def reachable(client: Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        return False

@@ -1,0 +1,222 @@
+"""HTTP handlers of the front door: `/support/...`, probes of our own, status.
+
+The customer entry `/support/<topic...>` asks the pool where to go, proxies there,
+retries a failed idempotent request once on the next serving call center, and
+otherwise answers `303 See Other` to `/help/search?q=<topic words>`. A customer
+never gets a 502/504 page from us: the `customer_safety_net` middleware turns even
+our own bugs on customer routes into the self-help redirect.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import unquote, urlencode
+
+from aiohttp import web
+
+from failover.clock import Clock
+from failover.monitor import Monitor
+from failover.pool import Event, Pool
+from failover.proxy import Answered, Proxy, ProxyPolicy
+from failover.routing import OfferSelfHelp, SendToSelfHelp
+from monitoring.metrics import Metrics
+
+log = logging.getLogger("switchboard.frontdoor")
+
+IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# The customer chose to go on to a DEGRADED call center instead of self-help.
+CONTINUE_PARAM: Final = "sb_continue"
+CONTINUE_COOKIE: Final = "sb_continue"
+CONTINUE_COOKIE_AGE: Final = 30 * 60
+MAX_TOPIC_WORDS: Final = 8
+MAX_TOPIC_CHARS: Final = 120
+_WORD = re.compile(r"[^\W_]+")
+
+DESTINATION: Final = web.RequestKey("destination", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrontDoor:
+    """What the handlers need; built once by `app.create_app`."""
+
+    pool: Pool
+    proxy: Proxy
+    policy: ProxyPolicy
+    clock: Clock
+    metrics: Metrics
+    monitor: Monitor
+    observe: Callable[[Sequence[Event]], None]
+
+
+FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
+
+
+def topic_words(tail: str) -> list[str]:
+    """Words of the customer's path, for the self-help search: `router/wifi-drops` ->
+    ["router", "wifi", "drops"]. Percent-decoded; bounded in count and length."""
+    words = _WORD.findall(unquote(tail))[:MAX_TOPIC_WORDS]
+    out: list[str] = []
+    total = 0
+    for raw in words:
+        word = raw.lower()[:40]
+        if total + len(word) > MAX_TOPIC_CHARS:
+            break
+        out.append(word)
+        total += len(word) + 1
+    return out
+
+
+def self_help_location(tail: str, *, offer_continue: bool = False) -> str:
+    """A same-site relative target, always: we build it, nothing of it is copied raw."""
+    words = topic_words(tail)
+    params: dict[str, str] = {}
+    if words:
+        params["q"] = " ".join(words)
+    if offer_continue:
+        path = "/support/" + "/".join(_WORD.findall(unquote(tail)))
+        params["continue"] = path
+    if not words:
+        return "/help" + ("?" + urlencode(params) if params else "")
+    return "/help/search?" + urlencode(params)
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(
+        status=303,
+        text=f"See {location}\n",
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
+
+
+def _continue_in_query(request: web.Request) -> bool:
+    # A substring test first: the hot path never parses the query for this.
+    return CONTINUE_PARAM in request.raw_path and request.query.get(CONTINUE_PARAM) == "1"
+
+
+def _wants_continue(request: web.Request) -> bool:
+    if _continue_in_query(request):
+        return True
+    return (
+        CONTINUE_COOKIE in request.headers.get("Cookie", "")
+        and request.cookies.get(CONTINUE_COOKIE) == "1"
+    )
+
+
+def _upstream_path(request: web.Request, mount: str) -> str:
+    raw = request.raw_path[len(mount) :] or "/"
+    if CONTINUE_PARAM in raw and CONTINUE_PARAM in request.query:
+        query = [(k, v) for k, v in request.query.items() if k != CONTINUE_PARAM]
+        path = raw.split("?", 1)[0]
+        raw = path + ("?" + urlencode(query) if query else "")
+    if raw.startswith("?"):
+        raw = "/" + raw
+    return raw
+
+
+async def support(request: web.Request) -> web.StreamResponse:
+    fd = request.app[FRONT_DOOR]
+    clock = fd.clock
+    started = clock.monotonic()
+    deadline = started + fd.policy.budget
+    decision, change = fd.pool.route(now=started, wall=clock.wall)
+    if change is not None:
+        fd.observe([change])
+    tail = request.match_info.get("tail", "")
+    if isinstance(decision, SendToSelfHelp):
+        return _to_self_help(request, fd, tail, cause=decision.cause.value)
+    if (
+        isinstance(decision, OfferSelfHelp)
+        and request.method == "GET"
+        and not _wants_continue(request)
+    ):
+        return _to_self_help(request, fd, tail, cause="degraded", offer_continue=True)
+    idempotent = request.method in IDEMPOTENT
+    targets = (
+        [decision.callcenter, *decision.fallbacks[:1]] if idempotent else [decision.callcenter]
+    )
+    extra = None
+    if _continue_in_query(request):
+        extra = {
+            "Set-Cookie": f"{CONTINUE_COOKIE}=1; Max-Age={CONTINUE_COOKIE_AGE}; "
+            "Path=/support; HttpOnly; SameSite=Lax"
+        }
+    path_qs = _upstream_path(request, fd.policy.mount)
+    now = started
+    for i, name in enumerate(targets):
+        remaining = deadline - now
+        if remaining <= 0:
+            break
+        result = await fd.proxy.attempt(
+            request, name, path_qs=path_qs, remaining=remaining,
+            extra_response_headers=extra,
+        )  # fmt: skip
+        now = clock.monotonic()
+        fd.metrics.count_attempt(name, result.outcome.value)
+        events = fd.pool.record_outcome(name, result.outcome, now=now)
+        if events:
+            fd.observe(events)
+        if isinstance(result, Answered):
+            request[DESTINATION] = name
+            return result.response
+        log.info("attempt at %s failed: %s", name, result.detail)
+        if i + 1 < len(targets):
+            fd.metrics.retries_total.labels(name).inc()
+    return _to_self_help(request, fd, tail, cause="upstream_failed")
+
+
+def _to_self_help(
+    request: web.Request, fd: FrontDoor, tail: str, *, cause: str, offer_continue: bool = False
+) -> web.Response:
+    request[DESTINATION] = "self-help"
+    fd.metrics.selfhelp_redirects_total.labels(cause).inc()
+    return _see_other(self_help_location(tail, offer_continue=offer_continue))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"alive": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    fd = request.app[FRONT_DOOR]
+    if fd.monitor.ready:
+        return web.json_response({"ready": True})
+    return web.json_response({"ready": False, "reason": "first probes not done yet"}, status=503)
+
+
+@web.middleware
+async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request by route name (bounded), never by raw path; and, as
+    the customer's safety net, turn a fault of ours on `/support` into the self-help
+    redirect instead of a 500. One middleware, not two: aiohttp wraps each middleware
+    per request, and this is the hot path."""
+    fd = request.app[FRONT_DOOR]
+    started = fd.clock.monotonic()
+    route = request.match_info.route.name or "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        if route != "support":
+            raise
+        log.exception("support handler failed; sending the customer to self-help")
+        request[DESTINATION] = "self-help"
+        response = _see_other(self_help_location(request.match_info.get("tail", "")))
+    status = response.status
+    fd.metrics.observe_request(
+        route, request.get(DESTINATION, "front-door"), status, fd.clock.monotonic() - started
+    )
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/support{tail:(?:/.*)?}", support, name="support")
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/readyz", readyz, name="readyz")

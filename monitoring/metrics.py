@@ -1,0 +1,161 @@
+"""Metric definitions (prometheus-client). Names with the `switchboard_` prefix and the
+labels below are part of the contract in DESIGN.md.
+
+Labels stay bounded: `route` is a route name from the router table, `destination` a
+configured call-center name or "self-help", `backend` a configured name, `code` an
+HTTP status. Never a raw path, an IP or a customer id.
+
+Health gauges are not kept up to date by hand: `PoolCollector` builds them at scrape
+time from the pool's immutable snapshot, so they can never drift from what routing
+actually sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from failover.health import HealthState
+from failover.pool import Pool
+from failover.routing import SELF_HELP, TAKING_CUSTOMERS
+
+# Customer-facing latency: most answers are a few ms (self-help, redirect) or a proxied
+# page (tens of ms); the top buckets show the timeout budget being hit.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8)
+PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests_total = Counter(
+            "switchboard_requests_total",
+            "Customer and ops requests answered, by route, destination and status code.",
+            ["route", "destination", "code"],
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "switchboard_request_duration_seconds",
+            "Time to answer a request, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_attempts_total = Counter(
+            "switchboard_upstream_attempts_total",
+            "Proxied attempts to call centers, by outcome (success, backend_failure, "
+            "local_failure).",
+            ["backend", "outcome"],
+            registry=registry,
+        )
+        self.retries_total = Counter(
+            "switchboard_upstream_retries_total",
+            "Idempotent requests retried on the next call center after a failure.",
+            ["backend"],
+            registry=registry,
+        )
+        self.selfhelp_redirects_total = Counter(
+            "switchboard_selfhelp_redirects_total",
+            "Customers sent to self-help, by cause.",
+            ["cause"],
+            registry=registry,
+        )
+        self.probe_duration = Histogram(
+            "switchboard_probe_duration_seconds",
+            "Active health probe latency, by call center.",
+            ["backend"],
+            buckets=PROBE_BUCKETS,
+            registry=registry,
+        )
+        self.probes_total = Counter(
+            "switchboard_probes_total",
+            "Active health probes, by call center and observation (ok, degraded, fail).",
+            ["backend", "result"],
+            registry=registry,
+        )
+        self.health_transitions_total = Counter(
+            "switchboard_health_transitions_total",
+            "Health state changes of call centers, by target state.",
+            ["backend", "state"],
+            registry=registry,
+        )
+        self.ejections_total = Counter(
+            "switchboard_ejections_total",
+            "Passive-detection ejections of call centers.",
+            ["backend"],
+            registry=registry,
+        )
+        self._request_children: dict[tuple[str, str, int], Counter] = {}
+        self._duration_children: dict[str, Histogram] = {}
+        self._attempt_children: dict[tuple[str, str], Counter] = {}
+        self.failover_transitions_total = Counter(
+            "switchboard_failover_transitions_total",
+            "Routing destination changes, by new destination.",
+            ["destination"],
+            registry=registry,
+        )
+
+    # Hot-path helpers: prometheus-client's `labels()` takes a lock and builds a key on
+    # every call; label sets are bounded, so their children are memoised here.
+    def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
+        key = (route, destination, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests_total.labels(route, destination, str(status))
+            self._request_children[key] = child
+        child.inc()
+        timer = self._duration_children.get(route)
+        if timer is None:
+            timer = self._duration_children[route] = self.request_duration.labels(route)
+        timer.observe(seconds)
+
+    def count_attempt(self, backend: str, outcome: str) -> None:
+        key = (backend, outcome)
+        child = self._attempt_children.get(key)
+        if child is None:
+            child = self._attempt_children[key] = self.upstream_attempts_total.labels(*key)
+        child.inc()
+
+
+class PoolCollector(Collector):
+    """Scrape-time gauges from the pool snapshot."""
+
+    def __init__(self, pool: Pool, *, now: Callable[[], float], wall: Callable[[], datetime]):
+        self._pool = pool
+        self._now = now
+        self._wall = wall
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snap = self._pool.snapshot()
+        now, wall = self._now(), self._wall()
+        up = GaugeMetricFamily(
+            "switchboard_backend_up",
+            "1 if the call center can take customers now (healthy, not ejected, in hours).",
+            labels=["backend"],
+        )
+        state = GaugeMetricFamily(
+            "switchboard_backend_health_state",
+            "Active-health state of each call center (1 for the current state).",
+            labels=["backend", "state"],
+        )
+        ejected = GaugeMetricFamily(
+            "switchboard_backend_ejected",
+            "1 while passive detection keeps the call center out.",
+            labels=["backend"],
+        )
+        for view in snap.views:
+            taking = view.availability(now=now, wall=wall) in TAKING_CUSTOMERS
+            up.add_metric([view.name], 1.0 if taking else 0.0)
+            for s in HealthState:
+                state.add_metric([view.name, s.value], 1.0 if view.health is s else 0.0)
+            ejected.add_metric([view.name], 1.0 if view.breaker.is_ejected(now) else 0.0)
+        active = GaugeMetricFamily(
+            "switchboard_failover_active",
+            "1 while customers are sent to self-help instead of a call center.",
+        )
+        active.add_metric([], 1.0 if snap.router.current == SELF_HELP else 0.0)
+        yield from (up, state, ejected, active)

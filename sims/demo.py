@@ -1,0 +1,155 @@
+"""`make run`: the local demo, every part a real process.
+
+A redis-server on a free port (its data in a temporary folder), two simulated call
+centers (priorities 1 and 2), and the front door on http://127.0.0.1:8080 (or
+SWITCHBOARD_DEMO_PORT). Prints the URLs and how to break things; Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, *, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback URL we built
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"demo: {url} did not answer within {seconds:.0f} s")
+
+
+def wait_port(port: int, *, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"demo: nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
+
+
+def write_config(path: Path, *, port: int, redis_port: int, centers: list[tuple[str, int]]) -> None:
+    lines = [
+        "[server]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        "[redis]",
+        f'url = "redis://127.0.0.1:{redis_port}/0"',
+        "[routing]",
+        "hold_down_ms = 3000",
+    ]
+    for priority, (name, sim_port) in enumerate(centers, start=1):
+        lines += [
+            "[[callcenters]]",
+            f'name = "{name}"',
+            f'url = "http://127.0.0.1:{sim_port}"',
+            f"priority = {priority}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        print("demo: redis-server is not installed (make run installs it)", file=sys.stderr)
+        return 1
+    port = int(os.environ.get("SWITCHBOARD_DEMO_PORT", "8080"))
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-demo-"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(*cmd: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)  # noqa: S603
+        procs.append(proc)
+        return proc
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        redis_port = free_port()
+        spawn(
+            redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+            "--dir", str(workdir), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--logfile", str(workdir / "redis.log"),
+        )  # fmt: skip
+        wait_port(redis_port)
+        centers = []
+        controls = {}
+        for name in ("primary", "backup"):
+            sim_port, control_port = free_port(), free_port()
+            spawn(
+                PYTHON, "-m", "sims.callcenter", "--name", name,
+                "--port", str(sim_port), "--control-port", str(control_port),
+            )  # fmt: skip
+            centers.append((name, sim_port))
+            controls[name] = f"http://127.0.0.1:{control_port}"
+        for _, sim_port in centers:
+            wait_http(f"http://127.0.0.1:{sim_port}/health")
+        config = workdir / "switchboard.toml"
+        write_config(config, port=port, redis_port=redis_port, centers=centers)
+        spawn(PYTHON, "-m", "failover", "serve", "--config", str(config))
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"""
+Switchboard demo is up.
+  customers:      {base}/support/router/setup   (proxied to the best call center)
+  self-help:      {base}/help
+  status (JSON):  {base}/api/v1/status
+  metrics:        {base}/metrics
+  redis:          redis://127.0.0.1:{redis_port}/0   config: {config}
+
+Break things (modes: up, down, hang, slow, error, flap):
+  curl -X POST {controls["primary"]}/_sim/mode -d '{{"mode": "down"}}'
+  curl -X POST {controls["backup"]}/_sim/mode -d '{{"mode": "down"}}'
+  curl -X POST {controls["primary"]}/_sim/mode -d '{{"mode": "up"}}'
+  curl -X POST {controls["primary"]}/_sim/health -d '{{"status": "degraded"}}'
+then:  curl -si {base}/support/router/setup | head -5
+
+Ctrl-C stops everything.
+""",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    else:
+        print("demo: a process exited; stopping the rest", file=sys.stderr)
+        return 1
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The front door against real call-center simulators behind TCP fault proxies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from failover.health import HealthState
+from failover.routing import SELF_HELP
+from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
+
+TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=2, sock_read=10)
+
+
+async def get(
+    session: aiohttp.ClientSession, url: str, **kw: object
+) -> tuple[int, dict[str, str], bytes]:
+    async with session.get(url, allow_redirects=False, timeout=TIMEOUT, **kw) as resp:  # type: ignore[arg-type]
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+def health(stack: Stack, name: str) -> HealthState:
+    return next(m.machine.state for m in stack.pool.snapshot().members if m.spec.name == name)
+
+
+async def test_healthy_call_center_gets_identical_bytes(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        primary = stack.centers["primary"].sim
+        for path in ("/router/setup", "/big", "/billing?month=11"):
+            status, headers, body = await get(s, f"{stack.url}/support{path}")
+            direct_status, _, direct = await get(s, f"{primary.url}{path}")
+            assert (status, body) == (direct_status, direct), path
+            assert headers["X-Served-By"] == "primary"
+        assert len(direct) > 0
+
+
+async def test_unknown_page_is_a_404_from_the_call_center_not_a_failover(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        for _ in range(20):  # far more than consecutive_5xx/local thresholds
+            status, headers, _ = await get(s, f"{stack.url}/support/no/such/page")
+            assert status == 404
+            assert headers["X-Served-By"] == "primary"
+        assert not stack.pool.snapshot().views[0].breaker.ejections_total
+
+
+async def test_primary_refusing_moves_traffic_to_backup_then_self_help(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        await stack.centers["primary"].fault.set_mode("refuse")
+        status, headers, _ = await get(s, f"{stack.url}/support/router/setup")
+        assert status == 200  # retried on the backup within the same request
+        assert headers["X-Served-By"] == "backup"
+        await stack.centers["backup"].fault.set_mode("refuse")
+        status, headers, _ = await get(s, f"{stack.url}/support/router/wifi-keeps-dropping")
+        assert status == 303
+        assert headers["Location"] == "/help/search?q=router+wifi+keeps+dropping"
+        status, _, page = await get(s, f"{stack.url}{headers['Location']}")
+        assert status == 200
+        assert b"router wifi keeps dropping" in page
+
+
+async def test_call_center_that_never_answers_is_detected_within_its_budget(
+    tmp_path: Path,
+) -> None:
+    extra = FAST_HEALTH + "[proxy]\nread_timeout_ms = 300\nrequest_budget_ms = 500\n"
+    async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
+        await stack.centers["primary"].sim.set_mode("hang")
+        await stack.centers["backup"].fault.set_mode("blackhole")
+        started = time.monotonic()
+        status, headers, _ = await get(s, f"{stack.url}/support/billing")
+        waited = time.monotonic() - started
+        assert status == 303
+        assert headers["Location"] == "/help/search?q=billing"
+        # The budget is 0.5 s; scheduling slack on a loaded 2-core machine is allowed.
+        assert waited < 0.5 + 0.25
+        # Probes: interval 50 ms, timeout 100 ms, fall 2 => DOWN within ~0.3 s.
+        took = await wait_for(
+            lambda: health(stack, "primary") is HealthState.DOWN, within=2, what="primary DOWN"
+        )
+        assert took < 2
+
+
+async def test_no_customer_sees_a_5xx_while_a_call_center_dies_under_load(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        codes: Counter[int] = Counter()
+        served_by: Counter[str] = Counter()
+        stop = asyncio.Event()
+
+        async def customer(i: int) -> None:
+            while not stop.is_set():
+                status, headers, _ = await get(s, f"{stack.url}/support/billing?c={i}")
+                codes[status] += 1
+                served_by[headers.get("X-Served-By", "self-help")] += 1
+
+        tasks = [asyncio.create_task(customer(i), name=f"customer-{i}") for i in range(20)]
+        await asyncio.sleep(0.3)
+        await stack.centers["primary"].fault.set_mode("reset")
+        await asyncio.sleep(0.4)
+        await stack.centers["backup"].fault.set_mode("refuse")
+        await asyncio.sleep(0.4)
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert sum(codes.values()) > 200
+        assert not [c for c in codes if c >= 500], codes
+        assert set(codes) <= {200, 303}
+        assert served_by["primary"]
+        assert served_by["backup"]
+        assert served_by["self-help"]
+
+
+async def test_failed_get_is_retried_once_on_the_backup_after_a_5xx(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        await stack.centers["primary"].sim.set_mode("error", status=503)
+        # Straight after the switch, before any probe noticed: the request itself fails over.
+        status, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert (status, headers["X-Served-By"]) == (200, "backup")
+
+
+async def test_post_is_not_replayed_when_the_call_center_fails(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        await stack.centers["primary"].sim.set_mode("error", status=500)
+        async with s.post(
+            f"{stack.url}/support/echo", data=b"order=1", allow_redirects=False, timeout=TIMEOUT
+        ) as resp:
+            assert resp.status == 303
+            assert resp.headers["Location"] == "/help/search?q=echo"
+        assert stack.centers["backup"].sim.requests_by_path.get("/echo", 0) == 0
+
+
+async def test_recovery_after_healthy_threshold_probes_and_hold_down(tmp_path: Path) -> None:
+    extra = FAST_HEALTH + "[routing]\nhold_down_ms = 400\n"
+    async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
+        primary = stack.centers["primary"]
+        await primary.fault.set_mode("refuse")
+        await wait_for(lambda: health(stack, "primary") is HealthState.DOWN, within=2, what="DOWN")
+        _, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert headers["X-Served-By"] == "backup"
+        await primary.fault.set_mode("pass")
+        checks_at_down = stack.pool.snapshot().members[0].machine.checks
+        await wait_for(lambda: health(stack, "primary") is HealthState.UP, within=2, what="UP")
+        # Came back on exactly healthy_threshold (2) good probes.
+        assert stack.pool.snapshot().members[0].machine.checks - checks_at_down <= 2 + 1
+        _, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert headers["X-Served-By"] == "backup"  # still held down
+        await asyncio.sleep(0.45)
+        _, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert headers["X-Served-By"] == "primary"
+
+
+async def test_flapping_faster_than_hold_down_does_not_flap_the_routing(tmp_path: Path) -> None:
+    extra = FAST_HEALTH + "[routing]\nhold_down_ms = 2000\n"
+    async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
+        await stack.centers["primary"].sim.set_mode("flap", period_ms=300)
+        served: Counter[str] = Counter()
+        deadline = time.monotonic() + 1.8
+        while time.monotonic() < deadline:
+            status, headers, _ = await get(s, f"{stack.url}/support/billing")
+            assert status == 200
+            served[headers["X-Served-By"]] += 1
+            await asyncio.sleep(0.02)
+        transitions = [
+            e for e in stack.pool.snapshot().timeline if type(e).__name__ == "HealthChange"
+        ]
+        assert len(transitions) >= 3  # the primary really flapped...
+        routes = [e for e in stack.pool.snapshot().timeline if type(e).__name__ == "RouteChange"]
+        # ...but routing moved once to the backup (from the start-up choice) and stayed.
+        assert [getattr(r, "target", None) for r in routes][-1] == "backup"
+        assert len(routes) <= 2
+        assert served["backup"] > 0.8 * sum(served.values())
+
+
+async def test_degraded_call_center_offers_self_help_first_with_a_way_through(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path, names=("solo",)) as stack, aiohttp.ClientSession() as s:
+        stack.centers["solo"].sim.set_health(status="degraded")
+        await wait_for(
+            lambda: health(stack, "solo") is HealthState.DEGRADED, within=2, what="DEGRADED"
+        )
+        status, headers, _ = await get(s, f"{stack.url}/support/router/setup")
+        assert status == 303
+        location = headers["Location"]
+        assert location.startswith("/help/search?q=router+setup&continue=")
+        _, _, page = await get(s, f"{stack.url}{location}")
+        assert b'href="/support/router/setup?sb_continue=1"' in page
+        status, headers, _ = await get(s, f"{stack.url}/support/router/setup?sb_continue=1")
+        assert (status, headers["X-Served-By"]) == (200, "solo")
+        assert "sb_continue=1" in headers["Set-Cookie"]
+        status, _, _ = await get(s, f"{stack.url}/support/billing", cookies={"sb_continue": "1"})
+        assert status == 200
+
+
+async def test_emergency_switch_sends_customers_to_self_help_at_once(tmp_path: Path) -> None:
+    token = "t" * 32
+    async with (
+        running_stack(tmp_path, names=("solo",), token=token) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        url = f"{stack.url}/admin/callcenters/solo/emergency"
+        async with s.post(url, json={"on": True}, timeout=TIMEOUT) as resp:
+            assert resp.status == 401
+        assert stack.pool.snapshot().router.current == "solo"
+        auth = {"Authorization": f"Bearer {token}"}
+        async with s.post(url, json={"on": True}, headers=auth, timeout=TIMEOUT) as resp:
+            assert resp.status == 200
+        status, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert (status, headers["Location"]) == (303, "/help/search?q=billing")
+        assert stack.pool.snapshot().router.current == SELF_HELP
+        # Nothing failed: the probes still say UP.
+        assert health(stack, "solo") is HealthState.UP
+
+
+async def test_forwarded_headers_are_set_and_hop_by_hop_ones_stripped(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        headers = {
+            "X-Forwarded-For": "6.6.6.6",
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "must not pass",
+            "Keep-Alive": "timeout=5",
+            "X-Customer": "kept",
+        }
+        status, _, body = await get(s, f"{stack.url}/support/echo/x?a=1", headers=headers)
+        assert status == 200
+        echo = json.loads(body)
+        seen = {k.lower(): v for k, v in echo["headers"].items()}
+        assert seen["x-forwarded-for"] == "127.0.0.1"  # the client's claim is not trusted
+        assert seen["x-forwarded-proto"] == "http"
+        assert seen["x-forwarded-host"] == stack.url.removeprefix("http://")
+        assert seen["x-customer"] == "kept"
+        assert "x-secret-hop" not in seen
+        assert "keep-alive" not in seen
+        assert echo["path"] == "/echo/x"
+        assert "a=1" in echo["query"]
+
+
+async def test_readyz_and_healthz(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        assert (await get(s, f"{stack.url}/healthz"))[0] == 200
+        assert (await get(s, f"{stack.url}/readyz"))[0] == 200
+
+
+@pytest.mark.parametrize("mode", ["refuse", "blackhole", "reset"])
+async def test_both_down_redirect_keeps_the_topic(tmp_path: Path, mode: str) -> None:
+    extra = (
+        FAST_HEALTH
+        + "[proxy]\nconnect_timeout_ms = 200\nread_timeout_ms = 200\nrequest_budget_ms = 400\n"
+    )
+    async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
+        for c in stack.centers.values():
+            await c.fault.set_mode(mode)
+        status, headers, _ = await get(s, f"{stack.url}/support/modem/firmware%20update")
+        assert status == 303
+        assert headers["Location"] == "/help/search?q=modem+firmware+update"

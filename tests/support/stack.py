@@ -1,0 +1,120 @@
+"""A front door and its world, in-process on 127.0.0.1, for integration tests.
+
+Each call center is a real `CallCenterSim` behind a `FaultProxy`, so a test can break
+the network (refuse, blackhole, reset, slow) or the application (5xx, hang, degraded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from failover.app import POOL, create_app
+from failover.pool import Pool
+from failover.settings import Settings, load_settings
+from sims.callcenter import CallCenterSim
+from tests.support.faultproxy import FaultProxy
+
+FAST_HEALTH = """
+[health]
+interval_ms = 50
+timeout_ms = 100
+healthy_threshold = 2
+unhealthy_threshold = 2
+jitter = 0.0
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Center:
+    sim: CallCenterSim
+    fault: FaultProxy
+
+    @property
+    def name(self) -> str:
+        return self.sim.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stack:
+    url: str
+    app: web.Application
+    centers: dict[str, Center]
+    settings: Settings
+
+    @property
+    def pool(self) -> Pool:
+        return self.app[POOL]
+
+
+def write_config(
+    tmp: Path, centers: dict[str, Center], extra: str = FAST_HEALTH, token: str | None = None
+) -> Path:
+    lines = ['[server]\nhost = "127.0.0.1"\nport = 0\n', extra]
+    for priority, c in enumerate(centers.values(), start=1):
+        lines.append(
+            f'[[callcenters]]\nname = "{c.name}"\nurl = "{c.fault.url}"\npriority = {priority}\n'
+        )
+    path = tmp / "switchboard.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@asynccontextmanager
+async def running_stack(
+    tmp: Path, *, names: tuple[str, ...] = ("primary", "backup"), extra: str = FAST_HEALTH,
+    token: str | None = None,
+) -> AsyncIterator[Stack]:  # fmt: skip
+    centers: dict[str, Center] = {}
+    runner: web.AppRunner | None = None
+    try:
+        for name in names:
+            sim = CallCenterSim(name=name)
+            await sim.start()
+            fault = FaultProxy("127.0.0.1", int(sim.url.rsplit(":", 1)[1]))
+            centers[name] = Center(sim=sim, fault=fault)
+            await fault.start()
+        env = {"SWITCHBOARD_ADMIN_TOKEN": token} if token else {}
+        settings = load_settings(write_config(tmp, centers, extra), env=env)
+        app = create_app(settings, registry=CollectorRegistry())
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        stack = Stack(url=f"http://127.0.0.1:{port}", app=app, centers=centers, settings=settings)
+        await wait_for(lambda: _ready(stack), within=5, what="first probes")
+        yield stack
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        for c in centers.values():
+            await c.fault.stop()
+            await c.sim.stop()
+
+
+def _ready(stack: Stack) -> bool:
+    return all(m.last_probe is not None for m in stack.pool.snapshot().members)
+
+
+async def wait_for(
+    predicate: Callable[[], bool | Awaitable[bool]], *, within: float, what: str
+) -> float:
+    """Poll until `predicate` holds; return how long it took. Fails the test on timeout."""
+    started = time.monotonic()
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return time.monotonic() - started
+        if time.monotonic() - started > within:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.01)
