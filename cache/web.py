@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from monitoring.http import Wrap
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outage:
@@ -92,7 +94,7 @@ async def search(request: web.Request) -> web.Response:
     return _render(request, title="Search help", query=query, body=body)
 
 
-def add_routes(app: web.Application, outage_info: OutageInfo) -> None:
+def add_routes(app: web.Application, outage_info: OutageInfo, wrap: Wrap) -> None:
     app[OUTAGE_INFO] = outage_info
-    app.router.add_get("/help", landing, name="help")
-    app.router.add_get("/help/search", search, name="help_search")
+    app.router.add_get("/help", wrap("help", landing))
+    app.router.add_get("/help/search", wrap("help_search", search))

@@ -16,6 +16,7 @@ from aiohttp import web
 from failover.pool import UnknownCallCenterError
 from failover.routing import Override, OverrideKind
 from failover.web import FRONT_DOOR
+from monitoring.http import Wrap
 
 log = logging.getLogger("switchboard.admin")
 
@@ -100,8 +101,8 @@ async def set_override(request: web.Request) -> web.Response:
     return web.json_response({"mode": mode, "callcenter": target, "reason": reason})
 
 
-def add_routes(app: web.Application, token: str | None) -> None:
+def add_routes(app: web.Application, token: str | None, wrap: Wrap) -> None:
     if token:
         app[ADMIN_TOKEN] = token
-    app.router.add_post("/admin/callcenters/{name}/emergency", set_emergency, name="admin")
-    app.router.add_post("/admin/override", set_override, name="admin_override")
+    app.router.add_post("/admin/callcenters/{name}/emergency", wrap("admin", set_emergency))
+    app.router.add_post("/admin/override", wrap("admin", set_override))

@@ -30,6 +30,7 @@ from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
 from failover.redisconn import connect, reachable
 from failover.routing import SELF_HELP, RouteChange
 from failover.settings import Settings
+from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
 
 log = logging.getLogger("switchboard")
@@ -117,10 +118,7 @@ def create_app(
     )
     sink = EventSink(metrics, pool, health_policy)
 
-    app = web.Application(
-        middlewares=[frontdoor.observe_requests],
-        client_max_size=1024**2,
-    )
+    app = web.Application(client_max_size=1024**2)
     app[POOL] = pool
     app[METRICS] = metrics
     app[SETTINGS] = settings
@@ -172,11 +170,12 @@ def create_app(
                     await redis.aclose()
 
     app.cleanup_ctx.append(resources)
-    frontdoor.add_routes(app)
-    admin.add_routes(app, settings.admin.token)
-    selfhelp.add_routes(app, lambda: outage_of(pool, clock))
-    app.router.add_get("/metrics", metrics_handler, name="metrics")
-    app.router.add_get("/api/v1/status", status_handler, name="status_api")
+    wrap = observed(metrics)
+    frontdoor.add_routes(app, wrap)
+    admin.add_routes(app, settings.admin.token, wrap)
+    selfhelp.add_routes(app, lambda: outage_of(pool, clock), wrap)
+    app.router.add_get("/metrics", wrap("metrics", metrics_handler))
+    app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     return app
 
 

@@ -4,15 +4,20 @@ The caller (web.py) decides where to go and whether to retry; this module only c
 one request there and reports what happened, keeping backend-originated failures (a
 5xx answer) apart from local-origin ones (refused, reset, timeout), as Envoy does.
 
-Bodies up to `buffer_bytes` with a known length are read whole before the customer
-sees a byte, so a failure while reading them can still be retried elsewhere. Larger or
-unknown-length bodies are streamed; once streaming has begun, a failure can only cut
-the connection (the status line is gone), and it is counted against the call center.
+Bodies up to `buffer_bytes` (with a known length, or chunked and ending within it)
+are read whole before the customer sees a byte, so a failure while reading them can
+still be retried elsewhere. Larger bodies are streamed; once streaming has begun, a
+failure can only cut the connection (the status line is gone), and it is counted
+against the call center.
 
-Timeouts: aiohttp's `sock_connect` and `sock_read` per attempt, and an
-`asyncio.timeout` for the time to the first byte (plus the buffered body) bounded by
-what is left of the customer's budget: `ClientTimeout(total=...)` alone can hang
-(aiohttp #11740).
+Timeouts: aiohttp's `sock_connect` and `sock_read` bound each phase of every attempt
+(`ClientTimeout(total=...)` alone can hang, aiohttp #11740). The customer's budget is
+kept by an `asyncio.timeout_at` wherever those bounds do not already keep it: around
+sending when `connect + read` is more than what is left, and around a buffered body
+that has not fully arrived with the headers. The usual first attempt, whose small page
+comes in one piece, needs no extra timer at all. A streamed body, once started, is
+bounded by `sock_read` between chunks, not by the budget: a large download on a slow
+phone must not be cut off.
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ class Proxy:
         p = self._policy
         if remaining <= 0:
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget spent")
+        deadline = asyncio.get_running_loop().time() + remaining
         base = self._bases[name]
         url = URL(base + path_qs, encoded=True)
         has_body = request.body_exists
@@ -120,27 +126,39 @@ class Proxy:
                 sock_connect=min(p.connect_timeout, remaining),
                 sock_read=min(p.read_timeout, remaining),
             )
+        send = self._session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=request.content if has_body else None,
+            allow_redirects=False,
+            timeout=timeout,
+        )
         upstream: aiohttp.ClientResponse | None = None
         try:
-            async with asyncio.timeout(remaining):
-                upstream = await self._session.request(
-                    request.method,
-                    url,
-                    headers=headers,
-                    data=request.content if has_body else None,
-                    allow_redirects=False,
-                    timeout=timeout,
+            if p.connect_timeout + p.read_timeout > remaining:
+                async with asyncio.timeout_at(deadline):
+                    upstream = await send
+            else:
+                upstream = await send
+            outcome = outcome_of_status(upstream.status)
+            if outcome is not Outcome.SUCCESS:
+                upstream.release()
+                return Failed(
+                    outcome=outcome, status=upstream.status, detail=f"HTTP {upstream.status}"
                 )
-                outcome = outcome_of_status(upstream.status)
-                if outcome is not Outcome.SUCCESS:
-                    upstream.release()
-                    return Failed(
-                        outcome=outcome, status=upstream.status, detail=f"HTTP {upstream.status}"
-                    )
-                length = upstream.content_length
-                if length is not None and length <= p.buffer_bytes:
-                    body = await upstream.read()
+            length = upstream.content_length
+            if length is None or length <= p.buffer_bytes:
+                if upstream.content.is_eof():
+                    body, whole = await upstream.read(), True  # arrived with the headers
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        body, whole = await _read_up_to(upstream, p.buffer_bytes)
+                if whole:
                     return self._buffered(upstream, body, base, extra_response_headers)
+                return await self._stream(
+                    request, upstream, base, extra_response_headers, prefix=body
+                )
         except TimeoutError:
             _close(upstream)
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="timeout")
@@ -165,6 +183,7 @@ class Proxy:
         )
         if extra:
             headers.update(extra)
+        upstream.release()
         response = web.Response(
             status=upstream.status, reason=upstream.reason, body=body, headers=headers
         )
@@ -176,6 +195,8 @@ class Proxy:
         upstream: aiohttp.ClientResponse,
         base: str,
         extra: Mapping[str, str] | None,
+        *,
+        prefix: bytes = b"",
     ) -> Answered:
         headers = downstream_response_headers(
             upstream.headers,
@@ -189,6 +210,8 @@ class Proxy:
         response.headers.extend(headers)
         try:
             await response.prepare(request)
+            if prefix:
+                await response.write(prefix)
             while True:
                 try:
                     chunk = await upstream.content.read(STREAM_CHUNK)
@@ -213,6 +236,14 @@ class Proxy:
             else:
                 upstream.close()
         return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
+
+
+async def _read_up_to(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The body if it ends within `limit` bytes (True), else its first `limit + 1`."""
+    try:
+        return await upstream.content.readexactly(limit + 1), False
+    except asyncio.IncompleteReadError as short:
+        return short.partial, True  # the body ended first: that is all of it
 
 
 def _close(upstream: aiohttp.ClientResponse | None) -> None:

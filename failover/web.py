@@ -3,15 +3,15 @@
 The customer entry `/support/<topic...>` asks the pool where to go, proxies there,
 retries a failed idempotent request once on the next serving call center, and
 otherwise answers `303 See Other` to `/help/search?q=<topic words>`. A customer
-never gets a 502/504 page from us: the `customer_safety_net` middleware turns even
-our own bugs on customer routes into the self-help redirect.
+never gets a 502/504 page from us: `support` turns even our own bugs into the
+self-help redirect.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote, urlencode
@@ -23,6 +23,7 @@ from failover.monitor import Monitor
 from failover.pool import Event, Pool
 from failover.proxy import Answered, Proxy, ProxyPolicy
 from failover.routing import OfferSelfHelp, SendToSelfHelp
+from monitoring.http import DESTINATION, Wrap
 from monitoring.metrics import Metrics
 
 log = logging.getLogger("switchboard.frontdoor")
@@ -35,9 +36,6 @@ CONTINUE_COOKIE_AGE: Final = 30 * 60
 MAX_TOPIC_WORDS: Final = 8
 MAX_TOPIC_CHARS: Final = 120
 _WORD = re.compile(r"[^\W_]+")
-
-DESTINATION: Final = web.RequestKey("destination", str)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +117,16 @@ def _upstream_path(request: web.Request, mount: str) -> str:
 
 
 async def support(request: web.Request) -> web.StreamResponse:
-    fd = request.app[FRONT_DOOR]
+    """The customer entry. A fault of ours becomes the self-help redirect, not a 500."""
+    try:
+        return await _support(request, request.app[FRONT_DOOR])
+    except Exception:
+        log.exception("support handler failed; sending the customer to self-help")
+        request[DESTINATION] = "self-help"
+        return _see_other(self_help_location(request.match_info.get("tail", "")))
+
+
+async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
     clock = fd.clock
     started = clock.monotonic()
     deadline = started + fd.policy.budget
@@ -188,35 +195,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"ready": False, "reason": "first probes not done yet"}, status=503)
 
 
-@web.middleware
-async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count and time every request by route name (bounded), never by raw path; and, as
-    the customer's safety net, turn a fault of ours on `/support` into the self-help
-    redirect instead of a 500. One middleware, not two: aiohttp wraps each middleware
-    per request, and this is the hot path."""
-    fd = request.app[FRONT_DOOR]
-    started = fd.clock.monotonic()
-    route = request.match_info.route.name or "unmatched"
-    status = 500
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except Exception:
-        if route != "support":
-            raise
-        log.exception("support handler failed; sending the customer to self-help")
-        request[DESTINATION] = "self-help"
-        response = _see_other(self_help_location(request.match_info.get("tail", "")))
-    status = response.status
-    fd.metrics.observe_request(
-        route, request.get(DESTINATION, "front-door"), status, fd.clock.monotonic() - started
-    )
-    return response
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_route("*", "/support{tail:(?:/.*)?}", support, name="support")
-    app.router.add_get("/healthz", healthz, name="healthz")
-    app.router.add_get("/readyz", readyz, name="readyz")
+def add_routes(app: web.Application, wrap: Wrap) -> None:
+    app.router.add_route("*", "/support{tail:(?:/.*)?}", wrap("support", support))
+    app.router.add_get("/healthz", wrap("healthz", healthz))
+    app.router.add_get("/readyz", wrap("readyz", readyz))

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from failover.health import HealthState
 from failover.pool import Pool
 from failover.routing import SELF_HELP, TAKING_CUSTOMERS
+from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram
 
 # Customer-facing latency: most answers are a few ms (self-help, redirect) or a proxied
 # page (tens of ms); the top buckets show the timeout budget being hit.
@@ -32,25 +33,28 @@ PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2)
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests_total = Counter(
-            "switchboard_requests_total",
+        # Counted on every request: plain numbers, exported at scrape (hotpath.py).
+        self.requests_total = LabeledCounter(
+            "switchboard_requests",
             "Customer and ops requests answered, by route, destination and status code.",
             ["route", "destination", "code"],
-            registry=registry,
         )
-        self.request_duration = Histogram(
+        self.request_duration = LabeledHistogram(
             "switchboard_request_duration_seconds",
             "Time to answer a request, by route.",
             ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
         )
-        self.upstream_attempts_total = Counter(
-            "switchboard_upstream_attempts_total",
+        self.upstream_attempts_total = LabeledCounter(
+            "switchboard_upstream_attempts",
             "Proxied attempts to call centers, by outcome (success, backend_failure, "
             "local_failure).",
             ["backend", "outcome"],
-            registry=registry,
+        )
+        registry.register(
+            HotPathCollector(
+                self.requests_total, self.request_duration, self.upstream_attempts_total
+            )
         )
         self.retries_total = Counter(
             "switchboard_upstream_retries_total",
@@ -89,9 +93,6 @@ class Metrics:
             ["backend"],
             registry=registry,
         )
-        self._request_children: dict[tuple[str, str, int], Counter] = {}
-        self._duration_children: dict[str, Histogram] = {}
-        self._attempt_children: dict[tuple[str, str], Counter] = {}
         self.failover_transitions_total = Counter(
             "switchboard_failover_transitions_total",
             "Routing destination changes, by new destination.",
@@ -99,26 +100,12 @@ class Metrics:
             registry=registry,
         )
 
-    # Hot-path helpers: prometheus-client's `labels()` takes a lock and builds a key on
-    # every call; label sets are bounded, so their children are memoised here.
     def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
-        key = (route, destination, status)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self.requests_total.labels(route, destination, str(status))
-            self._request_children[key] = child
-        child.inc()
-        timer = self._duration_children.get(route)
-        if timer is None:
-            timer = self._duration_children[route] = self.request_duration.labels(route)
-        timer.observe(seconds)
+        self.requests_total.inc((route, destination, str(status)))
+        self.request_duration.observe((route,), seconds)
 
     def count_attempt(self, backend: str, outcome: str) -> None:
-        key = (backend, outcome)
-        child = self._attempt_children.get(key)
-        if child is None:
-            child = self._attempt_children[key] = self.upstream_attempts_total.labels(*key)
-        child.inc()
+        self.upstream_attempts_total.inc((backend, outcome))
 
 
 class PoolCollector(Collector):
