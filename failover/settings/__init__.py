@@ -10,7 +10,7 @@ Environment overrides (names are matched case-insensitively after the prefix)::
     SWITCHBOARD_<SECTION>__<KEY>=value           e.g. SWITCHBOARD_HEALTH__INTERVAL_MS=500
     SWITCHBOARD_CALLCENTERS__<NAME>__<KEY>=value e.g. SWITCHBOARD_CALLCENTERS__EU_WEST__PRIORITY=3
     SWITCHBOARD_ADMIN_TOKEN=secret               sets admin.token (the only way to set it)
-    SWITCHBOARD_CONFIG                           ignored here (the CLI reads it)
+    SWITCHBOARD_CONFIG                           ignored (reserved)
 
 SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp. The
 separator is a double underscore. <NAME> is the call-center name upper-cased with

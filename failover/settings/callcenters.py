@@ -29,7 +29,7 @@ class CallCenterSettings(_Section):
         examples=[("mon-fri 08:00-20:00", "sat 09:00-13:00")],
     )
     emergency: StrictBool = Field(
-        default=False, description="marks an emergency call center (routing decides its use)"
+        default=False, description="emergency switch: true sends its customers to self-help at once"
     )
 
     _schedule: WeeklyHours | None = PrivateAttr(default=None)

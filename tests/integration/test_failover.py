@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ import pytest
 
 from failover.health import HealthState
 from failover.routing import SELF_HELP
+from failover.web import FRONT_DOOR
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
 TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=2, sock_read=10)
@@ -258,3 +260,81 @@ async def test_both_down_redirect_keeps_the_topic(tmp_path: Path, mode: str) -> 
         status, headers, _ = await get(s, f"{stack.url}/support/modem/firmware%20update")
         assert status == 303
         assert headers["Location"] == "/help/search?q=modem+firmware+update"
+
+
+def _window(start: datetime, hours: int) -> str:
+    end = start + timedelta(hours=hours)
+    day = start.strftime("%a").lower()
+    return f"{day} {start:%H}:00-{end:%H}:00"
+
+
+async def test_call_center_outside_its_hours_sends_customers_to_self_help_at_once(
+    tmp_path: Path,
+) -> None:
+    later = (datetime.now(UTC) + timedelta(hours=3)).replace(minute=0)
+    env_hours = f'["{_window(later, 1)}"]'
+    async with (
+        running_stack(
+            tmp_path,
+            names=("solo",),
+            env={
+                "SWITCHBOARD_CALLCENTERS__SOLO__TIMEZONE": "UTC",
+                "SWITCHBOARD_CALLCENTERS__SOLO__HOURS": env_hours,
+            },
+        ) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        status, headers, _ = await get(s, f"{stack.url}/support/billing")
+        assert (status, headers["Location"]) == (303, "/help/search?q=billing")
+        # The probes are fine: it is closing time, not an outage of the call center.
+        assert health(stack, "solo") is HealthState.UP
+        _, _, raw = await get(s, f"{stack.url}/api/v1/status")
+        assert json.loads(raw)["callcenters"][0]["availability"] == "closed"
+
+
+async def test_trusted_proxy_forwarded_chain_is_kept_and_extended(tmp_path: Path) -> None:
+    async with (
+        running_stack(
+            tmp_path, env={"SWITCHBOARD_SERVER__TRUSTED_PROXIES": '["127.0.0.0/8"]'}
+        ) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        _, _, body = await get(s, f"{stack.url}/support/echo/x", headers=headers)
+        seen = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+        assert seen["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+        assert seen["x-forwarded-proto"] == "https"
+
+
+async def test_metrics_expose_the_contract_names_with_bounded_labels(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        await get(s, f"{stack.url}/support/billing")
+        await stack.centers["primary"].fault.set_mode("refuse")
+        await stack.centers["backup"].fault.set_mode("refuse")
+        await get(s, f"{stack.url}/support/customer/12345/secret-path")
+        await wait_for(
+            lambda: stack.pool.snapshot().router.current == SELF_HELP, within=2, what="failover"
+        )
+        _, _, raw = await get(s, f"{stack.url}/metrics")
+        text = raw.decode()
+        for name in (
+            'switchboard_backend_up{backend="primary"}',
+            "switchboard_failover_active 1.0",
+            'switchboard_requests_total{code="200",destination="primary",route="support"} 1.0',
+            'switchboard_requests_total{code="303",destination="self-help",route="support"} 1.0',
+            'switchboard_request_duration_seconds_bucket{le="+Inf",route="support"} 2.0',
+        ):
+            assert name in text, name
+        assert "12345" not in text
+        assert "secret" not in text
+        assert "127.0.0.1" not in text
+
+
+async def test_readyz_fails_when_the_probe_loop_is_not_running(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack, aiohttp.ClientSession() as s:
+        assert (await get(s, f"{stack.url}/readyz"))[0] == 200
+        monitor = stack.app[FRONT_DOOR].monitor
+        await monitor.stop()  # a dead probe loop is not ready to route anyone
+        status, _, body = await get(s, f"{stack.url}/readyz")
+        assert status == 503
+        assert b"probes" in body

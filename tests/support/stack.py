@@ -70,7 +70,7 @@ def write_config(
 @asynccontextmanager
 async def running_stack(
     tmp: Path, *, names: tuple[str, ...] = ("primary", "backup"), extra: str = FAST_HEALTH,
-    token: str | None = None,
+    token: str | None = None, env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:  # fmt: skip
     centers: dict[str, Center] = {}
     runner: web.AppRunner | None = None
@@ -81,8 +81,10 @@ async def running_stack(
             fault = FaultProxy("127.0.0.1", int(sim.url.rsplit(":", 1)[1]))
             centers[name] = Center(sim=sim, fault=fault)
             await fault.start()
-        env = {"SWITCHBOARD_ADMIN_TOKEN": token} if token else {}
-        settings = load_settings(write_config(tmp, centers, extra), env=env)
+        overrides = dict(env or {})
+        if token:
+            overrides["SWITCHBOARD_ADMIN_TOKEN"] = token
+        settings = load_settings(write_config(tmp, centers, extra), env=overrides)
         app = create_app(settings, registry=CollectorRegistry())
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
