@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 from yarl import URL
 
 from failover.breaker import Outcome, outcome_of_status
@@ -168,6 +169,24 @@ class Proxy:
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
         return await self._stream(request, upstream, base, extra_response_headers)
 
+    def _response_headers(
+        self,
+        upstream: aiohttp.ClientResponse,
+        base: str,
+        extra: Mapping[str, str] | None,
+        *,
+        keep_content_length: bool,
+    ) -> CIMultiDict[str]:
+        headers = downstream_response_headers(
+            upstream.headers,
+            upstream_base=base,
+            mount=self._policy.mount,
+            keep_content_length=keep_content_length,
+        )
+        if extra:
+            headers.update(extra)
+        return headers
+
     def _buffered(
         self,
         upstream: aiohttp.ClientResponse,
@@ -175,14 +194,7 @@ class Proxy:
         base: str,
         extra: Mapping[str, str] | None,
     ) -> Answered:
-        headers = downstream_response_headers(
-            upstream.headers,
-            upstream_base=base,
-            mount=self._policy.mount,
-            keep_content_length=False,
-        )
-        if extra:
-            headers.update(extra)
+        headers = self._response_headers(upstream, base, extra, keep_content_length=False)
         upstream.release()
         response = web.Response(
             status=upstream.status, reason=upstream.reason, body=body, headers=headers
@@ -198,14 +210,7 @@ class Proxy:
         *,
         prefix: bytes = b"",
     ) -> Answered:
-        headers = downstream_response_headers(
-            upstream.headers,
-            upstream_base=base,
-            mount=self._policy.mount,
-            keep_content_length=True,
-        )
-        if extra:
-            headers.update(extra)
+        headers = self._response_headers(upstream, base, extra, keep_content_length=True)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         response.headers.extend(headers)
         try:

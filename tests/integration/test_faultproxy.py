@@ -22,18 +22,8 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @pytest_asyncio.fixture
-async def upstream() -> AsyncIterator[CallCenterSim]:
-    sim = CallCenterSim(name="A")
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-@pytest_asyncio.fixture
-async def proxy(upstream: CallCenterSim) -> AsyncIterator[FaultProxy]:
-    port = int(upstream.url.rsplit(":", 1)[1])
+async def proxy(sim: CallCenterSim) -> AsyncIterator[FaultProxy]:
+    port = int(sim.url.rsplit(":", 1)[1])
     proxy = FaultProxy("127.0.0.1", port)
     await proxy.start()
     try:
@@ -138,7 +128,7 @@ async def test_blackhole_mode_never_answers(
 
 
 async def test_blackhole_mode_stops_forwarding_on_existing_connections(
-    proxy: FaultProxy, upstream: CallCenterSim
+    proxy: FaultProxy, sim: CallCenterSim
 ) -> None:
     async with raw_connection(proxy) as (reader, writer):
         writer.write(REQUEST)
@@ -147,7 +137,7 @@ async def test_blackhole_mode_stops_forwarding_on_existing_connections(
         writer.write(REQUEST)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(reader.read(1), 0.3)
-    assert upstream.requests_by_path["/health"] == 1
+    assert sim.requests_by_path["/health"] == 1
 
 
 async def test_slow_mode_delays_each_forwarded_chunk(
@@ -187,15 +177,15 @@ async def test_reset_mode_fails_http_clients_with_a_client_error(
 
 
 async def test_upstream_down_closes_the_client_connection(
-    proxy: FaultProxy, upstream: CallCenterSim, client: aiohttp.ClientSession
+    proxy: FaultProxy, sim: CallCenterSim, client: aiohttp.ClientSession
 ) -> None:
-    await upstream.set_mode("down")
+    await sim.set_mode("down")
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.post(f"{proxy.url}/echo", data="x")
 
 
-async def test_stop_closes_open_connections_and_the_listener(upstream: CallCenterSim) -> None:
-    proxy = FaultProxy("127.0.0.1", int(upstream.url.rsplit(":", 1)[1]))
+async def test_stop_closes_open_connections_and_the_listener(sim: CallCenterSim) -> None:
+    proxy = FaultProxy("127.0.0.1", int(sim.url.rsplit(":", 1)[1]))
     await proxy.start()
     async with raw_connection(proxy) as (reader, _writer):
         await proxy.stop()

@@ -20,16 +20,6 @@ SHORT = aiohttp.ClientTimeout(total=0.3, sock_connect=0.3, sock_read=0.3)
 
 
 @pytest_asyncio.fixture
-async def sim() -> AsyncIterator[CallCenterSim]:
-    sim = CallCenterSim(name="A")
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-@pytest_asyncio.fixture
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     # A fresh connection per request: these tests are about what a new connection meets.
     connector = aiohttp.TCPConnector(force_close=True)
