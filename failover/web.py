@@ -76,8 +76,9 @@ def self_help_location(tail: str, *, offer_continue: bool = False) -> str:
     if words:
         params["q"] = " ".join(words)
     if offer_continue:
-        path = "/support/" + "/".join(_WORD.findall(unquote(tail)))
-        params["continue"] = path
+        # The page the customer asked for, as asked; the help page only ever renders it
+        # as a link under /support/ (cache/web.py checks), so it cannot point off-site.
+        params["continue"] = "/support/" + unquote(tail).lstrip("/")
     if not words:
         return "/help" + ("?" + urlencode(params) if params else "")
     return "/help/search?" + urlencode(params)

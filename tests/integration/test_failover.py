@@ -186,14 +186,17 @@ async def test_degraded_call_center_offers_self_help_first_with_a_way_through(
         await wait_for(
             lambda: health(stack, "solo") is HealthState.DEGRADED, within=2, what="DEGRADED"
         )
-        status, headers, _ = await get(s, f"{stack.url}/support/router/setup")
+        status, headers, _ = await get(s, f"{stack.url}/support/account/password-reset")
         assert status == 303
         location = headers["Location"]
-        assert location.startswith("/help/search?q=router+setup&continue=")
+        assert location.startswith("/help/search?q=account+password+reset&continue=")
         _, _, page = await get(s, f"{stack.url}{location}")
-        assert b'href="/support/router/setup?sb_continue=1"' in page
-        status, headers, _ = await get(s, f"{stack.url}/support/router/setup?sb_continue=1")
+        assert b'href="/support/account/password-reset?sb_continue=1"' in page
+        status, headers, body = await get(
+            s, f"{stack.url}/support/account/password-reset?sb_continue=1"
+        )
         assert (status, headers["X-Served-By"]) == (200, "solo")
+        assert b"/account/password-reset" in body
         assert "sb_continue=1" in headers["Set-Cookie"]
         status, _, _ = await get(s, f"{stack.url}/support/billing", cookies={"sb_continue": "1"})
         assert status == 200
