@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-DEBIAN := redis-server:redis-server
+DEBIAN := redis-server:redis-server chromium:chromium
 
 .PHONY: run test lint typecheck unit integration debian bench clean
 
@@ -37,8 +37,8 @@ integration: $(STAMP) debian
 	$(BIN)/pytest tests/integration
 
 bench: $(STAMP)
-	@scripts/ensure-debian-packages wrk:wrk nginx:nginx
-	$(BIN)/python -m loadtests.bench_proxy
+	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
+	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -36,7 +36,8 @@ _PAGE = """<!doctype html>
 <title>{title}</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:40rem;padding:1rem}}
 .banner{{background:#fff3cd;border:1px solid #e0c36c;padding:.75rem;border-radius:.5rem}}
-input{{font-size:1rem;padding:.5rem;width:70%}} button{{font-size:1rem;padding:.5rem}}</style>
+input,button{{font-size:1rem;min-height:44px;padding:.5rem;box-sizing:border-box}}
+input{{width:70%}}</style>
 </head><body>
 {banner}
 <h1>{title}</h1>
@@ -54,7 +55,7 @@ def _banner(outage: Outage) -> str:
     since = f" since {outage.since:%H:%M} UTC" if outage.since else ""
     return (
         '<p class="banner" role="status">Our call centers are unavailable'
-        f"{html.escape(since)}. Self-help is open, and you can ask us to call you back.</p>"
+        f"{html.escape(since)}. Our help articles are open below.</p>"
     )
 
 
@@ -90,7 +91,10 @@ async def landing(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:200]
-    body = _continue_block(request) + f"<p>Results for <strong>{html.escape(query)}</strong>:</p>"
+    body = _continue_block(request) + (
+        f"<p>Help with <strong>{html.escape(query)}</strong>: our help library is being "
+        "set up; please check back shortly.</p>"
+    )
     return _render(request, title="Search help", query=query, body=body)
 
 
