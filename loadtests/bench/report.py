@@ -1,0 +1,99 @@
+"""The combined report, in markdown."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass
+
+from loadtests.bench.callgrind import PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, THREADS, WARMUP
+from loadtests.bench.stage import BASELINES, DOOR, PAGE
+from loadtests.bench.wallclock import Result
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    seconds: int
+    rounds: int
+    requests: int | None  # None: no instruction count
+
+
+def _wallclock(results: dict[str, list[Result]], plan: Plan) -> list[str]:
+    lines = [
+        f"## Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)",
+        "",
+        "| contender | req/s (median) | CPU us/request | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    rps, cpu = {}, {}
+    for name, rs in results.items():
+        rps[name] = statistics.median(r.rps for r in rs)
+        cpu[name] = statistics.median(r.cpu_us for r in rs)
+        lines.append(
+            f"| {name} | {rps[name]:.0f} | {cpu[name]:.0f} | "
+            f"{statistics.median(r.p50_ms for r in rs):.2f} | "
+            f"{statistics.median(r.p99_ms for r in rs):.2f} | {sum(r.errors for r in rs)} |"
+        )
+    lines += [
+        "",
+        "| front door against | throughput, front door / baseline "
+        "| CPU per request, baseline / front door (goal >= 0.85) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {b} | {rps[DOOR] / rps[b]:.2f} | {cpu[b] / cpu[DOOR]:.2f} |" for b in BASELINES]
+    return lines
+
+
+def _instructions(ir: dict[str, float], plan: Plan) -> list[str]:
+    lines = [
+        f"## Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} warm-up)",
+        "",
+        "| contender | Ir/request |",
+        "|---|---:|",
+        *(f"| {name} | {value:,.0f} |" for name, value in ir.items()),
+        "",
+        "| front door against | Ir, front door / baseline "
+        "| Ir, baseline / front door (goal >= 0.85) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {b} | {ir[DOOR] / ir[b]:.2f} | {ir[b] / ir[DOOR]:.2f} |" for b in BASELINES]
+    return lines
+
+
+def _method(plan: Plan) -> list[str]:
+    lines = [
+        "## Method",
+        "",
+        f"- Upstream: nginx (1 worker) serving one {len(PAGE)} B page, on core 1 with the load "
+        f"generator; each proxy alone on core 0 ({os.cpu_count()} cores). Baselines: bare "
+        "aiohttp proxies, one dropping all headers, one forwarding method, path, headers "
+        "(minus hop-by-hop, Host, Content-Length) and body both ways.",
+        "- Wall clock: wrk against each contender in turn, medians over the rounds; CPU per "
+        "request from the proxy's utime + stime. On this shared VM these swing +-30% between "
+        "runs: compare ratios within one run only.",
+    ]
+    if plan.requests is not None:
+        lines.append(
+            f"- Instructions: each contender alone under `valgrind --tool=callgrind`; {WARMUP} "
+            f"warm-up GETs, `callgrind_control -z`, exactly {plan.requests} GETs over "
+            f"{THREADS} keep-alive http.client connections (one thread each), "
+            "`callgrind_control -d`; Ir/request = dump `summary:` / requests. Repeats within "
+            "~0.5% between runs here."
+        )
+        lines.append(
+            f"- Front door under callgrind: `[health] interval_ms = {PROBE_INTERVAL_MS}` "
+            "(probe only at start-up), since valgrind stretches time ~50x and probes would "
+            "otherwise be charged to each request ~50x over (and `timeout_ms = "
+            f"{PROBE_TIMEOUT_MS}`, so that the cold first probe passes). Wall clock uses the "
+            "default config (probes every 250 ms)."
+        )
+    return lines
+
+
+def render(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
+    lines = ["# Proxy path: front door against bare aiohttp proxies", ""]
+    lines += _wallclock(wall, plan)
+    if ir is not None:
+        lines += ["", *_instructions(ir, plan)]
+    lines += ["", *_method(plan)]
+    return "\n".join(lines)

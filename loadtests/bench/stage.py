@@ -1,0 +1,153 @@
+"""The stage: an nginx upstream serving one fixed page, and the three contenders."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sims.demo import free_port
+
+PAGE = (b"<!doctype html><title>Router setup</title>" + b"<p>Step by step help.</p>" * 160)[:4096]
+PAGE_PATH = "/support/router/setup"
+
+DOOR = "front door"
+BARE_DROP = "bare aiohttp proxy, dropping headers"
+BARE_FORWARD = "bare aiohttp proxy, forwarding headers"
+BASELINES = (BARE_DROP, BARE_FORWARD)
+
+NGINX_UPSTREAM = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+    uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        default_type text/html;
+        location = /health {{ default_type application/json; return 200 '{{"status": "ok"}}'; }}
+        location / {{ root {tmp}/www; try_files /page.html =404; }}
+    }}
+}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Contender:
+    name: str
+    slug: str  # for file names
+    argv: tuple[str, ...]
+    port: int
+    ready_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PAGE_PATH}"
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.ready_path}"
+
+
+class Processes:
+    """Children pinned to a core, each stopped on `stop` or, at the latest, on exit."""
+
+    def __init__(self) -> None:
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, core: int, *cmd: str) -> int:
+        proc = subprocess.Popen(  # noqa: S603
+            ["taskset", "-c", str(core), *cmd],  # noqa: S607
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs[proc.pid] = proc
+        return proc.pid
+
+    def stop(self, pid: int, *, grace: float = 30.0) -> None:
+        proc = self.procs.pop(pid)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for pid in list(self.procs):
+            self.stop(pid)
+
+
+def wait_until_answers(url: str, *, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"bench: {url} never answered")
+
+
+def start_upstream(tmp: Path, procs: Processes) -> str:
+    """nginx with one worker on core 1 (with the load generator); returns its base URL."""
+    port = free_port()
+    (tmp / "www").mkdir()
+    (tmp / "www" / "page.html").write_bytes(PAGE)
+    (tmp / "nginx.conf").write_text(NGINX_UPSTREAM.format(tmp=tmp, port=port))
+    tmp.chmod(0o755)  # nginx workers drop to an unprivileged user and must read the page
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    procs.spawn(1, nginx, "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "nginx-error.log"))
+    upstream = f"http://127.0.0.1:{port}"
+    wait_until_answers(f"{upstream}/health")
+    return upstream
+
+
+def contenders(
+    tmp: Path, upstream: str, *, health: tuple[int, int] | None = None
+) -> list[Contender]:
+    """The front door and the two bare proxies, each on a fresh port. The front door has
+    the default configuration, except `health` = (probe interval, probe timeout) in ms."""
+    door, drop, forward = free_port(), free_port(), free_port()
+    section = ""
+    if health is not None:
+        section = f"[health]\ninterval_ms = {health[0]}\ntimeout_ms = {health[1]}\n"
+    config = tmp / f"switchboard-{door}.toml"
+    config.write_text(
+        f'[server]\nport = {door}\n{section}[[callcenters]]\nname = "cc"\nurl = "{upstream}"\n'
+    )
+    py = sys.executable
+    bare = str(Path(__file__).with_name("bare.py"))
+    door_argv = (py, "-m", "failover", "serve", "--config", str(config))
+    return [
+        Contender(DOOR, "door", door_argv, door, "/readyz"),
+        Contender(BARE_DROP, "bare-drop", (py, bare, "drop", str(drop), upstream), drop, PAGE_PATH),
+        Contender(
+            BARE_FORWARD,
+            "bare-forward",
+            (py, bare, "forward", str(forward), upstream),
+            forward,
+            PAGE_PATH,
+        ),
+    ]
+
+
+def same_bytes(urls: list[str]) -> None:
+    for url in urls:
+        with urllib.request.urlopen(url) as answer:  # noqa: S310 - loopback
+            if answer.read() != PAGE:
+                raise SystemExit(f"bench: {url} does not serve the upstream's page")

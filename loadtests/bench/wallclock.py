@@ -1,0 +1,78 @@
+"""Wall-clock run: wrk against each contender in alternating rounds."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadtests.bench.stage import Processes, contenders, same_bytes, wait_until_answers
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_us: float  # CPU time of the proxy process per request (user + system)
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise SystemExit(f"bench: cannot read wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _find(pattern: str, out: str) -> str:
+    match = re.search(pattern, out, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"bench: unexpected wrk output:\n{out}")
+    return match.group(1)
+
+
+def wrk(url: str, seconds: int, pid: int) -> Result:
+    before = _cpu_seconds(pid)
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    cpu = _cpu_seconds(pid) - before
+    total = int(_find(r"(\d+) requests in", out))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    s = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Result(
+        rps=float(_find(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(_find(r"^\s+50%\s+(\S+)", out)),
+        p99_ms=_ms(_find(r"^\s+99%\s+(\S+)", out)),
+        errors=(int(m.group(1)) if m else 0) + (sum(map(int, s.groups())) if s else 0),
+        cpu_us=cpu / max(total, 1) * 1e6,
+    )
+
+
+def run_wallclock(
+    tmp: Path, upstream: str, procs: Processes, *, seconds: int, rounds: int
+) -> dict[str, list[Result]]:
+    """All contenders up at once on core 0 (the front door with its default
+    configuration, probes on); one wrk run each per round, in turn."""
+    entrants = contenders(tmp, upstream)
+    pids = {c.name: procs.spawn(0, *c.argv) for c in entrants}
+    for c in entrants:
+        wait_until_answers(c.ready_url)
+    same_bytes([c.url for c in entrants])
+    for c in entrants:  # warm-up
+        wrk(c.url, 2, pids[c.name])
+    results: dict[str, list[Result]] = {c.name: [] for c in entrants}
+    for _ in range(rounds):
+        for c in entrants:
+            results[c.name].append(wrk(c.url, seconds, pids[c.name]))
+    for pid in pids.values():
+        procs.stop(pid)
+    return results
