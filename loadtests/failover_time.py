@@ -7,7 +7,7 @@ switched to `down` (refuses), `hang` (accepts, never answers) or `error` (503). 
 each we report how long after the switch the first 303 to self-help came back, the
 slowest customer answer in the window, and how many customers got a 5xx.
 
-    python -m loadtests.failover_time [--rounds 3]
+    python -m loadtests.failover_time [--rounds 3] [--out loadtests/results/failover.md]
 """
 
 from __future__ import annotations
@@ -108,21 +108,36 @@ async def one_round(mode: str) -> tuple[float, float, int]:
     return first, worst, errors
 
 
-async def main_async(rounds: int) -> None:
-    print("mode   first redirect after fault (median, max)   slowest answer   customer 5xx")
+async def main_async(rounds: int) -> str:
+    lines = [
+        f"Time from a call center failing to the first self-help redirect "
+        f"(default config, one call center, a customer every {PACE * 1000:.0f} ms, "
+        f"{rounds} rounds per mode)",
+        "",
+        "| fault | first redirect, median | first redirect, worst | slowest answer | "
+        "customer 5xx |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for mode in ("down", "hang", "error"):
         results = [await one_round(mode) for _ in range(rounds)]
         firsts = [r[0] for r in results]
-        print(
-            f"{mode:6} {statistics.median(firsts) * 1000:8.0f} ms {max(firsts) * 1000:8.0f} ms"
-            f"{max(r[1] for r in results) * 1000:22.0f} ms {sum(r[2] for r in results):10d}"
+        lines.append(
+            f"| {mode} | {statistics.median(firsts) * 1000:.0f} ms | {max(firsts) * 1000:.0f} ms "
+            f"| {max(r[1] for r in results) * 1000:.0f} ms | {sum(r[2] for r in results)} |"
         )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    asyncio.run(main_async(parser.parse_args().rounds))
+    parser.add_argument("--out", type=Path, default=Path("loadtests/results/failover.md"))
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args.rounds))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n")
+    print(report)
 
 
 if __name__ == "__main__":
