@@ -341,3 +341,20 @@ async def test_readyz_fails_when_the_probe_loop_is_not_running(tmp_path: Path) -
         status, _, body = await get(s, f"{stack.url}/readyz")
         assert status == 503
         assert b"probes" in body
+
+
+@pytest.mark.parametrize("fault", ["refuse", "reset", "blackhole", "http_503"])
+async def test_get_failing_in_flight_is_retried_once_on_the_next_call_center(
+    tmp_path: Path, fault: str
+) -> None:
+    extra = FAST_HEALTH + "[proxy]\nconnect_timeout_ms = 200\nread_timeout_ms = 300\n"
+    async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
+        primary = stack.centers["primary"]
+        if fault == "http_503":
+            await primary.sim.set_mode("error", status=503)
+        else:
+            await primary.fault.set_mode(fault)
+        # Before any probe can notice: the customer's own request moves on.
+        status, headers, body = await get(s, f"{stack.url}/support/router/setup")
+        assert (status, headers["X-Served-By"]) == (200, "backup")
+        assert b"/router/setup" in body
