@@ -1,23 +1,43 @@
-"""Self-help pages (first slice): the plain landing and search pages customers are sent
-to when the call centers fail. The cached, ranked, searchable community layer of
-issue 3 replaces the bodies of these pages; the routes and the redirect contract stay.
+"""Self-help pages and JSON API: `/help...` and `/api/v1/...`.
 
-The outage banner comes from the front door through `OutageInfo`, a plain callable,
-so this package does not import the front door.
+Server-rendered (Jinja2, autoescape on), no JavaScript. Rendered pages are cached as
+bytes with their ETag, keyed by what they show (the bulletin and when it was stored,
+the outage banner), so a cached page costs a dictionary lookup, a hit count and a
+write. `Cache-Control` carries `stale-while-revalidate` and `stale-if-error` and
+`If-None-Match` gets a 304, so a CDN in front can absorb a spike as well.
+
+A failing dependency never becomes a 5xx page: the service falls back tier by tier,
+and anything unexpected here ends on a plain "help is limited" page (200, no-store).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import quote
 
+import jinja2
 from aiohttp import web
+from cachetools import TTLCache
 
+from cache.conditional import etag_of, not_modified
+from cache.freshness import age, cache_control
+from cache.model import Bulletin
+from cache.ranking import leaderboard
+from cache.runtime import SelfHelpRuntime
+from cache.service import NotInCatalog, SelfHelpService
 from monitoring.http import Wrap
+
+log = logging.getLogger("switchboard.selfhelp")
+
+TEMPLATES: Final = Path(__file__).parent / "templates"
+PAGE_CACHE_SIZE: Final = 4096
+LIST_TTL: Final = 5.0  # seconds a rendered landing or list page is reused
+LIST_SIZE: Final = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,77 +48,260 @@ class Outage:
 
 
 OutageInfo = Callable[[], Outage]
-OUTAGE_INFO: Final[web.AppKey[OutageInfo]] = web.AppKey("outage_info")
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:40rem;padding:1rem}}
-.banner{{background:#fff3cd;border:1px solid #e0c36c;padding:.75rem;border-radius:.5rem}}
-input,button{{font-size:1rem;min-height:44px;padding:.5rem;box-sizing:border-box}}
-input{{width:70%}}</style>
-</head><body>
-{banner}
-<h1>{title}</h1>
-<form action="/help/search" method="get" role="search">
-<input name="q" value="{query}" aria-label="Search help"> <button>Search</button>
-</form>
-{body}
-</body></html>
-"""
 
 
-def _banner(outage: Outage) -> str:
-    if not outage.active:
-        return ""
-    since = f" since {outage.since:%H:%M} UTC" if outage.since else ""
-    return (
-        '<p class="banner" role="status">Our call centers are unavailable'
-        f"{html.escape(since)}. Our help articles are open below.</p>"
+@dataclass(frozen=True, slots=True)
+class Page:
+    body: bytes
+    etag: str
+
+
+@dataclass(slots=True, kw_only=True)
+class SelfHelp:
+    """What the handlers need; built once by the app."""
+
+    runtime: SelfHelpRuntime
+    outage: OutageInfo
+    on_helped: Callable[[], None] = lambda: None  # a "yes, this helped" during an outage
+    callbacks_enabled: bool = False
+    env: jinja2.Environment = field(
+        default_factory=lambda: jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+    )
+    pages: TTLCache[tuple[Any, ...], Page] = field(
+        default_factory=lambda: TTLCache(maxsize=PAGE_CACHE_SIZE, ttl=3600)
+    )
+    lists: TTLCache[tuple[Any, ...], Page] = field(
+        default_factory=lambda: TTLCache(maxsize=256, ttl=LIST_TTL)
+    )
+
+    @property
+    def service(self) -> SelfHelpService:
+        return self.runtime.service
+
+    def render(self, template: str, **context: Any) -> Page:
+        outage = self.outage()
+        body = (
+            self.env.get_template(template)
+            .render(outage=outage, callbacks=self.callbacks_enabled, **context)
+            .encode()
+        )
+        return Page(body, etag_of(body))
+
+
+SELF_HELP: Final[web.AppKey[SelfHelp]] = web.AppKey("self_help")
+
+
+def _outage_key(outage: Outage) -> tuple[bool, str]:
+    return (outage.active, outage.since.isoformat() if outage.since else "")
+
+
+def _answer(
+    request: web.Request, page: Page, *, cache: str, age_s: int | None = None, status: int = 200
+) -> web.Response:
+    headers = {"ETag": page.etag, "Cache-Control": cache}
+    if age_s is not None:
+        headers["Age"] = str(age_s)
+    if status == 200 and not_modified(request.headers.get("If-None-Match"), page.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(
+        body=page.body, status=status, headers=headers, content_type="text/html", charset="utf-8"
     )
 
 
-def _safe_continue(path: str | None) -> str | None:
+def _continue_to(request: web.Request) -> str | None:
     """Only a link back into /support/ on this site: never an open redirect."""
+    path = request.query.get("continue")
     if not path or not path.startswith("/support/") or "//" in path or "\\" in path:
         return None
-    return quote(path, safe="/") + "?sb_continue=1"
+    return quote(path, safe="/-_.~") + "?sb_continue=1"
 
 
-def _render(request: web.Request, *, title: str, query: str, body: str) -> web.Response:
-    outage = request.app[OUTAGE_INFO]()
-    page = _PAGE.format(
-        title=html.escape(title), query=html.escape(query), banner=_banner(outage), body=body
-    )
-    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
+async def landing(request: web.Request) -> web.StreamResponse:
+    sh = request.app[SELF_HELP]
+    continue_to = _continue_to(request)
+    key = ("landing", _outage_key(sh.outage()), continue_to)
+    page = sh.lists.get(key)
+    if page is None:
+        page = sh.render(
+            "help.html",
+            trending=sh.service.trending(LIST_SIZE),
+            top=sh.service.top(LIST_SIZE),
+            hits=sh.service.hit_counts,
+            query="",
+            continue_to=continue_to,
+            stale_age=None,
+        )
+        sh.lists[key] = page
+    return _answer(request, page, cache="no-cache")
 
 
-def _continue_block(request: web.Request) -> str:
-    target = _safe_continue(request.query.get("continue"))
-    if target is None:
-        return ""
-    return (
-        "<p>Our call center is busy right now; the answer may be below. "
-        f'<a href="{html.escape(target)}">Continue to the call center</a></p>'
-    )
+async def search(request: web.Request) -> web.StreamResponse:
+    sh = request.app[SELF_HELP]
+    query = request.query.get("q", "").strip()[:200]
+    if not query:
+        raise web.HTTPSeeOther("/help")
+    continue_to = _continue_to(request)
+    key = ("search", query.lower(), _outage_key(sh.outage()), continue_to)
+    page = sh.lists.get(key)
+    if page is None:
+        result = sh.service.search(query)
+        page = sh.render(
+            "search.html",
+            query=query,
+            results=result.hits,
+            corrected=result.corrected_query,
+            continue_to=continue_to,
+            stale_age=None,
+        )
+        sh.lists[key] = page
+    return _answer(request, page, cache="no-cache")
 
 
-async def landing(request: web.Request) -> web.Response:
-    body = _continue_block(request) + "<p>Search our help articles above.</p>"
-    return _render(request, title="Help", query="", body=body)
+def _bulletin_id(request: web.Request) -> int:
+    try:
+        value = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such bulletin: the id must be a number.") from None
+    if not 0 < value < 2**31:
+        raise web.HTTPNotFound(text="No such bulletin.")
+    return value
 
 
-async def search(request: web.Request) -> web.Response:
-    query = request.query.get("q", "")[:200]
-    body = _continue_block(request) + (
-        f"<p>Help with <strong>{html.escape(query)}</strong>: our help library is being "
-        "set up; please check back shortly.</p>"
-    )
-    return _render(request, title="Search help", query=query, body=body)
+async def bulletin(request: web.Request) -> web.StreamResponse:
+    sh = request.app[SELF_HELP]
+    bulletin_id = _bulletin_id(request)
+    try:
+        served = await sh.service.bulletin(bulletin_id)
+    except NotInCatalog:
+        missing = sh.render(
+            "unavailable.html",
+            title="Bulletin not found",
+            message="We could not find that bulletin. Try searching for your topic instead.",
+            query="",
+            continue_to=None,
+            stale_age=None,
+        )
+        return _answer(request, missing, cache="no-store", status=404)
+    sh.service.record_hit(served.bulletin)
+    now_age = age(served.stored_at, sh.runtime.now())
+    voted = request.query.get("voted") == "1"
+    key = ("bulletin", bulletin_id, served.stored_at, _outage_key(sh.outage()), voted)
+    page = sh.pages.get(key)
+    if page is None:
+        page = sh.render(
+            "bulletin.html",
+            bulletin=served.bulletin,
+            body=served.bulletin.body_html,  # sanitized at ingest (cache/sanitize.py)
+            related=sh.service.related(served.bulletin, 5),
+            views=sh.service.hit_counts.get(bulletin_id, 0),
+            voted=voted,
+            query="",
+            continue_to=None,
+            stale_age=_human(now_age) if now_age > sh.service.policy.max_age else None,
+        )
+        sh.pages[key] = page
+    return _answer(request, page, cache=cache_control(sh.service.policy), age_s=now_age)
 
 
-def add_routes(app: web.Application, outage_info: OutageInfo, wrap: Wrap) -> None:
-    app[OUTAGE_INFO] = outage_info
-    app.router.add_get("/help", wrap("help", landing))
-    app.router.add_get("/help/search", wrap("help_search", search))
+def _human(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+async def vote(request: web.Request) -> web.StreamResponse:
+    sh = request.app[SELF_HELP]
+    bulletin_id = _bulletin_id(request)
+    form = await request.post()
+    helpful = form.get("helpful")
+    if helpful not in ("yes", "no"):
+        raise web.HTTPBadRequest(text="Field 'helpful' must be 'yes' or 'no'.")
+    sh.service.hits.add_vote(bulletin_id, helpful == "yes")
+    if helpful == "yes" and sh.outage().active:
+        sh.on_helped()
+    raise web.HTTPSeeOther(f"/help/bulletins/{bulletin_id}?voted=1")
+
+
+def author_rows(service: SelfHelpService, n: int) -> list[dict[str, Any]]:
+    written: dict[str, int] = {}
+    hits: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for b in service.known():
+        written[b.author] = written.get(b.author, 0) + 1
+        hits[b.author] = hits.get(b.author, 0) + service.hit_counts.get(b.id, 0)
+        names[b.author] = b.author_name
+    return [
+        {"author": a, "author_name": names[a], "bulletins": count, "hits": h}
+        for a, count, h in leaderboard(written, hits, n)
+    ]
+
+
+async def authors(request: web.Request) -> web.StreamResponse:
+    sh = request.app[SELF_HELP]
+    key = ("authors", _outage_key(sh.outage()))
+    page = sh.lists.get(key)
+    if page is None:
+        page = sh.render(
+            "authors.html",
+            authors=author_rows(sh.service, 50),
+            query="",
+            continue_to=None,
+            stale_age=None,
+        )
+        sh.lists[key] = page
+    return _answer(request, page, cache="no-cache")
+
+
+def bulletin_json(b: Bulletin, hits: int) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "title": b.title,
+        "url": f"/help/bulletins/{b.id}",
+        "author": b.author,
+        "author_name": b.author_name,
+        "category": b.category,
+        "tags": list(b.tags),
+        "excerpt": b.excerpt,
+        "created_at": b.created_at.isoformat(),
+        "hits": hits,
+    }
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _safe(handler: Handler) -> Handler:
+    """A fault of ours must not become a 5xx page for a customer."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("self-help page %s failed", request.path)
+            return web.Response(
+                text="Help is limited right now. Please try again in a moment: /help\n",
+                headers={"Cache-Control": "no-store"},
+            )
+
+    return guarded
+
+
+def add_routes(app: web.Application, wrap: Wrap) -> None:
+    """Routes now; the `SelfHelp` itself is set under SELF_HELP at start-up, when its
+    client sessions can be opened."""
+    from cache import api  # noqa: PLC0415 - api imports this module's helpers
+
+    app.router.add_get("/help", wrap("help", _safe(landing)))
+    app.router.add_get("/help/search", wrap("help_search", _safe(search)))
+    app.router.add_get("/help/bulletins/{id}", wrap("help_bulletin", _safe(bulletin)))
+    app.router.add_post("/help/bulletins/{id}/vote", wrap("help_vote", _safe(vote)))
+    app.router.add_get("/help/authors", wrap("help_authors", _safe(authors)))
+    api.add_routes(app, wrap)

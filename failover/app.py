@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
 from failover.redisconn import connect, reachable
 from failover.routing import SELF_HELP, RouteChange
+from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
 from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
@@ -72,6 +73,7 @@ class EventSink:
         self._metrics = metrics
         self._pool = pool
         self._health = health
+        self.on_route_change: Callable[[RouteChange], None] = lambda _: None
 
     def __call__(self, events: Sequence[Event]) -> None:
         m = self._metrics
@@ -87,6 +89,7 @@ class EventSink:
                 log.warning("ejected %s: %s", event.callcenter, event.ejection.reason)
             elif isinstance(event, RouteChange):
                 m.failover_transitions_total.labels(event.target).inc()
+                self.on_route_change(event)
                 log.warning(
                     "routing: %s -> %s (%s)", event.source or "start", event.target, event.reason
                 )
@@ -149,6 +152,17 @@ def create_app(
                 clock=clock,
                 observer=sink.probe,
             )
+            redis = connect(settings.redis.url) if settings.redis.url else None
+            if redis is not None:
+                app[REDIS] = redis
+            helper = build_self_help(
+                settings, redis=redis, session=proxy_session, metrics=metrics,
+                outage=lambda: outage_of(pool, clock),
+            )  # fmt: skip
+            app[selfhelp.SELF_HELP] = helper
+            sink.on_route_change = lambda e: helper.runtime.follow_routing(
+                into_self_help=e.target == SELF_HELP
+            )
             app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
                 pool=pool,
                 proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),
@@ -157,23 +171,23 @@ def create_app(
                 metrics=metrics,
                 monitor=monitor,
                 observe=sink,
+                note_topic=helper.service.note_arrival,
             )
-            redis = connect(settings.redis.url) if settings.redis.url else None
-            if redis is not None:
-                app[REDIS] = redis
+            await helper.runtime.start()
             monitor.start()
             try:
                 yield
             finally:
                 await monitor.stop()
+                await helper.runtime.stop()
                 if redis is not None:
-                    await redis.aclose()
+                    await redis.aclose(close_connection_pool=True)
 
     app.cleanup_ctx.append(resources)
     wrap = observed(metrics)
     frontdoor.add_routes(app, wrap)
     admin.add_routes(app, settings.admin.token, wrap)
-    selfhelp.add_routes(app, lambda: outage_of(pool, clock), wrap)
+    selfhelp.add_routes(app, wrap)
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     return app

@@ -49,6 +49,8 @@ class FrontDoor:
     metrics: Metrics
     monitor: Monitor
     observe: Callable[[Sequence[Event]], None]
+    # Topic words of customers sent to self-help, for the trending boost.
+    note_topic: Callable[[Sequence[str]], None] = lambda _: None
 
 
 FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
@@ -182,6 +184,7 @@ def _to_self_help(
 ) -> web.Response:
     request[DESTINATION] = "self-help"
     fd.metrics.selfhelp_redirects_total.labels(cause).inc()
+    fd.note_topic(topic_words(tail))
     return _see_other(self_help_location(tail, offer_continue=offer_continue))
 
 

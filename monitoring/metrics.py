@@ -51,10 +51,24 @@ class Metrics:
             "local_failure).",
             ["backend", "outcome"],
         )
+        self.cache_lookups_total = LabeledCounter(
+            "switchboard_cache_lookups",
+            "Self-help lookups by tier (l1, redis, origin) and result (hit, miss, stale, "
+            "error, stale_served).",
+            ["tier", "result"],
+        )
         registry.register(
             HotPathCollector(
-                self.requests_total, self.request_duration, self.upstream_attempts_total
+                self.requests_total,
+                self.request_duration,
+                self.upstream_attempts_total,
+                self.cache_lookups_total,
             )
+        )
+        self.helped_total = Counter(
+            "switchboard_selfhelp_helped",
+            "Customers who said a bulletin helped them while the call centers were out.",
+            registry=registry,
         )
         self.retries_total = Counter(
             "switchboard_upstream_retries_total",
@@ -106,6 +120,12 @@ class Metrics:
 
     def count_attempt(self, backend: str, outcome: str) -> None:
         self.upstream_attempts_total.inc((backend, outcome))
+
+    def count_cache_lookup(self, tier: str, result: str) -> None:
+        self.cache_lookups_total.inc((tier, result))
+
+    def count_helped(self) -> None:
+        self.helped_total.inc()
 
 
 class PoolCollector(Collector):

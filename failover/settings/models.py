@@ -22,6 +22,8 @@ from failover.settings.validators import (
     Millis,
     Network,
     NonNegativeMillis,
+    NonNegativeSeconds,
+    PositiveSeconds,
     SentinelTarget,
     _invalid,
     _parse_sentinel,
@@ -183,6 +185,30 @@ class SelfHelpSettings(_Section):
         default=None,
         description="community site speaking the Discourse JSON API",
         examples=["http://127.0.0.1:9100"],
+    )
+    origin_timeout_ms: Millis = Field(
+        default=1500, description="one request to the community site, connect and read"
+    )
+    max_age_s: NonNegativeSeconds = Field(
+        default=60, description="a cached bulletin is fresh this long (RFC 5861 max-age)"
+    )
+    stale_while_revalidate_s: NonNegativeSeconds = Field(
+        default=300, description="then served while refreshed in the background"
+    )
+    stale_if_error_s: NonNegativeSeconds = Field(
+        default=86400, description="then served while the community site fails"
+    )
+    snapshot_path: StrictStr | None = Field(
+        default=None,
+        description="last-known-good copy on disk for a cold start with Redis and the "
+        "community site down; absent = none",
+        examples=["/var/lib/switchboard/selfhelp.snapshot"],
+    )
+    snapshot_every_s: PositiveSeconds = Field(
+        default=60, description="how often the snapshot is rewritten"
+    )
+    warm_top: AtLeastOne = Field(
+        default=100, description="bulletins fetched again the moment the front door fails over"
     )
 
 

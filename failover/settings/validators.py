@@ -72,6 +72,8 @@ def _path(value: str) -> str:
 
 Millis = Annotated[StrictInt, Field(gt=0)]
 NonNegativeMillis = Annotated[StrictInt, Field(ge=0)]
+NonNegativeSeconds = Annotated[StrictInt, Field(ge=0, le=2**31)]
+PositiveSeconds = Annotated[StrictInt, Field(gt=0, le=2**31)]
 AtLeastOne = Annotated[StrictInt, Field(ge=1)]
 Network = Annotated[IPv4Network | IPv6Network, BeforeValidator(_network)]
 HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]

@@ -1,0 +1,94 @@
+"""The self-help JSON API: `/api/v1/bulletins`, `/api/v1/bulletins/<id>`,
+`/api/v1/search?q=`, `/api/v1/authors/top`. Same data, same fallbacks as the pages."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cache.freshness import age, cache_control
+from cache.service import NotInCatalog
+from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json
+from monitoring.http import Wrap
+
+MAX_LIMIT = 100
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(LIST_SIZE))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number, got {raw!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_LIMIT}, got {value}")
+    return value
+
+
+async def bulletins(request: web.Request) -> web.Response:
+    sh = request.app[SELF_HELP]
+    sort = request.query.get("sort", "hits")
+    if sort not in ("hits", "trending"):
+        raise web.HTTPBadRequest(text=f"sort must be 'hits' or 'trending', got {sort!r}")
+    n = _limit(request)
+    items = sh.service.top(n) if sort == "hits" else sh.service.trending(n)
+    hits = sh.service.hit_counts
+    return web.json_response(
+        {"sort": sort, "bulletins": [bulletin_json(b, hits.get(b.id, 0)) for b in items]},
+        headers={"Cache-Control": "public, max-age=5"},
+    )
+
+
+async def one_bulletin(request: web.Request) -> web.Response:
+    sh = request.app[SELF_HELP]
+    bulletin_id = _bulletin_id(request)
+    try:
+        served = await sh.service.bulletin(bulletin_id)
+    except NotInCatalog:
+        return web.json_response({"error": f"no bulletin {bulletin_id}"}, status=404)
+    sh.service.record_hit(served.bulletin)
+    doc = bulletin_json(served.bulletin, sh.service.hit_counts.get(bulletin_id, 0))
+    doc["body_html"] = served.bulletin.body_html
+    doc["freshness"] = served.freshness.value
+    return web.json_response(
+        doc,
+        headers={
+            "Cache-Control": cache_control(sh.service.policy),
+            "Age": str(age(served.stored_at, sh.runtime.now())),
+        },
+    )
+
+
+async def search(request: web.Request) -> web.Response:
+    sh = request.app[SELF_HELP]
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise web.HTTPBadRequest(text="q is required: the words to search for")
+    result = sh.service.search(query[:200], limit=_limit(request))
+    return web.json_response(
+        {
+            "query": query[:200],
+            "corrected_query": result.corrected_query,
+            "results": [
+                {
+                    "id": hit.id,
+                    "title": hit.title,
+                    "url": f"/help/bulletins/{hit.id}",
+                    "score": round(hit.score, 4),
+                    "snippet": "".join(text for text, _ in hit.snippet),
+                }
+                for hit in result.hits
+            ],
+        }
+    )
+
+
+async def authors_top(request: web.Request) -> web.Response:
+    sh = request.app[SELF_HELP]
+    return web.json_response({"authors": author_rows(sh.service, _limit(request))})
+
+
+def add_routes(app: web.Application, wrap: Wrap) -> None:
+    app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", bulletins))
+    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", one_bulletin))
+    app.router.add_get("/api/v1/search", wrap("api_search", search))
+    app.router.add_get("/api/v1/authors/top", wrap("api_authors", authors_top))

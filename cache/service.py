@@ -1,0 +1,313 @@
+"""Use cases of the self-help layer: read a bulletin, list, search, count, warm.
+
+Tiers, nearest first: the in-process catalog (L1: every bulletin we know, with when it
+was stored), Redis (L2, shared by replicas), the community origin, and the on-disk
+last-known-good snapshot for a cold start with both down. Freshness decisions are
+`freshness.plan`'s (RFC 5861); this module only carries them out:
+
+- serve now, refresh in the background (stale-while-revalidate);
+- while the origin's breaker is open, serve the stale copy at once: no waiting for an
+  origin timeout first;
+- fetch in the foreground (coalesced: one origin fetch per key however many customers
+  miss at once), falling back to the copy when the origin fails.
+
+Redis and the origin each sit behind a breaker (the front door's Envoy-style
+`Breaker`), so a dead dependency costs one timeout, not one per request.
+
+Errors::
+
+    Exception
+     └── SelfHelpError
+          └── NotInCatalog      no such bulletin anywhere we can look now
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
+
+from cache.coalesce import SingleFlight
+from cache.freshness import Fetch, Freshness, FreshnessPolicy, judge, plan
+from cache.hits import HitBuffer
+from cache.model import Bulletin
+from cache.origin import OriginError, OriginNotFound
+from cache.ranking import TopicBoost, top_all_time, words_of
+from cache.sanitize import sanitize
+from cache.search import SearchIndex, SearchResult
+from cache.store import RedisStore, StoreUnavailable
+from failover.breaker import Breaker, Outcome, OutlierPolicy
+
+log = logging.getLogger("switchboard.selfhelp")
+
+# A dependency that failed twice in a row is skipped for a while, growing on repeats.
+DEPENDENCY_BREAKER: Final = OutlierPolicy(
+    consecutive_5xx=2, consecutive_local_failures=2, base_ejection_time=5.0,
+    max_ejection_time=60.0,
+)  # fmt: skip
+WARM_CONCURRENCY: Final = 8
+
+
+class SelfHelpError(Exception):
+    pass
+
+
+class NotInCatalog(SelfHelpError):  # noqa: N818 - reads as the answer it is
+    pass
+
+
+class Origin(Protocol):
+    async def topic(self, topic_id: int) -> Bulletin: ...
+    async def all_topic_ids(self, max_pages: int = 50) -> list[int]: ...
+
+
+class LookupCounter(Protocol):
+    def __call__(self, tier: str, result: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Served:
+    bulletin: Bulletin
+    stored_at: float
+    freshness: Freshness
+    source: str  # l1, redis, origin, snapshot
+
+
+class Dependency:
+    """A breaker around Redis or the origin, read with the monotonic clock."""
+
+    def __init__(self, name: str, monotonic: Callable[[], float]) -> None:
+        self.name = name
+        self._now = monotonic
+        self._breaker = Breaker()
+
+    @property
+    def open(self) -> bool:
+        return self._breaker.is_ejected(self._now())
+
+    def record(self, ok: bool) -> None:
+        outcome = Outcome.SUCCESS if ok else Outcome.LOCAL_FAILURE
+        before = self.open
+        self._breaker, ejection = self._breaker.record(
+            outcome, now=self._now(), policy=DEPENDENCY_BREAKER
+        )
+        if ejection is not None and not before:
+            log.warning("%s unreachable: skipping it for %.0f s", self.name, ejection.until)
+
+
+class SelfHelpService:
+    def __init__(
+        self,
+        *,
+        origin: Origin | None,
+        store: RedisStore | None,
+        policy: FreshnessPolicy,
+        count_lookup: LookupCounter,
+        hits: HitBuffer,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._origin = origin
+        self._store = store
+        self.policy = policy
+        self._count = count_lookup
+        self.hits = hits
+        self._clock = clock
+        self.origin_dep = Dependency("origin", monotonic)
+        self.redis_dep = Dependency("redis", monotonic)
+        self._catalog: dict[int, tuple[Bulletin, float, str]] = {}
+        self._flight: SingleFlight[Bulletin] = SingleFlight("origin-fetch")
+        self._background: set[asyncio.Task[None]] = set()
+        self.hit_counts: dict[int, int] = {}
+        self.trending_ids: list[int] = []
+        self.boost = TopicBoost()
+        self.index = SearchIndex.build((), {})
+        self.version = 0  # bumps whenever a bulletin changes: rendered pages key on it
+
+    # -- reading ------------------------------------------------------------------
+
+    def known(self) -> list[Bulletin]:
+        return [b for b, _, _ in self._catalog.values()]
+
+    async def bulletin(self, bulletin_id: int) -> Served:
+        now = self._clock()
+        entry = self._catalog.get(bulletin_id)
+        if entry is not None:
+            self._count("l1", "hit")
+        else:
+            self._count("l1", "miss")
+            entry = await self._from_redis(bulletin_id)
+        freshness = Freshness.EXPIRED if entry is None else judge(entry[1], now, self.policy)
+        todo = plan(freshness, origin_open=self._origin_unusable, have_copy=entry is not None)
+        if entry is not None and todo.serve_cached_now:
+            if todo.fetch is Fetch.BACKGROUND:
+                self._spawn(self._refresh(bulletin_id), f"refresh:{bulletin_id}")
+            if freshness is not Freshness.FRESH:
+                self._count("l1", "stale")
+            return Served(
+                bulletin=entry[0], stored_at=entry[1], freshness=freshness, source=entry[2]
+            )
+        try:
+            fetched = await self._flight.run(bulletin_id, lambda: self._fetch(bulletin_id))
+        except OriginNotFound:
+            raise NotInCatalog(bulletin_id) from None
+        except OriginError:
+            if entry is None:
+                raise NotInCatalog(bulletin_id) from None
+            self._count("origin", "stale_served")
+            return Served(
+                bulletin=entry[0], stored_at=entry[1], freshness=freshness, source=entry[2]
+            )
+        return Served(
+            bulletin=fetched, stored_at=self._catalog[fetched.id][1],
+            freshness=Freshness.FRESH, source="origin",
+        )  # fmt: skip
+
+    @property
+    def _origin_unusable(self) -> bool:
+        return self._origin is None or self.origin_dep.open
+
+    async def _from_redis(self, bulletin_id: int) -> tuple[Bulletin, float, str] | None:
+        if self._store is None or self.redis_dep.open:
+            return None
+        try:
+            found = await self._store.get(bulletin_id)
+        except StoreUnavailable:
+            self.redis_dep.record(ok=False)
+            self._count("redis", "error")
+            return None
+        self.redis_dep.record(ok=True)
+        self._count("redis", "hit" if found else "miss")
+        if found is None:
+            return None
+        self._remember(found[0], found[1], "redis")
+        return self._catalog[bulletin_id]
+
+    async def _fetch(self, bulletin_id: int) -> Bulletin:
+        if self._origin is None:
+            raise OriginNotFound(bulletin_id)
+        try:
+            raw = await self._origin.topic(bulletin_id)
+        except OriginNotFound:
+            self.origin_dep.record(ok=True)
+            self._count("origin", "miss")
+            raise
+        except OriginError:
+            self.origin_dep.record(ok=False)
+            self._count("origin", "error")
+            raise
+        self.origin_dep.record(ok=True)
+        self._count("origin", "hit")
+        bulletin = replace(raw, body_html=sanitize(raw.body_html))
+        stored_at = self._clock()
+        self._remember(bulletin, stored_at, "origin")
+        if self._store is not None and not self.redis_dep.open:
+            try:
+                await self._store.put(bulletin, stored_at)
+                self.redis_dep.record(ok=True)
+            except StoreUnavailable:
+                self.redis_dep.record(ok=False)
+        return bulletin
+
+    async def _refresh(self, bulletin_id: int) -> None:
+        # Failures are counted in _fetch; the stale copy keeps serving meanwhile.
+        with contextlib.suppress(OriginError):
+            await self._flight.run(bulletin_id, lambda: self._fetch(bulletin_id))
+
+    def _remember(self, bulletin: Bulletin, stored_at: float, source: str) -> None:
+        old = self._catalog.get(bulletin.id)
+        self._catalog[bulletin.id] = (bulletin, stored_at, source)
+        if old is None or old[0] != bulletin:
+            self.version += 1
+
+    def load(self, bulletins: Iterable[Bulletin], stored_at: float, source: str) -> None:
+        """Put already-sanitized bulletins (Redis, snapshot) into the catalog."""
+        for bulletin in bulletins:
+            if bulletin.id not in self._catalog:
+                self._remember(bulletin, stored_at, source)
+
+    # -- lists and search ---------------------------------------------------------
+
+    def top(self, n: int) -> list[Bulletin]:
+        ids = top_all_time(self.hit_counts, n) if self.hit_counts else []
+        ids += [i for i in sorted(self._catalog) if i not in ids][: max(0, n - len(ids))]
+        return [self._catalog[i][0] for i in ids if i in self._catalog][:n]
+
+    def trending(self, n: int) -> list[Bulletin]:
+        ids = [i for i in self.trending_ids if i in self._catalog]
+        if len(ids) < n:
+            ids += [b.id for b in self.top(n) if b.id not in ids]
+        return [self._catalog[i][0] for i in ids[:n]]
+
+    def related(self, bulletin: Bulletin, n: int) -> list[Bulletin]:
+        words = " ".join(sorted(words_of(bulletin.title))[:6])
+        found = self.index.search(words, limit=n + 1).hits if words else []
+        return [
+            self._catalog[h.id][0] for h in found if h.id != bulletin.id and h.id in self._catalog
+        ][:n]
+
+    def search(self, query: str, limit: int = 20) -> SearchResult:
+        return self.index.search(query, limit=limit)
+
+    def rebuild_index(self) -> None:
+        self.index = SearchIndex.build(self.known(), self.hit_counts)
+
+    def note_arrival(self, words: Sequence[str]) -> None:
+        """A customer came through /support/<topic> during a failover."""
+        self.boost = self.boost.record(words, self._clock())
+
+    def record_hit(self, bulletin: Bulletin) -> None:
+        self.hits.add_hit(bulletin.id, bulletin.author)
+        self.hit_counts[bulletin.id] = self.hit_counts.get(bulletin.id, 0) + 1
+
+    # -- background ---------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[None, None, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def warm(self, *, top: int | None = None) -> int:
+        """Fetch what we do not have fresh from the origin; the top ones first."""
+        origin = self._origin
+        if origin is None or self.origin_dep.open:
+            return 0
+        try:
+            ids = await origin.all_topic_ids()
+        except OriginError:
+            self.origin_dep.record(ok=False)
+            return 0
+        ranked = top_all_time(self.hit_counts, len(ids)) if self.hit_counts else []
+        order = ranked + [i for i in ids if i not in set(ranked)]
+        wanted = order[:top] if top else order
+        now = self._clock()
+        stale = [i for i in wanted if not self._fresh(i, now)]
+        gate = asyncio.Semaphore(WARM_CONCURRENCY)
+
+        async def one(i: int) -> bool:
+            async with gate:
+                if self.origin_dep.open:
+                    return False
+                try:
+                    await self._flight.run(i, lambda: self._fetch(i))
+                except OriginError:
+                    return False
+                return True
+
+        done = await asyncio.gather(*(one(i) for i in stale))
+        self.rebuild_index()
+        return sum(done)
+
+    def _fresh(self, bulletin_id: int, now: float) -> bool:
+        entry = self._catalog.get(bulletin_id)
+        return entry is not None and judge(entry[1], now, self.policy) is Freshness.FRESH
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._flight.aclose()

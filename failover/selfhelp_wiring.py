@@ -1,0 +1,68 @@
+"""Building the self-help layer (cache/) from the front door's settings.
+
+Kept apart from app.py so that the composition root stays readable: this is the one
+place that knows how the self-help parts fit together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from redis.asyncio import Redis
+
+from cache.freshness import FreshnessPolicy
+from cache.hits import HitBuffer, HitFlusher
+from cache.local import Snapshot
+from cache.origin import DiscourseClient
+from cache.runtime import SelfHelpRuntime
+from cache.service import SelfHelpService
+from cache.store import RedisStore
+from cache.web import Outage, SelfHelp
+from failover.settings import Settings
+from monitoring.metrics import Metrics
+
+
+def build_self_help(
+    settings: Settings,
+    *,
+    redis: Redis | None,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+    outage: Callable[[], Outage],
+) -> SelfHelp:
+    s = settings.selfhelp
+    origin = None
+    if s.origin:
+        seconds = s.origin_timeout_ms / 1000
+        origin = DiscourseClient(
+            session,
+            s.origin,
+            timeout=aiohttp.ClientTimeout(
+                total=seconds * 2, sock_connect=seconds, sock_read=seconds
+            ),
+        )
+    store = RedisStore(redis) if redis is not None else None
+    hits = HitBuffer()
+    service = SelfHelpService(
+        origin=origin,
+        store=store,
+        policy=FreshnessPolicy(
+            max_age=s.max_age_s,
+            stale_while_revalidate=s.stale_while_revalidate_s,
+            stale_if_error=s.stale_if_error_s,
+        ),
+        count_lookup=metrics.count_cache_lookup,
+        hits=hits,
+    )
+    runtime = SelfHelpRuntime(
+        service,
+        store=store,
+        snapshot=Snapshot(Path(s.snapshot_path)) if s.snapshot_path else None,
+        flusher=HitFlusher(store, hits, clock=time.time) if store is not None else None,
+        snapshot_every=float(s.snapshot_every_s),
+        warm_top=s.warm_top,
+    )
+    return SelfHelp(runtime=runtime, outage=outage, on_helped=metrics.count_helped)

@@ -1,0 +1,178 @@
+"""Community simulator service listener: fault modes, shared state and the API routes.
+
+Routes: ``GET /latest.json?page=N``, ``/t/{id}.json``, ``/t/{slug}/{id}.json``,
+``/categories.json`` (shapes in ``sims.community_api``); anything else is a JSON 404, as
+Discourse answers. Faults (``Mode``) apply before routing, so every path meets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from sims.community_api import JSONDict, categories_json, latest_json, not_found_json, topic_json
+from sims.community_seed import Seed
+
+
+class Mode(StrEnum):
+    UP = "up"
+    DOWN = "down"  # the service listener is closed: connections are refused
+    SLOW = "slow"  # every answer waits delay_ms first
+    ERROR = "error"  # every answer is `status` (an nginx-style HTML error page)
+    HANG = "hang"  # requests are accepted and never answered
+
+
+_MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
+    Mode.SLOW: frozenset({"delay_ms", "count"}),
+    Mode.ERROR: frozenset({"status", "count"}),
+    Mode.HANG: frozenset({"count"}),
+}
+
+
+def _number(params: Mapping[str, object], key: str, default: float) -> float:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModeSettings:
+    """A fault mode; with ``count`` only the next ``count`` requests meet it, then ``up``."""
+
+    mode: Mode = Mode.UP
+    delay_ms: float = 500.0
+    status: int = 503
+    count: int | None = None
+
+    @classmethod
+    def parse(cls, mode: Mode | str, params: Mapping[str, object]) -> ModeSettings:
+        if mode not in set(Mode):
+            raise ValueError(f"unknown mode {mode!r}; expected one of {[m.value for m in Mode]}")
+        chosen = Mode(mode)
+        allowed = _MODE_PARAMS.get(chosen, frozenset())
+        if unknown := sorted(set(params) - allowed):
+            raise ValueError(f"mode {chosen} takes {sorted(allowed)}, got {unknown}")
+        status = _number(params, "status", 503)
+        if not status.is_integer() or not 400 <= status <= 599:
+            raise ValueError(f"status must be an integer 400..599, got {status}")
+        count = _number(params, "count", 1) if "count" in params else None
+        if count is not None and (not count.is_integer() or count < 1):
+            raise ValueError(f"count must be a positive integer, got {count}")
+        return cls(
+            mode=chosen,
+            delay_ms=_number(params, "delay_ms", 500.0),
+            status=int(status),
+            count=None if count is None else int(count),
+        )
+
+    def as_json(self) -> JSONDict:
+        out: JSONDict = {"mode": self.mode.value}
+        for key in sorted(_MODE_PARAMS.get(self.mode, frozenset())):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+class CommunityState:
+    """What the service handlers share, across listener restarts (down, then up)."""
+
+    def __init__(self, seed: Seed) -> None:
+        self.seed = seed
+        self.settings = ModeSettings()
+        self.remaining: int | None = None
+        self.requests: Counter[str] = Counter()
+        self.hanging: set[asyncio.Task[Any]] = set()
+        self.changed = asyncio.Event()
+
+    def apply(self, settings: ModeSettings) -> None:
+        self.settings, self.remaining = settings, settings.count
+        event, self.changed = self.changed, asyncio.Event()
+        event.set()  # requests parked by `hang` re-read the mode
+
+    def admit(self) -> ModeSettings:
+        """The mode this request meets; a counted fault reverts to ``up`` once used up."""
+        settings = self.settings
+        if self.remaining is not None:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                self.settings, self.remaining = ModeSettings(), None
+        return settings
+
+    async def park(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("park() must run inside a request handler task")
+        self.hanging.add(task)
+        try:
+            await self.changed.wait()
+        finally:
+            self.hanging.discard(task)
+
+    def cancel_hanging(self) -> None:
+        for task in self.hanging:
+            task.cancel()
+        self.hanging.clear()
+
+
+STATE_KEY: Final = web.AppKey("community_state", CommunityState)
+
+
+def _not_found() -> web.Response:
+    return web.json_response(not_found_json(), status=404)
+
+
+@web.middleware
+async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    state.requests[request.path] += 1
+    settings = state.admit()
+    if settings.mode is Mode.HANG:
+        await state.park()
+    elif settings.mode is Mode.SLOW:
+        await asyncio.sleep(settings.delay_ms / 1000)
+    elif settings.mode is Mode.ERROR:
+        # What sits in front of a struggling Discourse answers: nginx's HTML error page.
+        text = f"<html><body><center><h1>{settings.status} Error</h1></center></body></html>\n"
+        return web.Response(text=text, status=settings.status, content_type="text/html")
+    return await handler(request)
+
+
+async def _latest(request: web.Request) -> web.Response:
+    raw = request.query.get("page", "0")
+    if not raw.isdigit():
+        body = {"errors": ["page is invalid"], "error_type": "invalid_parameters"}
+        return web.json_response(body, status=400)
+    return web.json_response(latest_json(request.app[STATE_KEY].seed, int(raw)))
+
+
+async def _topic(request: web.Request) -> web.Response:
+    topic = request.app[STATE_KEY].seed.topic(int(request.match_info["id"]))
+    return _not_found() if topic is None else web.json_response(topic_json(topic))
+
+
+async def _categories(request: web.Request) -> web.Response:
+    return web.json_response(categories_json(request.app[STATE_KEY].seed))
+
+
+async def _unknown(request: web.Request) -> web.Response:
+    return _not_found()
+
+
+def service_app(state: CommunityState) -> web.Application:
+    """The service listener's app, sharing ``state`` with every earlier and later one."""
+    app = web.Application(middlewares=[_faults])
+    app[STATE_KEY] = state
+    app.router.add_get("/latest.json", _latest)
+    app.router.add_get(r"/t/{id:\d+}.json", _topic)
+    app.router.add_get(r"/t/{slug}/{id:\d+}.json", _topic)
+    app.router.add_get("/categories.json", _categories)
+    app.router.add_get("/{tail:.*}", _unknown)
+    return app

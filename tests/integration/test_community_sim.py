@@ -1,0 +1,316 @@
+"""Integration tests for the community (Discourse API) simulator: real listeners on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from sims.community import PER_PAGE, CommunitySim, Mode, build_seed
+from tests.support.processes import free_port
+
+TIMEOUT = aiohttp.ClientTimeout(total=2.0, sock_connect=1.0, sock_read=1.0)
+SHORT = aiohttp.ClientTimeout(total=0.3, sock_connect=0.3, sock_read=0.3)
+
+
+@pytest_asyncio.fixture
+async def community() -> AsyncIterator[CommunitySim]:
+    async with CommunitySim() as sim:
+        yield sim
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
+        yield session
+
+
+async def get_json(client: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with client.get(url) as resp:
+        return resp.status, await resp.json()
+
+
+async def walk_latest(client: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
+    """Every /latest.json page, following the page numbers while more_topics_url is there."""
+    pages = []
+    for page in range(100):
+        status, body = await get_json(client, f"{url}/latest.json?page={page}")
+        assert status == 200
+        pages.append(body)
+        if "more_topics_url" not in body["topic_list"]:
+            return pages
+    raise AssertionError("more_topics_url never went away")
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+async def test_latest_pages_walk_to_300_topics_by_over_40_authors_last_bumped_first(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    pages = await walk_latest(client, community.url)
+    topics = [t for page in pages for t in page["topic_list"]["topics"]]
+    assert len(pages) == 10
+    assert all(len(p["topic_list"]["topics"]) == PER_PAGE for p in pages)
+    assert len({t["id"] for t in topics}) == len(topics) == 300
+    bumped = [t["bumped_at"] for t in topics]
+    assert bumped == sorted(bumped, reverse=True)
+    posters = {p["user_id"] for t in topics for p in t["posters"] if "Original" in p["description"]}
+    assert len(posters) >= 40
+    for page in pages:  # every poster of a page is in that page's users
+        user_ids = {u["id"] for u in page["users"]}
+        assert {
+            p["user_id"] for t in page["topic_list"]["topics"] for p in t["posters"]
+        } <= user_ids
+
+
+async def test_latest_pages_have_discourse_fields(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    _, body = await get_json(client, f"{community.url}/latest.json")
+    topic_list = body["topic_list"]
+    assert topic_list["per_page"] == 30
+    assert topic_list["more_topics_url"] == "/latest?no_definitions=true&page=1"
+    assert set(body["users"][0]) == {"id", "username", "name", "avatar_template"}
+    topic = topic_list["topics"][0]
+    for key in ("fancy_title", "posts_count", "highest_post_number", "archetype", "pinned"):
+        assert key in topic
+    assert topic["posters"][0]["description"].startswith("Original Poster")
+
+
+async def test_page_past_the_end_is_empty_and_a_bad_page_is_rejected(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    status, body = await get_json(client, f"{community.url}/latest.json?page=10")
+    assert (status, body["topic_list"]["topics"]) == (200, [])
+    assert "more_topics_url" not in body["topic_list"]
+    status, body = await get_json(client, f"{community.url}/latest.json?page=-1")
+    assert (status, body["error_type"]) == (400, "invalid_parameters")
+
+
+async def test_topic_by_id_or_slug_has_cooked_html_and_its_author(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    seeded = community.seed.topics[0]
+    _, by_id = await get_json(client, f"{community.url}/t/{seeded.id}.json")
+    _, by_slug = await get_json(client, f"{community.url}/t/{seeded.slug}/{seeded.id}.json")
+    assert by_id == by_slug
+    first = by_id["post_stream"]["posts"][0]
+    assert first["post_number"] == 1
+    assert first["cooked"].startswith("<p>")
+    assert "<ol>" in first["cooked"]
+    assert first["username"] == by_id["details"]["created_by"]["username"] == seeded.author.username
+    assert (by_id["id"], by_id["title"], by_id["slug"]) == (seeded.id, seeded.title, seeded.slug)
+    assert by_id["category_id"] == seeded.category_id
+    assert by_id["tags"] == list(seeded.tags)
+
+
+@pytest.mark.parametrize("path", ["/t/999999.json", "/t/some-slug/999999.json", "/t/abc.json"])
+async def test_unknown_topic_is_a_discourse_json_404(
+    community: CommunitySim, client: aiohttp.ClientSession, path: str
+) -> None:
+    status, body = await get_json(client, f"{community.url}{path}")
+    assert status == 404
+    assert body == {
+        "errors": ["The requested URL or resource could not be found."],
+        "error_type": "not_found",
+    }
+
+
+async def test_categories_list_every_category_with_its_topic_count(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    _, body = await get_json(client, f"{community.url}/categories.json")
+    categories = body["category_list"]["categories"]
+    assert {c["name"] for c in categories} >= {"Internet & Wi-Fi", "Billing & Account", "Email"}
+    assert sum(c["topic_count"] for c in categories) == 300
+    assert all({"id", "name", "slug", "color", "description_text"} <= set(c) for c in categories)
+
+
+async def test_requests_are_counted_per_path(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    topic_id = community.seed.topics[5].id
+    for _ in range(3):
+        await get_json(client, f"{community.url}/t/{topic_id}.json")
+    await get_json(client, f"{community.url}/latest.json?page=2")
+    assert community.requests_for(f"/t/{topic_id}.json") == 3
+    assert community.requests_by_path["/latest.json"] == 1
+    assert community.requests_total == 4
+    community.reset_counters()
+    assert community.requests_total == 0
+
+
+# --- the content -----------------------------------------------------------------------------
+
+
+def test_seed_is_deterministic_and_a_different_seed_is_different_content() -> None:
+    assert [t.title for t in build_seed().topics] == [t.title for t in build_seed().topics]
+    assert [t.title for t in build_seed(seed=7).topics] != [t.title for t in build_seed().topics]
+
+
+def test_seed_has_varied_bulletins_skewed_authors_and_some_hostile_html() -> None:
+    seed = build_seed(300)
+    topics = seed.topics
+    per_author = Counter(t.author.username for t in topics)
+    assert len(per_author) >= 40
+    top3 = sum(n for _, n in per_author.most_common(3))
+    assert top3 >= 60  # a few prolific regulars ...
+    assert sum(1 for n in per_author.values() if n <= 2) >= 15  # ... and a long tail
+    assert len({t.title for t in topics}) >= 280
+    assert len({t.category_id for t in topics}) >= 10
+    hostile = [t for t in topics if t.hostile]
+    assert 5 <= len(hostile) <= 30
+    markers = ("<script", "onerror=", "javascript:", "onmouseover=", "<iframe", "<form", "<style")
+    assert all(any(m in t.posts[0].cooked.lower() for m in markers) for t in hostile)
+    assert sum(t.has_image for t in topics) >= 10
+    assert sum("<code>" in t.posts[0].cooked for t in topics) >= 50
+    assert sum("<pre>" in t.posts[0].cooked for t in topics) >= 20
+    assert sum('rel="noopener nofollow ugc"' in t.posts[0].cooked for t in topics) >= 50
+
+
+# --- fault modes -----------------------------------------------------------------------------
+
+
+async def test_down_refuses_connections_and_up_serves_again_on_the_same_port(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    url = community.url
+    await community.set_mode("down")
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await get_json(client, f"{url}/latest.json")
+    await community.set_mode("up")
+    assert community.url == url
+    status, _ = await get_json(client, f"{url}/latest.json")
+    assert status == 200
+
+
+async def test_slow_delays_every_answer(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    await community.set_mode("slow", delay_ms=200)
+    started = time.monotonic()
+    status, _ = await get_json(client, f"{community.url}/categories.json")
+    assert status == 200
+    assert 0.2 <= time.monotonic() - started < 1.5
+
+
+async def test_error_answers_with_the_status_and_count_limits_it_to_the_next_requests(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    await community.set_mode("error", status=503, count=2)
+    statuses = []
+    for _ in range(3):
+        async with client.get(f"{community.url}/latest.json") as resp:
+            statuses.append(resp.status)
+    assert statuses == [503, 503, 200]
+    assert community.settings.mode is Mode.UP
+
+
+async def test_hang_never_answers_until_the_mode_changes(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    await community.set_mode("hang")
+    with pytest.raises(asyncio.TimeoutError):
+        async with client.get(f"{community.url}/latest.json", timeout=SHORT):
+            pass
+    fetch = asyncio.create_task(get_json(client, f"{community.url}/categories.json"))
+    for _ in range(100):
+        if community.requests_for("/categories.json"):
+            break
+        await asyncio.sleep(0.01)
+    assert not fetch.done()
+    await community.set_mode("up")
+    status, _ = await asyncio.wait_for(fetch, 1.0)
+    assert status == 200
+
+
+async def test_control_port_switches_modes_and_reports_state(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    change = {"mode": "error", "status": 500, "count": 1}
+    status, state = await _post(client, f"{community.control_url}/_sim/mode", change)
+    assert status == 200
+    assert (state["mode"], state["status"], state["count"], state["remaining"]) == (
+        "error",
+        500,
+        1,
+        1,
+    )
+    async with client.get(f"{community.url}/latest.json") as resp:
+        assert resp.status == 500
+    status, state = await get_json(client, f"{community.control_url}/_sim/state")
+    assert (state["mode"], state["requests_total"], state["topics"]) == ("up", 1, 300)
+    status, state = await _post(client, f"{community.control_url}/_sim/reset", {})
+    assert state["requests_total"] == 0
+
+
+async def test_control_port_works_while_the_service_is_down(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    await _post(client, f"{community.control_url}/_sim/mode", {"mode": "down"})
+    assert not community.listening
+    status, state = await _post(client, f"{community.control_url}/_sim/mode", {"mode": "up"})
+    assert (status, state["listening"]) == (200, True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"mode": "flap"},
+        {"mode": "slow", "status": 500},
+        {"mode": "error", "status": 200},
+        {"mode": "error", "count": 0},
+        {"mode": "up", "count": 1},
+        {"mode": "slow", "delay_ms": -5},
+    ],
+)
+async def test_control_port_rejects_unknown_modes_and_params(
+    community: CommunitySim, client: aiohttp.ClientSession, change: dict[str, object]
+) -> None:
+    status, body = await _post(client, f"{community.control_url}/_sim/mode", change)
+    assert status == 400
+    assert body["error"]
+    assert community.settings.mode is Mode.UP
+
+
+async def _post(
+    client: aiohttp.ClientSession, url: str, body: dict[str, object]
+) -> tuple[int, Any]:
+    async with client.post(url, json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_cli_serves_on_the_given_ports_until_sigterm() -> None:
+    port, control_port = free_port(), free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sims.community", "--port", str(port),
+        "--control-port", str(control_port), "--topics", "40",
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        assert f"service http://127.0.0.1:{port}" in line
+        assert f"control http://127.0.0.1:{control_port}" in line
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            status, body = await get_json(session, f"http://127.0.0.1:{port}/latest.json?page=1")
+            assert (status, len(body["topic_list"]["topics"])) == (200, 10)
+            status, state = await get_json(session, f"http://127.0.0.1:{control_port}/_sim/state")
+            assert (status, state["topics"]) == (200, 40)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -1,0 +1,195 @@
+"""The self-help layer against a real community simulator and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest_asyncio
+from multidict import CIMultiDict
+from redis.asyncio import Redis
+
+from failover.redisconn import connect
+from sims.community import CommunitySim
+from tests.support.redis import RedisServer
+from tests.support.selfhelp_stack import help_stack
+from tests.support.stack import wait_for
+
+TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=2, sock_read=10)
+
+
+@pytest_asyncio.fixture
+async def community() -> AsyncIterator[CommunitySim]:
+    async with CommunitySim() as sim:
+        yield sim
+
+
+async def fetch(
+    s: aiohttp.ClientSession, url: str, **kw: object
+) -> tuple[int, CIMultiDict[str], bytes]:
+    async with s.get(url, allow_redirects=False, timeout=TIMEOUT, **kw) as r:  # type: ignore[arg-type]
+        return r.status, CIMultiDict(r.headers), await r.read()
+
+
+async def test_warm_start_loads_the_whole_community_and_serves_pages(
+    tmp_path: Path, community: CommunitySim, redis_server: RedisServer
+) -> None:
+    async with help_stack(tmp_path, redis=redis_server, community=community) as stack:
+        known = stack.self_help.service.known()
+        assert len(known) == len(community.seed.topics) >= 300
+        async with aiohttp.ClientSession() as s:
+            status, _, page = await fetch(s, f"{stack.url}/help")
+            assert status == 200
+            assert page.count(b'href="/help/bulletins/') >= 10
+            some = community.seed.topics[0]
+            status, headers, page = await fetch(s, f"{stack.url}/help/bulletins/{some.id}")
+            assert status == 200
+            assert some.title.encode() in page.replace(b"&#39;", b"'").replace(b"&amp;", b"&")
+            assert "stale-while-revalidate=" in headers["Cache-Control"]
+            assert "stale-if-error=" in headers["Cache-Control"]
+            status, _, _ = await fetch(
+                s,
+                f"{stack.url}/help/bulletins/{some.id}",
+                headers={"If-None-Match": headers["ETag"]},
+            )
+            assert status == 304
+
+
+async def test_hostile_bulletin_html_is_served_sanitized(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    hostile = next(t for t in community.seed.topics if t.hostile)
+    async with help_stack(tmp_path, redis=None, community=community) as stack:
+        async with aiohttp.ClientSession() as s:
+            status, _, page = await fetch(s, f"{stack.url}/help/bulletins/{hostile.id}")
+        assert status == 200
+        body = page.lower()
+        assert b"<script" not in body.split(b"</head>")[1]
+        assert b"onerror" not in body
+        assert b"javascript:" not in body
+
+
+async def test_support_redirect_lands_on_search_results_for_the_topic(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    async with help_stack(tmp_path, redis=None, community=community) as stack:
+        await stack.callcenter.set_mode("down")
+        async with aiohttp.ClientSession() as s:
+            status, headers, _ = await fetch(s, f"{stack.url}/support/router/wifi-dropping")
+            assert status == 303
+            status, _, page = await fetch(s, f"{stack.url}{headers['Location']}")
+        assert status == 200
+        assert page.count(b'href="/help/bulletins/') >= 3
+        assert b"wifi" in page.lower() or b"wi-fi" in page.lower()
+
+
+async def test_hundred_concurrent_misses_cause_one_origin_fetch(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    async with help_stack(tmp_path, redis=None, community=community, warm=False) as stack:
+        topic = community.seed.topics[-1]
+        path = f"/t/{topic.id}.json"
+        await wait_for(stack.self_help.runtime.started.is_set, within=20, what="warm")
+        # Forget it, as if it had never been fetched, then stampede.
+        stack.self_help.service._catalog.pop(topic.id)
+        before = community.requests_for(path)
+        async with aiohttp.ClientSession() as s:
+            results = await asyncio.gather(
+                *(fetch(s, f"{stack.url}/help/bulletins/{topic.id}") for _ in range(100))
+            )
+        assert {status for status, _, _ in results} == {200}
+        assert community.requests_for(path) - before == 1
+
+
+async def test_origin_down_serves_stale_at_once_once_its_breaker_is_open(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    extra = "max_age_s = 0\nstale_while_revalidate_s = 0\n"
+    async with help_stack(tmp_path, redis=None, community=community, extra=extra) as stack:
+        await community.set_mode("hang")
+        ids = [t.id for t in community.seed.topics[:4]]
+        async with aiohttp.ClientSession() as s:
+            # The first misses pay the origin timeout (300 ms) and open its breaker...
+            for bulletin_id in ids[:2]:
+                status, headers, _ = await fetch(s, f"{stack.url}/help/bulletins/{bulletin_id}")
+                assert status == 200
+            assert stack.self_help.service.origin_dep.open
+            # ...after that a stale answer is immediate, with its age shown.
+            started = time.monotonic()
+            status, headers, _ = await fetch(s, f"{stack.url}/help/bulletins/{ids[3]}")
+            waited = time.monotonic() - started
+        assert status == 200
+        assert waited < 0.3
+        assert int(headers["Age"]) >= 0
+        await community.set_mode("up")
+
+
+async def test_redis_killed_pages_keep_coming_and_hits_arrive_after_restart(
+    tmp_path: Path, community: CommunitySim, redis_server: RedisServer
+) -> None:
+    async with help_stack(tmp_path, redis=redis_server, community=community) as stack:
+        topic = community.seed.topics[5]
+        url = f"{stack.url}/help/bulletins/{topic.id}"
+        await redis_server.kill()
+        async with aiohttp.ClientSession() as s:
+            for _ in range(5):
+                status, _, _ = await fetch(s, url)
+                assert status == 200
+            await redis_server.restart()
+            for _ in range(3):
+                status, _, _ = await fetch(s, url)
+                assert status == 200
+        client = connect(redis_server.url)
+        try:
+            await wait_for(
+                lambda: _hits(client, topic.id, 8), within=10, what="buffered hits flushed"
+            )
+        finally:
+            await client.aclose(close_connection_pool=True)
+
+
+async def _hits(client: Redis, bulletin_id: int, at_least: int) -> bool:
+    value = await client.hget("sb:hits", str(bulletin_id))
+    return value is not None and int(value) >= at_least
+
+
+async def test_cold_start_with_redis_and_origin_down_serves_the_snapshot(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    async with help_stack(tmp_path, redis=None, community=community) as stack:
+        await stack.self_help.runtime.save_snapshot()
+    await community.set_mode("down")
+    async with (
+        help_stack(tmp_path, redis=None, community=community) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        topic = community.seed.topics[7]
+        status, _, _ = await fetch(s, f"{stack.url}/help/bulletins/{topic.id}")
+        assert status == 200
+        status, _, results = await fetch(s, f"{stack.url}/api/v1/search?q=router")
+        assert status == 200
+        assert json.loads(results)["results"]
+
+
+async def test_json_api_lists_searches_and_ranks_authors(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    async with (
+        help_stack(tmp_path, redis=None, community=community) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        status, _, raw = await fetch(s, f"{stack.url}/api/v1/bulletins?sort=hits&limit=5")
+        assert status == 200
+        assert len(json.loads(raw)["bulletins"]) == 5
+        status, _, raw = await fetch(s, f"{stack.url}/api/v1/authors/top")
+        assert status == 200
+        assert len(json.loads(raw)["authors"]) >= 10
+        status, _, raw = await fetch(s, f"{stack.url}/api/v1/bulletins?sort=nope")
+        assert status == 400
+        assert b"sort must be" in raw
+        status, _, _ = await fetch(s, f"{stack.url}/api/v1/bulletins/999999")
+        assert status == 404

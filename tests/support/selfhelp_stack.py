@@ -1,0 +1,78 @@
+"""The front door with its self-help layer wired to a real community simulator and a
+real redis-server (on a free port), in-process on 127.0.0.1, for integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from cache.web import SELF_HELP, SelfHelp
+from failover.app import create_app
+from failover.settings import load_settings
+from sims.callcenter import CallCenterSim
+from sims.community import CommunitySim
+from tests.support.redis import RedisServer
+from tests.support.stack import FAST_HEALTH, wait_for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HelpStack:
+    url: str
+    app: web.Application
+    community: CommunitySim
+    redis: RedisServer | None
+    callcenter: CallCenterSim
+
+    @property
+    def self_help(self) -> SelfHelp:
+        return self.app[SELF_HELP]
+
+
+@asynccontextmanager
+async def help_stack(
+    tmp: Path,
+    *,
+    redis: RedisServer | None,
+    community: CommunitySim,
+    extra: str = "",
+    warm: bool = True,
+) -> AsyncIterator[HelpStack]:
+    callcenter = CallCenterSim(name="solo")
+    await callcenter.start()
+    runner: web.AppRunner | None = None
+    try:
+        config = tmp / "switchboard.toml"
+        redis_part = f'[redis]\nurl = "{redis.url}"\n' if redis is not None else ""
+        config.write_text(
+            "[server]\nport = 0\n"
+            + FAST_HEALTH
+            + redis_part
+            + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = 300\n'
+            + f'snapshot_path = "{tmp / "selfhelp.snapshot"}"\n'
+            + extra
+            + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
+        )
+        app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        stack = HelpStack(
+            url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            app=app,
+            community=community,
+            redis=redis,
+            callcenter=callcenter,
+        )
+        if warm:
+            await wait_for(stack.self_help.runtime.started.is_set, within=20, what="warm-up")
+        yield stack
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await callcenter.stop()
