@@ -114,7 +114,7 @@ class SelfHelpService:
         self._origin = origin
         self._store = store
         self.policy = policy
-        self._count = count_lookup
+        self.count_lookup = count_lookup
         self.hits = hits
         self._clock = clock
         self.origin_dep = Dependency("origin", monotonic)
@@ -137,9 +137,9 @@ class SelfHelpService:
         now = self._clock()
         entry = self._catalog.get(bulletin_id)
         if entry is not None:
-            self._count("l1", "hit")
+            self.count_lookup("l1", "hit")
         else:
-            self._count("l1", "miss")
+            self.count_lookup("l1", "miss")
             entry = await self._from_redis(bulletin_id)
         freshness = Freshness.EXPIRED if entry is None else judge(entry[1], now, self.policy)
         todo = plan(freshness, origin_open=self._origin_unusable, have_copy=entry is not None)
@@ -147,7 +147,7 @@ class SelfHelpService:
             if todo.fetch is Fetch.BACKGROUND:
                 self._spawn(self._refresh(bulletin_id), f"refresh:{bulletin_id}")
             if freshness is not Freshness.FRESH:
-                self._count("l1", "stale")
+                self.count_lookup("l1", "stale")
             return Served(
                 bulletin=entry[0], stored_at=entry[1], freshness=freshness, source=entry[2]
             )
@@ -158,7 +158,7 @@ class SelfHelpService:
         except OriginError:
             if entry is None:
                 raise NotInCatalog(bulletin_id) from None
-            self._count("origin", "stale_served")
+            self.count_lookup("origin", "stale_served")
             return Served(
                 bulletin=entry[0], stored_at=entry[1], freshness=freshness, source=entry[2]
             )
@@ -178,10 +178,10 @@ class SelfHelpService:
             found = await self._store.get(bulletin_id)
         except StoreUnavailable:
             self.redis_dep.record(ok=False)
-            self._count("redis", "error")
+            self.count_lookup("redis", "error")
             return None
         self.redis_dep.record(ok=True)
-        self._count("redis", "hit" if found else "miss")
+        self.count_lookup("redis", "hit" if found else "miss")
         if found is None:
             return None
         self._remember(found[0], found[1], "redis")
@@ -194,14 +194,14 @@ class SelfHelpService:
             raw = await self._origin.topic(bulletin_id)
         except OriginNotFound:
             self.origin_dep.record(ok=True)
-            self._count("origin", "miss")
+            self.count_lookup("origin", "miss")
             raise
         except OriginError:
             self.origin_dep.record(ok=False)
-            self._count("origin", "error")
+            self.count_lookup("origin", "error")
             raise
         self.origin_dep.record(ok=True)
-        self._count("origin", "hit")
+        self.count_lookup("origin", "hit")
         bulletin = replace(raw, body_html=sanitize(raw.body_html))
         stored_at = self._clock()
         self._remember(bulletin, stored_at, "origin")
@@ -261,8 +261,12 @@ class SelfHelpService:
         self.boost = self.boost.record(words, self._clock())
 
     def record_hit(self, bulletin: Bulletin) -> None:
-        self.hits.add_hit(bulletin.id, bulletin.author)
-        self.hit_counts[bulletin.id] = self.hit_counts.get(bulletin.id, 0) + 1
+        self.record_view(bulletin.id, bulletin.author)
+
+    def record_view(self, bulletin_id: int, author: str) -> None:
+        self.hits.add_hit(bulletin_id, author)
+        counts = self.hit_counts
+        counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
 
     # -- background ---------------------------------------------------------------
 

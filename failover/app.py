@@ -157,7 +157,7 @@ def create_app(
                 app[REDIS] = redis
             helper = build_self_help(
                 settings, redis=redis, session=proxy_session, metrics=metrics,
-                outage=lambda: outage_of(pool, clock),
+                outage=OutageView(pool, clock),
             )  # fmt: skip
             app[selfhelp.SELF_HELP] = helper
             sink.on_route_change = lambda e: helper.runtime.follow_routing(
@@ -204,6 +204,26 @@ def outage_of(pool: Pool, clock: Clock) -> selfhelp.Outage:
     if router.current != SELF_HELP:
         return selfhelp.Outage(active=False)
     return selfhelp.Outage(active=True, since=_wall_of(router.since, clock), reason=router.reason)
+
+
+class OutageView:
+    """`outage_of`, computed once per pool change: self-help pages ask on every request,
+    and the same object back lets them key cached pages on it by identity."""
+
+    def __init__(self, pool: Pool, clock: Clock) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._version = -1
+        self._outage = selfhelp.Outage(active=False)
+
+    def __call__(self) -> selfhelp.Outage:
+        version = self._pool.snapshot().version
+        if version != self._version:
+            outage = outage_of(self._pool, self._clock)
+            if outage != self._outage:
+                self._outage = outage
+            self._version = version
+        return self._outage
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
