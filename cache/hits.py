@@ -71,7 +71,8 @@ class HitBuffer:
     def _add(self, key: _Key, n: int) -> None:
         self._counts[key] = self._counts.get(key, 0) + n
         self._counts.move_to_end(key)
-        self._trim()
+        if len(self._counts) > self._max:
+            self._trim()
 
     def _trim(self) -> None:
         while len(self._counts) > self._max:

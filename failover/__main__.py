@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from cache.web import SELF_HELP
 from failover.app import create_app
 from failover.settings import ConfigError, Settings, load_settings
 
@@ -43,6 +44,10 @@ async def serve(settings: Settings) -> None:
     # as the process: move it out of the collector's sight, so that collections triggered
     # by per-request garbage do not walk it again and again (CPython docs, gc.freeze).
     gc.freeze()
+    # Once the self-help layer has loaded its bulletins, freeze those too: they live as
+    # long as the process, and a full collection should not walk them on every pass.
+    runtime = app[SELF_HELP].runtime
+    freezer = asyncio.create_task(_freeze_when(runtime.started), name="gc-freeze")
     for address in runner.addresses:
         host, port = address[0], address[1]
         log.warning("switchboard listening on http://%s:%s", host, port)
@@ -51,8 +56,15 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    freezer.cancel()
     log.warning("draining: stopping in at most %s ms", settings.server.shutdown_grace_ms)
     await runner.cleanup()
+
+
+async def _freeze_when(ready: asyncio.Event) -> None:
+    await ready.wait()
+    gc.collect()
+    gc.freeze()
 
 
 def _run(coro_settings: Settings) -> None:
