@@ -49,7 +49,9 @@ def wait_port(port: int, *, seconds: float = 10.0) -> None:
     raise SystemExit(f"demo: nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
 
 
-def write_config(path: Path, *, port: int, redis_port: int, centers: list[tuple[str, int]]) -> None:
+def write_config(
+    path: Path, *, port: int, redis_port: int, community_port: int, centers: list[tuple[str, int]]
+) -> None:
     lines = [
         "[server]",
         'host = "127.0.0.1"',
@@ -58,6 +60,9 @@ def write_config(path: Path, *, port: int, redis_port: int, centers: list[tuple[
         f'url = "redis://127.0.0.1:{redis_port}/0"',
         "[routing]",
         "hold_down_ms = 3000",
+        "[selfhelp]",
+        f'origin = "http://127.0.0.1:{community_port}"',
+        f'snapshot_path = "{path.parent / "selfhelp.snapshot"}"',
     ]
     for priority, (name, sim_port) in enumerate(centers, start=1):
         lines += [
@@ -105,10 +110,22 @@ def main() -> int:
             )  # fmt: skip
             centers.append((name, sim_port))
             controls[name] = f"http://127.0.0.1:{control_port}"
+        community_port, community_control = free_port(), free_port()
+        spawn(
+            PYTHON, "-m", "sims.community",
+            "--port", str(community_port), "--control-port", str(community_control),
+        )  # fmt: skip
         for _, sim_port in centers:
             wait_http(f"http://127.0.0.1:{sim_port}/health")
+        wait_http(f"http://127.0.0.1:{community_port}/latest.json")
         config = workdir / "switchboard.toml"
-        write_config(config, port=port, redis_port=redis_port, centers=centers)
+        write_config(
+            config,
+            port=port,
+            redis_port=redis_port,
+            community_port=community_port,
+            centers=centers,
+        )
         spawn(PYTHON, "-m", "failover", "serve", "--config", str(config))
         wait_http(f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
@@ -116,7 +133,8 @@ def main() -> int:
             f"""
 Switchboard demo is up.
   customers:      {base}/support/router/setup   (proxied to the best call center)
-  self-help:      {base}/help
+  self-help:      {base}/help   (300 bulletins from the community simulator)
+  search:         {base}/help/search?q=wifi+dropping
   status (JSON):  {base}/api/v1/status
   metrics:        {base}/metrics
   redis:          redis://127.0.0.1:{redis_port}/0   config: {config}
@@ -126,6 +144,8 @@ Break things (modes: up, down, hang, slow, error, flap):
   curl -X POST {controls["backup"]}/_sim/mode -d '{{"mode": "down"}}'
   curl -X POST {controls["primary"]}/_sim/mode -d '{{"mode": "up"}}'
   curl -X POST {controls["primary"]}/_sim/health -d '{{"status": "degraded"}}'
+  curl -X POST http://127.0.0.1:{community_control}/_sim/mode -d '{{"mode": "down"}}'
+      (the community site down: self-help keeps serving its cached copy)
 then:  curl -si {base}/support/router/setup | head -5
 
 Ctrl-C stops everything.
