@@ -13,6 +13,7 @@ import pytest_asyncio
 from multidict import CIMultiDict
 from redis.asyncio import Redis
 
+from cache.model import Bulletin
 from failover.redisconn import connect
 from sims.community import CommunitySim
 from tests.support.redis import RedisServer
@@ -193,3 +194,72 @@ async def test_json_api_lists_searches_and_ranks_authors(
         assert b"sort must be" in raw
         status, _, _ = await fetch(s, f"{stack.url}/api/v1/bulletins/999999")
         assert status == 404
+
+
+async def test_votes_count_and_a_helpful_vote_during_an_outage_is_a_customer_helped(
+    tmp_path: Path, community: CommunitySim, redis_server: RedisServer
+) -> None:
+    async with (
+        help_stack(tmp_path, redis=redis_server, community=community) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        await stack.callcenter.set_mode("down")  # the front door fails over to self-help
+        await wait_for(lambda: stack.self_help.outage().active, within=3, what="failover")
+        topic = community.seed.topics[3]
+        async with s.post(
+            f"{stack.url}/help/bulletins/{topic.id}/vote",
+            data={"helpful": "yes"},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        ) as r:
+            assert r.status == 303
+            assert r.headers["Location"] == f"/help/bulletins/{topic.id}?voted=1"
+        status, _, page = await fetch(s, f"{stack.url}/help/bulletins/{topic.id}?voted=1")
+        assert status == 200
+        assert b"Thanks for telling us" in page
+        async with s.post(
+            f"{stack.url}/help/bulletins/{topic.id}/vote", data={"helpful": "maybe"}
+        ) as r:
+            assert r.status == 400
+        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+        assert b"switchboard_selfhelp_helped_total 1.0" in metrics
+        client = connect(redis_server.url)
+        try:
+            await wait_for(
+                lambda: _counted(client, "sb:votes:helpful", topic.id), within=5, what="vote"
+            )
+        finally:
+            await client.aclose(close_connection_pool=True)
+
+
+async def _counted(client: Redis, key: str, bulletin_id: int) -> bool:
+    return (await client.hget(key, str(bulletin_id))) is not None
+
+
+async def test_topics_customers_arrive_with_during_a_failover_lead_trending(
+    tmp_path: Path, community: CommunitySim, redis_server: RedisServer
+) -> None:
+    async with (
+        help_stack(tmp_path, redis=redis_server, community=community) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        runtime = stack.self_help.runtime
+        # Equal views for everything first, so that only the boost can tell them apart.
+        for topic in community.seed.topics[:40]:
+            await fetch(s, f"{stack.url}/help/bulletins/{topic.id}")
+        await asyncio.sleep(1.2)  # one hit-flush interval
+        await runtime.refresh_rankings()
+        before = _about(stack.self_help.service.trending(5), ("modem", "firmware"))
+        await stack.callcenter.set_mode("down")
+        await wait_for(lambda: stack.self_help.outage().active, within=3, what="failover")
+        for _ in range(30):
+            await fetch(s, f"{stack.url}/support/modem/firmware")
+        await asyncio.sleep(1.2)  # one hit-flush interval
+        await runtime.refresh_rankings()
+        after = _about(stack.self_help.service.trending(5), ("modem", "firmware"))
+        assert after > before
+        assert after >= 3
+
+
+def _about(bulletins: list[Bulletin], words: tuple[str, ...]) -> int:
+    return sum(any(w in f"{b.title} {' '.join(b.tags)}".lower() for w in words) for b in bulletins)
