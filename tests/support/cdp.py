@@ -2,8 +2,10 @@
 
 It speaks CDP (https://chromedevtools.github.io/devtools-protocol/) over aiohttp's websocket
 client, so the browser tests need no Playwright or pyppeteer. Only what the tests use:
-device emulation, navigation, evaluation, a click that navigates, screenshots, and the
-document responses the page saw (status, headers, redirects).
+device emulation, navigation, evaluation, a click or a real tap that navigates, turning the
+page's JavaScript off, screenshots (the viewport or the whole page), the document responses
+the page saw (status, headers, redirects) and what it reported as errors (console, uncaught
+exceptions, the browser's own log).
 
 Chromium runs with a throw-away profile and ``--remote-debugging-port=0``; it writes the
 port it picked to ``<profile>/DevToolsActivePort`` (line 1: port, line 2: the browser
@@ -184,6 +186,13 @@ class Page:
     async def enable(self) -> None:
         await self.cdp.send("Page.enable")
         await self.cdp.send("Network.enable")  # for the document responses and their headers
+        await self.cdp.send("Runtime.enable")  # console calls and uncaught exceptions
+        await self.cdp.send("Log.enable")  # the browser's own errors: blocked or failed loads
+
+    async def set_javascript(self, *, enabled: bool) -> None:
+        """Turn the page's own scripts off (or back on), as a customer's browser may have
+        them. DevTools' ``evaluate`` keeps working either way."""
+        await self.cdp.send("Emulation.setScriptExecutionDisabled", {"value": not enabled})
 
     async def emulate_device(
         self, *, width: int, height: int, scale: float, mobile: bool = True
@@ -238,9 +247,82 @@ class Page:
         finally:
             _discard(loaded)
 
-    async def screenshot_png(self) -> bytes:
-        result = await self.cdp.send("Page.captureScreenshot", {"format": "png"})
+    async def tap_and_wait_for_load(
+        self, selector: str, *, within: float = COMMAND_TIMEOUT
+    ) -> None:
+        """Tap the middle of the element ``selector`` finds with a finger, as a phone user
+        would (touch events from the browser's input pipeline, no JavaScript involved: it
+        works with scripts off), and wait for the page it leads to. It is scrolled into view
+        first; what is on top at that point gets the tap, as on a real screen."""
+        x, y = await self._centre_of(selector)
+        loaded = self.cdp.expect("Page.loadEventFired")
+        try:
+            point = {"x": x, "y": y, "radiusX": 4, "radiusY": 4, "force": 1}
+            await self.cdp.send(
+                "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]}
+            )
+            await self.cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            await asyncio.wait_for(loaded, within)
+        except TimeoutError:
+            raise CdpError(f"tapping {selector!r} loaded no page within {within} s") from None
+        finally:
+            _discard(loaded)
+
+    async def _centre_of(self, selector: str) -> tuple[float, float]:
+        """Viewport coordinates of the middle of ``selector``'s first box, via the DOM
+        domain (no script runs in the page)."""
+        root = await self.cdp.send("DOM.getDocument", {"depth": 0})
+        found = await self.cdp.send(
+            "DOM.querySelector", {"nodeId": root["root"]["nodeId"], "selector": selector}
+        )
+        if not found.get("nodeId"):
+            raise CdpError(f"nothing matches {selector!r} on the page")
+        await self.cdp.send("DOM.scrollIntoViewIfNeeded", {"nodeId": found["nodeId"]})
+        quads = (await self.cdp.send("DOM.getContentQuads", {"nodeId": found["nodeId"]}))["quads"]
+        if not quads:
+            raise CdpError(f"{selector!r} has no box on the screen")
+        xs, ys = quads[0][0::2], quads[0][1::2]
+        return sum(xs) / 4, sum(ys) / 4
+
+    async def screenshot_png(self, *, full_page: bool = False, scale: float = 1.0) -> bytes:
+        """What the screen shows, as PNG in device pixels; with ``full_page``, the whole
+        document, as tall as it is. ``scale`` shrinks the picture (0.5 of a 3x phone: 1.5
+        pixels per CSS pixel, still sharp enough to judge, and a fraction of the bytes)."""
+        params: JSONObject = {"format": "png"}
+        if full_page or scale != 1.0:
+            metrics = await self.cdp.send("Page.getLayoutMetrics")
+            if full_page:
+                size = metrics["cssContentSize"]
+                box = {"x": 0, "y": 0, "width": size["width"], "height": size["height"]}
+                params["captureBeyondViewport"] = True
+            else:
+                seen = metrics["cssVisualViewport"]
+                box = {
+                    "x": seen["pageX"], "y": seen["pageY"],
+                    "width": seen["clientWidth"], "height": seen["clientHeight"],
+                }  # fmt: skip
+            params["clip"] = {**box, "scale": scale}
+        result = await self.cdp.send("Page.captureScreenshot", params)
         return base64.b64decode(result["data"])
+
+    def console_errors(self) -> list[str]:
+        """Every error the page reported so far, in order: ``console.error`` and failed
+        ``console.assert`` calls, uncaught exceptions, and the browser's own error log
+        (a resource that failed to load, a blocked request, a security violation)."""
+        out: list[str] = []
+        for event in self.cdp.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                args = params.get("args", [])
+                out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in args))
+            elif method == "Runtime.exceptionThrown":
+                details = params.get("exceptionDetails", {})
+                thrown = details.get("exception", {}).get("description") or details.get("text")
+                out.append(f"uncaught: {thrown}")
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+                entry = params["entry"]
+                out.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+        return out
 
     def document_responses(self) -> list[DocumentResponse]:
         """Every top-level document response so far, in order; a redirect shows up as the
