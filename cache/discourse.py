@@ -5,7 +5,8 @@ is the bulletin) and ``parse_categories`` (``GET /categories.json``) follow the 
 Discourse's API schemas (discourse/discourse spec/requests/api/schemas/json; samples in
 tests/data/discourse). Parsing is defensive: optional fields may be missing or null; a missing
 or mistyped required field raises ``ShapeError`` naming it (``topic_list.topics[3].id``).
-``html_to_text`` reads cooked HTML with the stdlib ``html.parser``, for excerpts and search.
+``html_to_text`` and ``excerpt_of`` (cooked HTML to plain text) live in ``cache.text``; they are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any, Final
 
+from cache import text
 from cache.model import Bulletin
 
-EXCERPT_CHARS: Final = 280
+# Cooked HTML to plain text lives in cache.text; these names stay importable from here.
+EXCERPT_CHARS: Final = text.EXCERPT_CHARS
+excerpt_of = text.excerpt_of
+html_to_text = text.html_to_text
+
 UNCATEGORIZED: Final = "Uncategorized"
 
 
@@ -229,66 +234,3 @@ def parse_topic(doc: object, categories: Mapping[int, str]) -> Bulletin:
         origin_views=_int(topic, "views", "topic", 0),
         like_count=_int(topic, "like_count", "topic", 0),
     )
-
-
-class _TextExtractor(HTMLParser):
-    # Never text: scripts, styles, embedded documents; the lightbox "meta" under an upload.
-    _SKIP: Final = frozenset({
-        "script", "style", "template", "noscript", "iframe", "object", "svg", "math",
-        "select", "textarea", "head", "title",
-    })  # fmt: skip
-    _BREAK: Final = frozenset({
-        "p", "div", "br", "li", "ul", "ol", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5",
-        "h6", "tr", "td", "th", "aside", "hr", "img",
-    })  # fmt: skip
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping: list[str] = []  # the open skipped element and its nested namesakes
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skipping:
-            if tag == self._skipping[-1]:
-                self._skipping.append(tag)
-            return
-        classes = next((v or "" for k, v in attrs if k == "class"), "").split()
-        if tag in self._SKIP or (tag == "div" and "meta" in classes):
-            self._skipping.append(tag)
-        elif tag in self._BREAK:
-            self.parts.append(" ")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if not self._skipping and tag in self._BREAK:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._skipping:
-            if tag == self._skipping[-1]:
-                self._skipping.pop()
-        elif tag in self._BREAK:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment, whitespace collapsed; scripts and styles dropped."""
-    parser = _TextExtractor()
-    parser.feed(fragment)
-    parser.close()
-    return " ".join("".join(parser.parts).split())
-
-
-def excerpt_of(fragment: str, limit: int = EXCERPT_CHARS) -> str:
-    """The first ``limit`` characters of the text, cut at a word, with an ellipsis if cut."""
-    text = html_to_text(fragment)
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + "…"

@@ -39,6 +39,9 @@ Hyphenated words: unicode61 splits "Wi-Fi" into "wi" "fi", so a typed "wifi" wou
 find it. Joined forms seen at build time ("wifi" -> phrase "wi fi") are searched as
 alternatives, and a typed "wi-fi" also tries "wifi".
 
+Bodies are indexed as plain text (cache.text); the vocabulary behind typo tolerance and
+hyphenated words is cache.vocabulary.
+
 Errors:
     RuntimeError
      └── SearchUnavailableError    SQLite is too old or built without FTS5
@@ -46,19 +49,17 @@ Errors:
 
 from __future__ import annotations
 
-import bisect
-import difflib
 import math
 import re
 import sqlite3
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Final
 
+from cache import text as html_text
 from cache.model import Bulletin
+from cache.vocabulary import Vocabulary
 
 MIN_SQLITE: Final = (3, 27, 0)  # the remove_diacritics=2 option arrived in SQLite 3.27.0
 MAX_QUERY_CHARS: Final = 200
@@ -68,24 +69,18 @@ ALPHA: Final = 0.3
 # bm25 weights, in column order: title, tags, body, author, category.
 WEIGHTS: Final = (10.0, 4.0, 1.0, 0.5, 0.5)
 SNIPPET_TOKENS: Final = 16
-CORRECTION_CUTOFF: Final = 0.8
-MIN_CORRECTABLE: Final = 4
-MAX_CORRECTABLE: Final = 30
 MAX_CORRECTIONS: Final = 4  # words looked up per query: bounds a query of 12 typos (~1 ms)
 
 _BODY_COLUMN: Final = 2
 _HL_ON, _HL_OFF = "\x02", "\x03"  # control characters are stripped from indexed text
 _WORD = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*")
-_JOINER = re.compile(r"['\u2019.\-]")
-_PART = re.compile(r"[^\W_]+")
-# _WORD with a joiner, anchored at a word start and possessive (Python 3.11): no backtracking.
-_COMPOUND = re.compile(r"(?<![^\W_])[^\W_]++(?:['\u2019.\-][^\W_]++)+")
 # Control characters (our snippet markers among them) and lone surrogates, which JSON
 # "\ud800" escapes can carry and SQLite cannot encode.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
-# The combining diacritical mark blocks: the marks remove_diacritics folds away.
-_DIACRITIC = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Never indexed: what excerpts skip, but for svg and math. An unclosed <svg onload=...> must
+# not hide the rest of a body from search; a browser ends the svg at the next <p>.
+_INDEX_SKIPPED: Final = html_text.SKIPPED - {"svg", "math"}
 
 _SCHEMA: Final = """
 CREATE VIRTUAL TABLE docs USING fts5(
@@ -131,7 +126,7 @@ class SearchResult:
 class SearchIndex:
     """An immutable-by-content FTS5 index of one cached set of bulletins."""
 
-    def __init__(self, conn: sqlite3.Connection, titles: dict[int, str], vocab: _Vocabulary):
+    def __init__(self, conn: sqlite3.Connection, titles: dict[int, str], vocab: Vocabulary):
         self._conn = conn
         self._titles = titles
         self._vocab = vocab
@@ -150,7 +145,7 @@ class SearchIndex:
                 _clean(b.author_name),
                 _clean(b.category),
             )
-        vocab = _Vocabulary(text for row in rows.values() for text in row)
+        vocab = Vocabulary(text for row in rows.values() for text in row)
         with conn:
             conn.executemany(
                 "INSERT INTO docs(rowid, title, tags, body, author, category)"
@@ -231,116 +226,9 @@ class SearchIndex:
         return () if row is None else _segments(str(row[0]))
 
 
-class _Vocabulary:
-    """Words of the indexed text, folded (lowercase, no diacritics), for typo correction."""
-
-    def __init__(self, texts: Iterable[str]):
-        self.compounds: dict[str, str] = {}  # "wifi" -> "wi fi"
-        words: list[str] = []
-        for text in texts:
-            folded = _fold(text)
-            words += _PART.findall(folded)
-            for compound in _COMPOUND.findall(folded):
-                parts = _JOINER.split(compound)
-                words.append("".join(parts))
-                self.compounds.setdefault("".join(parts), " ".join(parts))
-        self.freq = Counter(words)
-        self.sorted = sorted(w for w in self.freq if w.isalpha())
-        # Correction candidates by (length, first letter) and (length, last letter).
-        self.by_end: dict[tuple[int, str], list[str]] = {}
-        for w in self.sorted:
-            self.by_end.setdefault((len(w), w[0]), []).append(w)
-            self.by_end.setdefault((-len(w), w[-1]), []).append(w)
-        self.memo: dict[str, str | None] = {}
-
-    def alternatives(self, word: str) -> list[str]:
-        """Phrases any of which stands for `word`: itself, its joined or split form."""
-        parts = _JOINER.split(word)
-        if len(parts) > 1:
-            return [" ".join(parts), "".join(parts)]
-        split = self.compounds.get(_fold(word))
-        return [word] if split is None else [word, split]
-
-    def complete(self, prefix: str) -> str | None:
-        """The most frequent word starting with `prefix`, for a prefix longer than its stem:
-        the index holds porter stems, so "dropp" * misses "drop" while "dropping" finds it."""
-        key = _fold(prefix)
-        start = bisect.bisect_left(self.sorted, key)
-        best: str | None = None
-        for w in self.sorted[start : start + 1000]:
-            if not w.startswith(key):
-                break
-            if best is None or self.freq[w] > self.freq[best]:
-                best = w
-        return best
-
-    def correct(self, word: str) -> str | None:
-        key = _fold(word)
-        if not (MIN_CORRECTABLE <= len(key) <= MAX_CORRECTABLE and key.isalpha()):
-            return None
-        if key not in self.memo:
-            if len(self.memo) >= 4096:  # bounded: queries are user input
-                self.memo.clear()
-            self.memo[key] = self._closest(key)
-        return self.memo[key]
-
-    def _closest(self, key: str) -> str | None:
-        # Candidates keep the first or the last letter (typos rarely hit both ends: this
-        # makes the scan ~6x cheaper), and are 2/3..3/2 as long: ratio = 2M / (a + b) >= 0.8
-        # needs that.
-        lengths = range(len(key) * 2 // 3, len(key) * 3 // 2 + 1)
-        ends = [(n, key[0]) for n in lengths] + [(-n, key[-1]) for n in lengths]
-        pool = list(dict.fromkeys(w for end in ends for w in self.by_end.get(end, ())))
-        close = difflib.get_close_matches(key, pool, n=3, cutoff=CORRECTION_CUTOFF)
-        if not close:
-            return None
-
-        def rank(w: str) -> tuple[float, int]:
-            return difflib.SequenceMatcher(None, key, w).ratio(), self.freq[w]
-
-        return max(close, key=rank)
-
-
-class _TextExtractor(HTMLParser):
-    """Visible text of untrusted HTML. Nothing is rendered or executed: tags are dropped,
-    script/style/template/noscript content is skipped, entities decoded to plain text."""
-
-    SKIPPED = frozenset({"script", "style", "template", "noscript"})
-    BREAKING = frozenset(  # block and void elements: their edges separate words
-        {"address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl"}
-        | {"dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6"}
-        | {"header", "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section"}
-        | {"summary", "table", "td", "th", "tr", "ul"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIPPED:
-            self.skipping += 1
-        elif tag in self.BREAKING:
-            self.parts.append(" ")  # "a<br>b" is two words, "re<b>boot</b>" is one
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self.BREAKING:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
-
-
 def html_to_text(html: str) -> str:
-    """Plain text of an untrusted HTML fragment, for indexing only."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
+    """Plain text of an untrusted HTML fragment, for indexing only (``cache.text``)."""
+    return html_text.html_to_text(html, skipped=_INDEX_SKIPPED)
 
 
 def _require_fts5(conn: sqlite3.Connection) -> None:
@@ -361,14 +249,6 @@ def _require_fts5(conn: sqlite3.Connection) -> None:
 def _clean(text: str) -> str:
     """NFC; control characters and lone surrogates to spaces; spaces collapsed."""
     return _SPACE.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFC", text))).strip()
-
-
-def _fold(text: str) -> str:
-    """Lowercase without diacritics, as unicode61 remove_diacritics=2 sees words."""
-    if text.isascii():
-        return text.lower()
-    bare = _DIACRITIC.sub("", unicodedata.normalize("NFKD", text.lower()))
-    return unicodedata.normalize("NFC", bare)
 
 
 def _any_of(phrases: Iterable[str], *, prefix: bool) -> str:

@@ -1,17 +1,19 @@
 """Call-center simulator values and shared state: fault modes, health, callback log.
 
 No sockets here: ``ModeSettings`` and ``HealthReport`` validate what the control API and
-``CallCenterSim`` are asked to set; ``SimState`` is what the service handlers share.
+``CallCenterSim`` are asked to set; ``SimState`` is what the service handlers share, the
+fault gate (``sims.base.Gate``) among it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal, TypeAlias
+
+from sims.base import Gate, chosen_mode, number, status_param
 
 JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
 HealthStatus: TypeAlias = Literal["ok", "degraded", "down"]
@@ -33,13 +35,6 @@ _MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
 }
 
 
-def _number(params: Mapping[str, object], key: str, default: float) -> float:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModeSettings:
     """The current fault mode and its parameters (only the mode's own ones matter)."""
@@ -51,20 +46,13 @@ class ModeSettings:
 
     @classmethod
     def parse(cls, mode: Mode | str, params: Mapping[str, object]) -> ModeSettings:
-        if mode not in set(Mode):
-            raise ValueError(f"unknown mode {mode!r}; expected one of {[m.value for m in Mode]}")
-        chosen = Mode(mode)
-        allowed = _MODE_PARAMS.get(chosen, frozenset())
-        if unknown := sorted(set(params) - allowed):
-            raise ValueError(f"mode {chosen} takes {sorted(allowed)}, got {unknown}")
-        status = _number(params, "status", 503)
-        if not status.is_integer() or not 400 <= status <= 599:
-            raise ValueError(f"status must be an integer 400..599, got {status}")
+        chosen = chosen_mode(Mode, mode, params, _MODE_PARAMS)
+        status = status_param(params)
         settings = cls(
             mode=chosen,
-            delay_ms=_number(params, "delay_ms", 500.0),
-            status=int(status),
-            period_ms=_number(params, "period_ms", 500.0),
+            delay_ms=number(params, "delay_ms", 500.0),
+            status=status,
+            period_ms=number(params, "period_ms", 500.0),
         )
         if settings.period_ms <= 0:
             raise ValueError("period_ms must be positive")
@@ -91,13 +79,13 @@ class HealthReport:
         status = changes.get("status", self.status)
         if status not in ("ok", "degraded", "down"):
             raise ValueError(f"status must be ok, degraded or down, got {status!r}")
-        agents = _number(changes, "agents_available", self.agents_available)
+        agents = number(changes, "agents_available", self.agents_available)
         if not agents.is_integer():
             raise ValueError(f"agents_available must be an integer, got {agents}")
         return HealthReport(
             status=status,
             agents_available=int(agents),
-            queue_wait_seconds=_number(changes, "queue_wait_seconds", self.queue_wait_seconds),
+            queue_wait_seconds=number(changes, "queue_wait_seconds", self.queue_wait_seconds),
         )
 
 
@@ -110,39 +98,14 @@ class CallbackDelivery:
     duplicate: bool
 
 
-class SimState:
-    """Mutable state the service handlers share (one per simulator, across restarts)."""
+class SimState(Gate[ModeSettings]):
+    """Mutable state the service handlers share (one per simulator, across restarts); as a
+    ``Gate``, the mode requests meet: while it is ``hang``, ``pass_gate`` parks them."""
 
     def __init__(self, name: str) -> None:
+        super().__init__(ModeSettings())
         self.name = name
-        self.settings = ModeSettings()
         self.health = HealthReport()
-        self.listening = False
         self.requests: Counter[str] = Counter()
         self.deliveries: list[CallbackDelivery] = []
         self.key_counts: Counter[str] = Counter()
-        self.hanging: set[asyncio.Task[object]] = set()
-        self.changed = asyncio.Event()
-
-    def announce_change(self) -> None:
-        """Wake handlers parked in ``hang`` so they re-read the mode."""
-        event, self.changed = self.changed, asyncio.Event()
-        event.set()
-
-    async def pass_gate(self) -> ModeSettings:
-        """Park the current handler while the mode is ``hang``; return the mode to apply."""
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("pass_gate() must run inside a request handler task")
-        while self.settings.mode is Mode.HANG:
-            self.hanging.add(task)
-            try:
-                await self.changed.wait()
-            finally:
-                self.hanging.discard(task)
-        return self.settings
-
-    def cancel_hanging(self) -> None:
-        for task in self.hanging:
-            task.cancel()
-        self.hanging.clear()

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-from typing import Any, Final, cast
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
+from sims.base import Simulator, add_listener_args, control_app, run_until_signalled
 from sims.community_api import PER_PAGE
 from sims.community_seed import DEFAULT_SEED, Seed, Topic, build_seed
 from sims.community_service import STATE_KEY, CommunityState, Mode, ModeSettings, service_app
 
 # Layout (DESIGN.md Style 8): words in community_text, generated content in community_seed,
 # API shapes in community_api, modes + faults + routes in community_service; this module
-# owns the lifecycle, the control listener and the CLI, and re-exports the public names.
+# owns the lifecycle (on sims.base.Simulator), the control listener and the CLI, and
+# re-exports the public names.
 __all__ = [
     "DEFAULT_SEED",
     "PER_PAGE",
@@ -45,11 +47,10 @@ __all__ = [
     "main",
 ]
 
-_SERVICE_SHUTDOWN_S: Final = 0.05  # "down" is a power cut: in-flight requests die quickly
 SIM_KEY: Final = web.AppKey["CommunitySim"]("community_sim")
 
 
-class CommunitySim:
+class CommunitySim(Simulator[ModeSettings]):
     """A simulated Discourse community site: a service listener and a control listener."""
 
     def __init__(
@@ -62,34 +63,18 @@ class CommunitySim:
         seed: int = DEFAULT_SEED,
     ) -> None:
         self._state = CommunityState(build_seed(topics, seed))
-        self._host = host
-        self._port = port
-        self._control_port = control_port
-        self._service: web.AppRunner | None = None
-        self._control: web.AppRunner | None = None
-        self._lock = asyncio.Lock()
+        super().__init__(
+            label="community sim",
+            gate=self._state,
+            host=host,
+            port=port,
+            control_port=control_port,
+        )
 
     @property
     def seed(self) -> Seed:
         """The content served: topics in /latest order, authors, categories."""
         return self._state.seed
-
-    @property
-    def url(self) -> str:
-        """Service base URL; the port is fixed at the first start() and kept across down/up."""
-        return f"http://{self._host}:{self._port}"
-
-    @property
-    def control_url(self) -> str:
-        return f"http://{self._host}:{self._control_port}"
-
-    @property
-    def settings(self) -> ModeSettings:
-        return self._state.settings
-
-    @property
-    def listening(self) -> bool:
-        return self._service is not None
 
     @property
     def requests_by_path(self) -> dict[str, int]:
@@ -106,37 +91,12 @@ class CommunitySim:
     def reset_counters(self) -> None:
         self._state.requests.clear()
 
-    async def start(self) -> None:
-        async with self._lock:
-            if self._control is not None:
-                raise RuntimeError("community sim already started")
-            self._control, self._control_port = await _serve(
-                _control_app(self), self._host, self._control_port, shutdown_timeout=1.0
-            )
-            await self._apply(self._state.settings)
-
-    async def stop(self) -> None:
-        async with self._lock:
-            await self._listen(want=False)
-            if self._control is not None:
-                control, self._control = self._control, None
-                await control.cleanup()
-
     async def __aenter__(self) -> CommunitySim:
         await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
-
-    async def set_mode(self, mode: Mode | str, **params: float) -> None:
-        await self.apply(ModeSettings.parse(mode, params))
-
-    async def apply(self, settings: ModeSettings) -> None:
-        async with self._lock:
-            if self._control is None:
-                raise RuntimeError("community sim is not started")
-            await self._apply(settings)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -150,73 +110,26 @@ class CommunitySim:
             "requests_by_path": self.requests_by_path,
         }
 
+    def _service_app(self) -> web.Application:
+        return service_app(self._state)
+
+    def _control_app(self) -> web.Application:
+        app = control_app(self)
+        app[SIM_KEY] = self
+        app.router.add_post("/_sim/reset", _ctl_reset)
+        return app
+
+    def _parse(self, mode: str, params: Mapping[str, object]) -> ModeSettings:
+        return ModeSettings.parse(mode, params)
+
     async def _apply(self, settings: ModeSettings) -> None:
-        self._state.apply(settings)
-        await self._listen(want=settings.mode is not Mode.DOWN)
-
-    async def _listen(self, *, want: bool) -> None:
-        if want and self._service is None:
-            self._service, self._port = await _serve(
-                service_app(self._state),
-                self._host,
-                self._port,
-                shutdown_timeout=_SERVICE_SHUTDOWN_S,
-            )
-        elif not want and self._service is not None:
-            service, self._service = self._service, None
-            self._state.cancel_hanging()
-            await service.cleanup()
-
-
-async def _serve(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float
-) -> tuple[web.AppRunner, int]:
-    """Run ``app`` on host:port (0 = pick a free one); the bound port is then reused."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    return runner, site.port
-
-
-async def _ctl_mode(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": "body must be JSON"}, status=400)
-    if not isinstance(body, dict):
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
-    params = cast(dict[str, object], body)
-    try:
-        settings = ModeSettings.parse(cast(str, params.pop("mode", None)), params)
-    except ValueError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    sim = request.app[SIM_KEY]
-    await sim.apply(settings)
-    return web.json_response(sim.state())
-
-
-async def _ctl_state(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SIM_KEY].state())
+        await self._switch(settings, settings.count)
 
 
 async def _ctl_reset(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     sim.reset_counters()
     return web.json_response(sim.state())
-
-
-def _control_app(sim: CommunitySim) -> web.Application:
-    app = web.Application()
-    app[SIM_KEY] = sim
-    app.router.add_post("/_sim/mode", _ctl_mode)
-    app.router.add_get("/_sim/state", _ctl_state)
-    app.router.add_post("/_sim/reset", _ctl_reset)
-    return app
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -227,23 +140,12 @@ async def _run(args: argparse.Namespace) -> None:
         topics=args.topics,
         seed=args.seed,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await sim.start()
-    try:
-        print(f"community: service {sim.url}  control {sim.control_url}", flush=True)
-        await stop.wait()
-    finally:
-        await sim.stop()
+    await run_until_signalled(sim, "community")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sims.community", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="service port (0 = free port)")
-    parser.add_argument("--control-port", type=int, default=0, help="admin switches port")
+    add_listener_args(parser)
     parser.add_argument("--topics", type=int, default=300, help="bulletins to generate")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="content seed")
     asyncio.run(_run(parser.parse_args(argv)))

@@ -12,11 +12,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from sims.base import Gate, chosen_mode, number, status_param
 from sims.community_api import JSONDict, categories_json, latest_json, not_found_json, topic_json
 from sims.community_seed import Seed
 
@@ -36,13 +37,6 @@ _MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
 }
 
 
-def _number(params: Mapping[str, object], key: str, default: float) -> float:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModeSettings:
     """A fault mode; with ``count`` only the next ``count`` requests meet it, then ``up``."""
@@ -54,22 +48,15 @@ class ModeSettings:
 
     @classmethod
     def parse(cls, mode: Mode | str, params: Mapping[str, object]) -> ModeSettings:
-        if mode not in set(Mode):
-            raise ValueError(f"unknown mode {mode!r}; expected one of {[m.value for m in Mode]}")
-        chosen = Mode(mode)
-        allowed = _MODE_PARAMS.get(chosen, frozenset())
-        if unknown := sorted(set(params) - allowed):
-            raise ValueError(f"mode {chosen} takes {sorted(allowed)}, got {unknown}")
-        status = _number(params, "status", 503)
-        if not status.is_integer() or not 400 <= status <= 599:
-            raise ValueError(f"status must be an integer 400..599, got {status}")
-        count = _number(params, "count", 1) if "count" in params else None
+        chosen = chosen_mode(Mode, mode, params, _MODE_PARAMS)
+        status = status_param(params)
+        count = number(params, "count", 1) if "count" in params else None
         if count is not None and (not count.is_integer() or count < 1):
             raise ValueError(f"count must be a positive integer, got {count}")
         return cls(
             mode=chosen,
-            delay_ms=_number(params, "delay_ms", 500.0),
-            status=int(status),
+            delay_ms=number(params, "delay_ms", 500.0),
+            status=status,
             count=None if count is None else int(count),
         )
 
@@ -81,45 +68,14 @@ class ModeSettings:
         return out
 
 
-class CommunityState:
-    """What the service handlers share, across listener restarts (down, then up)."""
+class CommunityState(Gate[ModeSettings]):
+    """What the service handlers share, across listener restarts (down, then up); as a
+    ``Gate``, the mode requests meet: ``admit`` counts a counted fault down."""
 
     def __init__(self, seed: Seed) -> None:
+        super().__init__(ModeSettings())
         self.seed = seed
-        self.settings = ModeSettings()
-        self.remaining: int | None = None
         self.requests: Counter[str] = Counter()
-        self.hanging: set[asyncio.Task[Any]] = set()
-        self.changed = asyncio.Event()
-
-    def apply(self, settings: ModeSettings) -> None:
-        self.settings, self.remaining = settings, settings.count
-        event, self.changed = self.changed, asyncio.Event()
-        event.set()  # requests parked by `hang` re-read the mode
-
-    def admit(self) -> ModeSettings:
-        """The mode this request meets; a counted fault reverts to ``up`` once used up."""
-        settings = self.settings
-        if self.remaining is not None:
-            self.remaining -= 1
-            if self.remaining <= 0:
-                self.settings, self.remaining = ModeSettings(), None
-        return settings
-
-    async def park(self) -> None:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("park() must run inside a request handler task")
-        self.hanging.add(task)
-        try:
-            await self.changed.wait()
-        finally:
-            self.hanging.discard(task)
-
-    def cancel_hanging(self) -> None:
-        for task in self.hanging:
-            task.cancel()
-        self.hanging.clear()
 
 
 STATE_KEY: Final = web.AppKey("community_state", CommunityState)
