@@ -34,6 +34,7 @@ from typing import Final, Protocol
 from cache.coalesce import SingleFlight
 from cache.freshness import Fetch, Freshness, FreshnessPolicy, judge, plan
 from cache.hits import HitBuffer
+from cache.local import L1Cache
 from cache.model import Bulletin
 from cache.origin import OriginError, OriginNotFound
 from cache.ranking import TopicBoost, top_all_time, words_of
@@ -110,6 +111,8 @@ class SelfHelpService:
         hits: HitBuffer,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        l1_size: int = 10_000,
+        catalog_size: int = 100_000,
     ) -> None:
         self._origin = origin
         self._store = store
@@ -119,7 +122,15 @@ class SelfHelpService:
         self._clock = clock
         self.origin_dep = Dependency("origin", monotonic)
         self.redis_dep = Dependency("redis", monotonic)
+        # L1: bounded, TTL'd to max-age, so a replica re-reads Redis (where another
+        # replica may have refreshed the bulletin) once its copy stops being fresh.
+        self._l1: L1Cache[int, tuple[Bulletin, str]] = L1Cache(
+            maxsize=l1_size, ttl=float(max(1, policy.max_age))
+        )
+        # Every bulletin we know, newest copy: lists, search, and the last-known copy to
+        # serve when L1 has expired and Redis and the origin both fail. Bounded.
         self._catalog: dict[int, tuple[Bulletin, float, str]] = {}
+        self._catalog_size = catalog_size
         self._flight: SingleFlight[Bulletin] = SingleFlight("origin-fetch")
         self._background: set[asyncio.Task[None]] = set()
         self.hit_counts: dict[int, int] = {}
@@ -135,12 +146,13 @@ class SelfHelpService:
 
     async def bulletin(self, bulletin_id: int) -> Served:
         now = self._clock()
-        entry = self._catalog.get(bulletin_id)
-        if entry is not None:
-            self.count_lookup("l1", "hit")
-        else:
-            self.count_lookup("l1", "miss")
+        entry = self._from_l1(bulletin_id)
+        if entry is None:
             entry = await self._from_redis(bulletin_id)
+        if entry is None:
+            entry = self._catalog.get(bulletin_id)
+            if entry is not None:
+                self.count_lookup("last_known", "hit")
         freshness = Freshness.EXPIRED if entry is None else judge(entry[1], now, self.policy)
         todo = plan(freshness, origin_open=self._origin_unusable, have_copy=entry is not None)
         if entry is not None and todo.serve_cached_now:
@@ -166,6 +178,15 @@ class SelfHelpService:
             bulletin=fetched, stored_at=self._catalog[fetched.id][1],
             freshness=Freshness.FRESH, source="origin",
         )  # fmt: skip
+
+    def _from_l1(self, bulletin_id: int) -> tuple[Bulletin, float, str] | None:
+        found = self._l1.get(bulletin_id)
+        if found is None:
+            self.count_lookup("l1", "miss")
+            return None
+        self.count_lookup("l1", "hit")
+        (bulletin, source), stored_at = found
+        return (bulletin, stored_at, source)
 
     @property
     def _origin_unusable(self) -> bool:
@@ -220,9 +241,23 @@ class SelfHelpService:
 
     def _remember(self, bulletin: Bulletin, stored_at: float, source: str) -> None:
         old = self._catalog.get(bulletin.id)
+        if old is None and len(self._catalog) >= self._catalog_size:
+            self._forget_least_read()
         self._catalog[bulletin.id] = (bulletin, stored_at, source)
+        self._l1.put(bulletin.id, (bulletin, source), stored_at)
         if old is None or old[0] != bulletin:
             self.version += 1
+
+    def _forget_least_read(self) -> None:
+        counts = self.hit_counts
+        victim = min(self._catalog, key=lambda i: (counts.get(i, 0), i))
+        del self._catalog[victim]
+        self._l1.discard(victim)
+
+    def forget(self, bulletin_id: int) -> None:
+        """Drop a bulletin from memory (tests use it to force a miss)."""
+        self._catalog.pop(bulletin_id, None)
+        self._l1.discard(bulletin_id)
 
     def load(self, bulletins: Iterable[Bulletin], stored_at: float, source: str) -> None:
         """Put already-sanitized bulletins (Redis, snapshot) into the catalog."""

@@ -96,7 +96,7 @@ async def test_hundred_concurrent_misses_cause_one_origin_fetch(
         path = f"/t/{topic.id}.json"
         await wait_for(stack.self_help.runtime.started.is_set, within=20, what="warm")
         # Forget it, as if it had never been fetched, then stampede.
-        stack.self_help.service._catalog.pop(topic.id)
+        stack.self_help.service.forget(topic.id)
         before = community.requests_for(path)
         async with aiohttp.ClientSession() as s:
             results = await asyncio.gather(
@@ -263,3 +263,24 @@ async def test_topics_customers_arrive_with_during_a_failover_lead_trending(
 
 def _about(bulletins: list[Bulletin], words: tuple[str, ...]) -> int:
     return sum(any(w in f"{b.title} {' '.join(b.tags)}".lower() for w in words) for b in bulletins)
+
+
+async def test_l1_expired_with_redis_and_origin_down_serves_the_last_known_copy(
+    tmp_path: Path, community: CommunitySim, redis_server: RedisServer
+) -> None:
+    extra = "max_age_s = 1\n"  # L1 keeps a copy for max-age: 1 s here
+    async with (
+        help_stack(tmp_path, redis=redis_server, community=community, extra=extra) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        topic = community.seed.topics[9]
+        await redis_server.kill()
+        await community.set_mode("down")
+        await asyncio.sleep(1.1)
+        status, headers, _ = await fetch(s, f"{stack.url}/help/bulletins/{topic.id}")
+        assert status == 200
+        assert int(headers["Age"]) >= 1
+        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+        assert b'switchboard_cache_lookups_total{result="miss",tier="l1"}' in metrics
+        assert b'switchboard_cache_lookups_total{result="hit",tier="last_known"}' in metrics
+        await community.set_mode("up")
