@@ -36,9 +36,10 @@ unit: $(STAMP)
 integration: $(STAMP) debian
 	$(BIN)/pytest tests/integration
 
-bench: $(STAMP)
+bench: $(STAMP) debian
 	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
+	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -97,7 +97,8 @@ class Dependency:
             outcome, now=self._now(), policy=DEPENDENCY_BREAKER
         )
         if ejection is not None and not before:
-            log.warning("%s unreachable: skipping it for %.0f s", self.name, ejection.until)
+            seconds = ejection.until - self._now()
+            log.warning("%s unreachable: skipping it for %.0f s", self.name, seconds)
 
 
 class SelfHelpService:
@@ -296,10 +297,19 @@ class SelfHelpService:
         self.boost = self.boost.record(words, self._clock())
 
     def record_hit(self, bulletin: Bulletin) -> None:
-        self.record_view(bulletin.id, bulletin.author)
+        self.record_view(bulletin.id)
 
-    def record_view(self, bulletin_id: int, author: str) -> None:
-        self.hits.add_hit(bulletin_id, author)
+    def record_view(self, bulletin_id: int) -> None:
+        # Authors' views for the leaderboard are summed from their bulletins' views
+        # (cache/web.py author_rows), so the hot path counts the bulletin only.
+        self.hits.add_hit(bulletin_id)
+        counts = self.hit_counts
+        counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
+
+    def hot_view(self, bulletin_id: int) -> None:
+        """A view served from a cached page: an L1 hit and a counted view, in one call."""
+        self.count_lookup("l1", "hit")
+        self.hits.add_hit(bulletin_id)
         counts = self.hit_counts
         counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
 

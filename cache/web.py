@@ -198,8 +198,7 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         if hot is not None and not request.query_string:
             now = sh.runtime.now()
             if now < hot.fresh_until and hot.outage is sh.outage():
-                sh.service.count_lookup("l1", "hit")
-                sh.service.record_view(bulletin_id, hot.author)
+                sh.service.hot_view(bulletin_id)
                 headers = {**hot.headers, "Age": str(int(now - hot.stored_at))}
                 inm = request.headers.get("If-None-Match")
                 if inm is not None and not_modified(inm, hot.page.etag):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from loadtests.bench.callgrind import run_instructions
 from loadtests.bench.report import Plan, render
-from loadtests.bench.stage import Processes, start_upstream
+from loadtests.bench.stage import Processes, check_tools, start_upstream
 from loadtests.bench.wallclock import run_wallclock
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "proxy.md"
@@ -56,9 +56,7 @@ def _check_tools(*, instructions: bool) -> None:
     tools = ["wrk", "nginx", "taskset"]
     if instructions:
         tools += ["valgrind", "callgrind_control"]
-    for tool in tools:
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"bench: {tool} is not installed (make bench installs it)")
+    check_tools(tools)
 
 
 def main() -> None:

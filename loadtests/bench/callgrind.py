@@ -9,22 +9,21 @@ N keep-alive GETs, dump, and divide the dump's `summary:` by N.
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.bench.stage import (
     PAGE,
-    PAGE_PATH,
     Contender,
     Processes,
     contenders,
-    wait_until_answers,
+    pinned,
+    start,
+    wait_ready,
 )
 
 WARMUP = 200
@@ -37,29 +36,49 @@ PROBE_TIMEOUT_MS = 30_000
 STARTUP_SECONDS = 600.0  # Python and its imports under valgrind
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    ir: float  # instructions per request
+    body: bytes  # the page every counted answer was
+    seconds: float  # wall time of the counted window (clock-driven timers fire in it)
+    idle_ir_per_s: float | None = None  # after it, with no requests: the timers alone
+
+
 class Client:
     """`THREADS` keep-alive connections, kept open from the warm-up to the dump so that
-    no connection set-up or teardown falls into the measured window."""
+    no connection set-up or teardown falls into the measured window. Every answer must
+    be 200 with `expected` as body; None: whatever the first answer was."""
 
-    def __init__(self, name: str, port: int) -> None:
-        self.name = name
+    def __init__(self, contender: Contender, expected: bytes | None) -> None:
+        self.name = contender.name
+        self.path = contender.page_path
+        self.expected = expected
         self.conns = [
-            http.client.HTTPConnection("127.0.0.1", port, timeout=120) for _ in range(THREADS)
+            http.client.HTTPConnection("127.0.0.1", contender.port, timeout=120)
+            for _ in range(THREADS)
         ]
 
-    @staticmethod
-    def _send(conn: http.client.HTTPConnection, count: int) -> list[int]:
+    def _get(self, conn: http.client.HTTPConnection) -> tuple[int, bytes]:
+        conn.request("GET", self.path)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+
+    def _send(self, conn: http.client.HTTPConnection, count: int) -> list[int]:
         """The statuses of the answers that were not the page."""
         wrong = []
         for _ in range(count):
-            conn.request("GET", PAGE_PATH)
-            answer = conn.getresponse()
-            if answer.read() != PAGE or answer.status != 200:
-                wrong.append(answer.status)
+            status, body = self._get(conn)
+            if body != self.expected or status != 200:
+                wrong.append(status)
         return wrong
 
     def send(self, count: int) -> None:
         """Exactly `count` requests, spread over the connections, all checked."""
+        if self.expected is None:
+            status, self.expected = self._get(self.conns[0])
+            count -= 1
+            if status != 200:
+                raise SystemExit(f"bench: {self.name}: first answer was {status}")
         shares = [count // THREADS + (i < count % THREADS) for i in range(THREADS)]
         with ThreadPoolExecutor(THREADS) as pool:
             wrong = [status for ws in pool.map(self._send, self.conns, shares) for status in ws]
@@ -72,17 +91,6 @@ class Client:
     def close(self) -> None:
         for conn in self.conns:
             conn.close()
-
-
-@contextmanager
-def _pinned(core: int) -> Iterator[None]:
-    """Pin this thread (and the client threads it starts) to `core`, as wrk is."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def _callgrind_control(option: str, pid: int) -> None:
@@ -104,31 +112,54 @@ def _summary(dump: Path) -> int:
     raise SystemExit(f"bench: no summary in {dump}")
 
 
-def measure(tmp: Path, procs: Processes, contender: Contender, *, requests: int) -> float:
-    """Instructions (Ir) per request of one contender."""
+def _idle_rate(pid: int, out: Path, seconds: float) -> float:
+    """Ir per second with no requests at all (dump 2): what runs by the clock alone."""
+    _callgrind_control("-z", pid)
+    began = time.monotonic()
+    time.sleep(seconds)
+    _callgrind_control("-d", pid)
+    return _summary(Path(f"{out}.2")) / (time.monotonic() - began)
+
+
+def measure(
+    tmp: Path,
+    procs: Processes,
+    contender: Contender,
+    *,
+    requests: int,
+    expected: bytes | None,
+    idle: float = 0.0,
+) -> Counted:
+    """Instructions (Ir) per request of one contender, alone on core 0 under callgrind;
+    every answer checked against `expected` (None: the first answer). `idle` > 0: then
+    also its Ir per second over `idle` seconds without requests."""
     out = tmp / f"cg.{contender.slug}.out"
-    pid = procs.spawn(
-        0, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *contender.argv
-    )
+    valgrind = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}")
+    pid = start(procs, contender, wrap=valgrind)
     try:
-        wait_until_answers(contender.ready_url, seconds=STARTUP_SECONDS)
-        client = Client(contender.name, contender.port)
+        wait_ready(contender, seconds=STARTUP_SECONDS)
+        client = Client(contender, expected)
         try:
-            with _pinned(1):
+            with pinned(1):
                 client.send(WARMUP)
                 _callgrind_control("-z", pid)
+                began = time.monotonic()
                 client.send(requests)
                 _callgrind_control("-d", pid)
+                seconds = time.monotonic() - began
         finally:
             client.close()
+        idle_rate = _idle_rate(pid, out, idle) if idle > 0 else None
     finally:
         procs.stop(pid, grace=120)
-    return _summary(Path(f"{out}.1")) / requests
+    assert client.expected is not None  # set by the first send
+    ir = _summary(Path(f"{out}.1")) / requests
+    return Counted(ir, client.expected, seconds, idle_rate)
 
 
 def run_instructions(
     tmp: Path, upstream: str, procs: Processes, *, requests: int
 ) -> dict[str, float]:
-    """Ir per request of each contender, one at a time on core 0."""
+    """Ir per request of each proxy contender, one at a time on core 0."""
     entrants = contenders(tmp, upstream, health=(PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS))
-    return {c.name: measure(tmp, procs, c, requests=requests) for c in entrants}
+    return {c.name: measure(tmp, procs, c, requests=requests, expected=PAGE).ir for c in entrants}

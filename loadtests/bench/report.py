@@ -1,9 +1,11 @@
-"""The combined report, in markdown."""
+"""The proxy bench's report, in markdown; its wall-clock and instruction tables are
+shared with the other benches (a front door against named baselines)."""
 
 from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loadtests.bench.callgrind import PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, THREADS, WARMUP
@@ -18,7 +20,13 @@ class Plan:
     requests: int | None  # None: no instruction count
 
 
-def _wallclock(results: dict[str, list[Result]], plan: Plan) -> list[str]:
+def wallclock_table(
+    results: dict[str, list[Result]],
+    plan: Plan,
+    *,
+    door: str = DOOR,
+    baselines: Sequence[str] = BASELINES,
+) -> list[str]:
     lines = [
         f"## Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)",
         "",
@@ -40,11 +48,17 @@ def _wallclock(results: dict[str, list[Result]], plan: Plan) -> list[str]:
         "| CPU per request, baseline / front door (goal >= 0.85) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {b} | {rps[DOOR] / rps[b]:.2f} | {cpu[b] / cpu[DOOR]:.2f} |" for b in BASELINES]
+    lines += [f"| {b} | {rps[door] / rps[b]:.2f} | {cpu[b] / cpu[door]:.2f} |" for b in baselines]
     return lines
 
 
-def _instructions(ir: dict[str, float], plan: Plan) -> list[str]:
+def instructions_table(
+    ir: dict[str, float],
+    plan: Plan,
+    *,
+    door: str = DOOR,
+    baselines: Sequence[str] = BASELINES,
+) -> list[str]:
     lines = [
         f"## Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} warm-up)",
         "",
@@ -56,8 +70,24 @@ def _instructions(ir: dict[str, float], plan: Plan) -> list[str]:
         "| Ir, baseline / front door (goal >= 0.85) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {b} | {ir[DOOR] / ir[b]:.2f} | {ir[b] / ir[DOOR]:.2f} |" for b in BASELINES]
+    lines += [f"| {b} | {ir[door] / ir[b]:.2f} | {ir[b] / ir[door]:.2f} |" for b in baselines]
     return lines
+
+
+def callgrind_method(plan: Plan, *, repeats: str | None = "~0.5%") -> list[str]:
+    """How the instructions were counted; `repeats`: how close runs came, if known."""
+    known = f" Repeats within {repeats} between runs here." if repeats else ""
+    return [
+        f"- Instructions: each contender alone under `valgrind --tool=callgrind`; {WARMUP} "
+        f"warm-up GETs, `callgrind_control -z`, exactly {plan.requests} GETs over "
+        f"{THREADS} keep-alive http.client connections (one thread each), "
+        f"`callgrind_control -d`; Ir/request = dump `summary:` / requests.{known}",
+        f"- Front door under callgrind: `[health] interval_ms = {PROBE_INTERVAL_MS}` "
+        "(probe only at start-up), since valgrind stretches time ~50x and probes would "
+        "otherwise be charged to each request ~50x over (and `timeout_ms = "
+        f"{PROBE_TIMEOUT_MS}`, so that the cold first probe passes). Wall clock uses the "
+        "default config (probes every 250 ms).",
+    ]
 
 
 def _method(plan: Plan) -> list[str]:
@@ -73,27 +103,14 @@ def _method(plan: Plan) -> list[str]:
         "runs: compare ratios within one run only.",
     ]
     if plan.requests is not None:
-        lines.append(
-            f"- Instructions: each contender alone under `valgrind --tool=callgrind`; {WARMUP} "
-            f"warm-up GETs, `callgrind_control -z`, exactly {plan.requests} GETs over "
-            f"{THREADS} keep-alive http.client connections (one thread each), "
-            "`callgrind_control -d`; Ir/request = dump `summary:` / requests. Repeats within "
-            "~0.5% between runs here."
-        )
-        lines.append(
-            f"- Front door under callgrind: `[health] interval_ms = {PROBE_INTERVAL_MS}` "
-            "(probe only at start-up), since valgrind stretches time ~50x and probes would "
-            "otherwise be charged to each request ~50x over (and `timeout_ms = "
-            f"{PROBE_TIMEOUT_MS}`, so that the cold first probe passes). Wall clock uses the "
-            "default config (probes every 250 ms)."
-        )
+        lines += callgrind_method(plan)
     return lines
 
 
 def render(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
     lines = ["# Proxy path: front door against bare aiohttp proxies", ""]
-    lines += _wallclock(wall, plan)
+    lines += wallclock_table(wall, plan)
     if ir is not None:
-        lines += ["", *_instructions(ir, plan)]
+        lines += ["", *instructions_table(ir, plan)]
     lines += ["", *_method(plan)]
     return "\n".join(lines)

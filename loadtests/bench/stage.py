@@ -1,13 +1,17 @@
-"""The stage: an nginx upstream serving one fixed page, and the three contenders."""
+"""The stage: an nginx upstream serving one fixed page, and the three contenders of the
+proxy bench; and what every bench shares: pinned child processes, waiting for them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +53,13 @@ class Contender:
     argv: tuple[str, ...]
     port: int
     ready_path: str
+    page_path: str = PAGE_PATH  # what the load generators ask for
+    log: Path | None = None  # its stdout and stderr; None: discarded
+    ready_log: str | None = None  # also wait for this text in the log
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PAGE_PATH}"
+        return f"http://127.0.0.1:{self.port}{self.page_path}"
 
     @property
     def ready_url(self) -> str:
@@ -65,14 +72,21 @@ class Processes:
     def __init__(self) -> None:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
-    def spawn(self, core: int, *cmd: str) -> int:
-        proc = subprocess.Popen(  # noqa: S603
-            ["taskset", "-c", str(core), *cmd],  # noqa: S607
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def spawn(self, core: int, *cmd: str, log: Path | None = None) -> int:
+        argv = ["taskset", "-c", str(core), *cmd]
+        if log is None:
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        else:
+            with log.open("ab") as out:
+                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
         self.procs[proc.pid] = proc
         return proc.pid
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL (`kill -9`): no chance to clean up."""
+        proc = self.procs.pop(pid)
+        proc.kill()
+        proc.wait()
 
     def stop(self, pid: int, *, grace: float = 30.0) -> None:
         proc = self.procs.pop(pid)
@@ -90,6 +104,45 @@ class Processes:
     def __exit__(self, *_: object) -> None:
         for pid in list(self.procs):
             self.stop(pid)
+
+
+def check_tools(tools: list[str]) -> None:
+    for tool in tools:
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"bench: {tool} is not installed (make bench installs it)")
+
+
+def start(
+    procs: Processes, contender: Contender, *, core: int = 0, wrap: tuple[str, ...] = ()
+) -> int:
+    """Spawn `contender` on `core`, its argv behind `wrap` (e.g. valgrind); returns its pid."""
+    return procs.spawn(core, *wrap, *contender.argv, log=contender.log)
+
+
+def wait_ready(contender: Contender, *, seconds: float = 15.0) -> None:
+    wait_until_answers(contender.ready_url, seconds=seconds)
+    if contender.ready_log is not None and contender.log is not None:
+        wait_for_text(contender.log, contender.ready_log, seconds=seconds)
+
+
+def wait_for_text(path: Path, text: str, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"bench: {text!r} never appeared in {path}")
+
+
+@contextmanager
+def pinned(core: int) -> Iterator[None]:
+    """Pin this thread (and the threads it starts) to `core`, as wrk is."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def wait_until_answers(url: str, *, seconds: float = 15.0) -> None:
@@ -146,8 +199,8 @@ def contenders(
     ]
 
 
-def same_bytes(urls: list[str]) -> None:
+def same_bytes(urls: list[str], expected: bytes = PAGE) -> None:
     for url in urls:
         with urllib.request.urlopen(url) as answer:  # noqa: S310 - loopback
-            if answer.read() != PAGE:
-                raise SystemExit(f"bench: {url} does not serve the upstream's page")
+            if answer.read() != expected:
+                raise SystemExit(f"bench: {url} does not serve the expected page")

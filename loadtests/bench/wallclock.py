@@ -1,14 +1,22 @@
-"""Wall-clock run: wrk against each contender in alternating rounds."""
+"""Wall-clock run: wrk against each contender in alternating rounds (shared by the benches)."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.bench.stage import Processes, contenders, same_bytes, wait_until_answers
+from loadtests.bench.stage import (
+    Contender,
+    Processes,
+    contenders,
+    same_bytes,
+    start,
+    wait_ready,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +65,31 @@ def wrk(url: str, seconds: int, pid: int) -> Result:
     )
 
 
-def run_wallclock(
-    tmp: Path, upstream: str, procs: Processes, *, seconds: int, rounds: int
+def alternate(
+    entrants: Sequence[Contender], pids: Mapping[str, int], *, seconds: int, rounds: int
 ) -> dict[str, list[Result]]:
-    """All contenders up at once on core 0 (the front door with its default
-    configuration, probes on); one wrk run each per round, in turn."""
-    entrants = contenders(tmp, upstream)
-    pids = {c.name: procs.spawn(0, *c.argv) for c in entrants}
+    """Contenders already up (their pids by name): a 2 s warm-up each, then one wrk run
+    each per round, in turn, so that machine noise hits all alike."""
     for c in entrants:
-        wait_until_answers(c.ready_url)
-    same_bytes([c.url for c in entrants])
-    for c in entrants:  # warm-up
         wrk(c.url, 2, pids[c.name])
     results: dict[str, list[Result]] = {c.name: [] for c in entrants}
     for _ in range(rounds):
         for c in entrants:
             results[c.name].append(wrk(c.url, seconds, pids[c.name]))
+    return results
+
+
+def run_wallclock(
+    tmp: Path, upstream: str, procs: Processes, *, seconds: int, rounds: int
+) -> dict[str, list[Result]]:
+    """All proxy contenders up at once on core 0 (the front door with its default
+    configuration, probes on), checked to serve the page, then `alternate`."""
+    entrants = contenders(tmp, upstream)
+    pids = {c.name: start(procs, c) for c in entrants}
+    for c in entrants:
+        wait_ready(c)
+    same_bytes([c.url for c in entrants])
+    results = alternate(entrants, pids, seconds=seconds, rounds=rounds)
     for pid in pids.values():
         procs.stop(pid)
     return results
