@@ -6,7 +6,8 @@ Against a real redis-server and the community simulator, both started here:
    bytes; wall clock (wrk -t1 -c32 on core 1, each server alone on core 0, alternating
    rounds) and instructions per request under callgrind (`--instructions`, on by default);
 2. hit ratios under a mixed read load: a warm front door, then a cold replica started
-   against the filled Redis with the community site down;
+   against the filled Redis with the community site down; both with `[selfhelp]
+   max_age_s = 5`, so that L1 entries expire (and Redis is read) during the load;
 3. bulletin page latency, per 2 s window, while our redis-server is killed (SIGKILL) and
    started again.
 

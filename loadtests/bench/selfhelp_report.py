@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import statistics
 from collections.abc import Mapping
 
+from cache.service import SelfHelpService
+from failover.settings.models import SelfHelpSettings
 from loadtests.bench.callgrind import Counted
 from loadtests.bench.loadgen import MIX, Window
 from loadtests.bench.report import Plan, callgrind_method, instructions_table, wallclock_table
+from loadtests.bench.selfhelp_hits import MAX_AGE_S as HIT_MAX_AGE_S
 from loadtests.bench.selfhelp_hits import HitRun
 from loadtests.bench.selfhelp_outage import OutageRun
 from loadtests.bench.selfhelp_pages import IDLE_S, MAX_AGE_S, PageRun
@@ -106,7 +110,9 @@ def _hits(runs: list[HitRun]) -> list[str]:
         "ids in a seeded shuffle; search for two title words; API = `/api/v1/bulletins`), "
         "closed loop, 16 connections, from core 1. Ratios are hit / (hit + miss) of "
         "`switchboard_cache_lookups_total{tier,result}` on the front door's /metrics, over "
-        "the load only (the fill row: what the start-up fill counted before it).",
+        "the load only (the fill row: what the start-up fill counted before it). Both front "
+        f"doors here run with `[selfhelp] max_age_s = {HIT_MAX_AGE_S}`, so that L1 entries "
+        "expire during the load (see Method).",
         "",
         "| run | load | requests: bulletin / help / search / API | errors | L1 hit ratio "
         "| Redis hit ratio | origin fetches | community sim served | fill done after |",
@@ -117,19 +123,143 @@ def _hits(runs: list[HitRun]) -> list[str]:
         "|---|---|",
         *(_lookup_row(r) for r in runs),
         "",
-        "Why L1 is ~100% and Redis is hardly read per request: the L1 tier is the service's "
-        "catalog (`cache/service.py`), a dict of every bulletin the process has seen, with "
-        "no size bound and no TTL (freshness is judged from `stored_at`; a stale copy is "
-        "served while it is refreshed, counted as `l1 stale` on top of `l1 hit`). The "
-        "start-up fill loads every bulletin Redis has (one HKEYS and one pipelined read), "
-        "then lists the origin and fetches what is missing or not fresh. After that every "
-        "request for a known bulletin is an L1 hit; Redis is read per request only after an "
-        "L1 miss, i.e. for an id no tier had at that moment (a wrong link, or a request "
-        "racing the fill). There is no setting that bounds the catalog. Redis's work in this "
-        "layer is the start-up fill of each replica (shared between replicas), hit counts "
-        "and rankings, not per-request lookups. The cold replica shows it: with the "
-        "community site down, it still had every bulletin from Redis, in bulk, before (or "
-        "as) its first requests came in.",
+        *_explain(runs),
+    ]
+
+
+def _share(part: float, whole: float, digits: int = 2) -> str:
+    return f"{part / whole:.{digits}%}" if whole else "n/a"
+
+
+def _served_bulletins(community: Mapping[str, int]) -> tuple[int, int]:
+    """Bulletin requests the community sim served, and how many distinct bulletins."""
+    topics = {path: n for path, n in community.items() if path.startswith("/t/")}
+    return sum(topics.values()), len(topics)
+
+
+def _l1_lookups(r: HitRun) -> str:
+    pages = r.requests.get("bulletin", 0)
+    hit, miss = r.count("l1", "hit"), r.count("l1", "miss")
+    per_page = "one per bulletin page" if hit + miss == pages else f"for {pages} bulletin pages"
+    return (
+        f"{hit + miss} L1 lookups ({per_page}): {hit} hits, {miss} misses, hit ratio "
+        f"{_ratio(r.ratio('l1'))}"
+    )
+
+
+def _redis_reads(r: HitRun) -> str:
+    reads, miss = r.count("redis"), r.count("l1", "miss")
+    results = ", ".join(f"{res} {r.count('redis', res)}" for res in ("hit", "miss", "error"))
+    if reads == miss:
+        return f"Each L1 miss was one Redis read ({results})"
+    return f"{reads} Redis reads for {miss} L1 misses ({results})"
+
+
+def _l1_bound() -> int:
+    default = inspect.signature(SelfHelpService).parameters["l1_size"].default
+    return int(default)
+
+
+def _explain_load(r: HitRun, fill: HitRun) -> str:
+    miss, stale, reads = r.count("l1", "miss"), r.count("l1", "stale"), r.count("redis")
+    redis_hits = r.count("redis", "hit")
+    periods = r.seconds / HIT_MAX_AGE_S
+    served, distinct = _served_bulletins(r.community)
+    per_hit = f", {r.origin_fetches / redis_hits:.2f} per Redis hit" if redis_hits else ""
+    loaded = fill.count("origin", "hit") + fill.count("redis", "hit")
+    why_miss = (
+        f"the fill had loaded all {TOPICS} bulletins, fewer than L1's bound "
+        f"({_l1_bound():,} entries), so a miss is an expired entry"
+        if loaded >= TOPICS
+        else f"the fill loaded {loaded} of {TOPICS} bulletins, so a miss is an expired entry "
+        "or one the fill had not loaded"
+    )
+    return (
+        f"What the numbers show. Warm front door, {r.seconds:.1f} s of mixed load: "
+        f"{_l1_lookups(r)}. An L1 hit is either a page sent from the hot path "
+        "(`cache/web.py` `bulletin`: a rendered page whose copy is younger than max-age, "
+        "counted by `hot_view` without reaching the service) or a hit in the service's "
+        "`L1Cache`; the metric does not tell them apart. Both live max-age from when the "
+        f"copy was stored; {why_miss}: {_share(miss, r.requests.get('bulletin', 0))} of "
+        "bulletin pages. "
+        f"{_redis_reads(r)}: {reads / TOPICS:.1f} reads per bulletin over the "
+        f"load, {reads / (TOPICS * periods):.2f} per bulletin per max-age period "
+        f"({r.seconds:.1f} s / {HIT_MAX_AGE_S} s = {periods:.1f} periods). Only one replica "
+        "runs at a time here, so the copy Redis returns is the one this door wrote when it "
+        "last fetched the bulletin, as old as the L1 entry that just expired: past max-age, "
+        "it is served at once and refreshed from the origin in the background "
+        f"(`l1 stale`: {stale}, one per answer from a copy past max-age, whichever tier it "
+        "came from; refreshes coalesced per bulletin): "
+        f"{r.origin_fetches} origin fetches{per_hit}; the community sim served {served} "
+        f"bulletin requests for {distinct} distinct bulletins. With several replicas, a "
+        "bulletin that another replica refreshed within max-age comes back fresh from "
+        "Redis and costs no origin fetch; this bench never runs two replicas at once, so "
+        "it does not measure that saving."
+    )
+
+
+def _explain_replica(r: HitRun) -> str:
+    pages = r.requests.get("bulletin", 0)
+    stale, errors = r.count("l1", "stale"), r.count("origin", "error")
+    fill = "" if r.fill_s is None else f", done {r.fill_s * 1000:.0f} ms after listening"
+    return (
+        f"Cold replica, same config, community site down: its start-up fill read every "
+        f"bulletin Redis had in one pass{fill}; over its first {sum(r.requests.values())} "
+        f"requests ({r.seconds:.1f} s) its {pages} bulletin pages made {_l1_lookups(r)}, and "
+        f"{r.count('redis')} Redis reads. {stale} of those answers "
+        f"({_share(stale, pages, 0)} of bulletin pages) came from a copy past max-age "
+        "(stored by the warm door more than "
+        f"{HIT_MAX_AGE_S} s before), served at once. {_refreshes(errors, stale)} Answers "
+        f"other than 200: {r.errors}."
+    )
+
+
+def _refreshes(errors: int, stale: int) -> str:
+    if errors == 0:
+        return (
+            "None of their refreshes reached the origin: its breaker had already opened "
+            "(the site is down), so stale copies were served without trying the origin."
+        )
+    then = (
+        "; once the origin's breaker had opened, stale copies were served without trying the origin"
+        if errors < stale
+        else ""
+    )
+    return (
+        f"The background refreshes they started failed ({errors} origin errors: the site is "
+        f"down; refreshes are coalesced per bulletin){then}."
+    )
+
+
+def _explain_last_known(runs: list[HitRun]) -> str:
+    used = [(r.name, r.count("last_known")) for r in runs if r.count("last_known")]
+    if used:
+        where = "; ".join(f"{name}: {n}" for name, n in used)
+        return (
+            "Tier `last_known` (the bounded in-memory catalog of last-known copies, behind "
+            "L1 and Redis) answered lookups where L1 had expired and Redis had no copy or "
+            f"failed: {where}."
+        )
+    misses = sum(r.count("redis", "miss") for r in runs)
+    failed = sum(r.count("redis", "error") for r in runs)
+    return (
+        "Tier `last_known` (the bounded in-memory catalog of last-known copies, behind L1 "
+        "and Redis) answered nothing in this part: it serves only when L1 has expired and "
+        f"Redis has no copy or fails, and here Redis had {misses} misses and {failed} errors "
+        "(part 3 kills Redis; its lookups line would show `last_known` if an L1 entry "
+        "expired while Redis was down)."
+    )
+
+
+def _explain(runs: list[HitRun]) -> list[str]:
+    """The paragraphs under the part-2 tables, from the measured counts."""
+    fill, load, replica = runs
+    return [
+        _explain_load(load, fill),
+        "",
+        _explain_replica(replica),
+        "",
+        _explain_last_known(runs),
     ]
 
 
@@ -196,7 +326,30 @@ def _outage(o: OutageRun) -> list[str]:
     ]
 
 
-def _method(plan: Plan) -> list[str]:
+def _part2_max_age(load_s: float) -> str:
+    """Why part 2 runs with a short max-age; `load_s`: how long its mixed load ran."""
+    default = int(SelfHelpSettings.model_fields["max_age_s"].default)
+    expiries = int(round(load_s) // HIT_MAX_AGE_S)
+    without = (
+        f"so with the default {default} s no L1 entry (all loaded by the start-up fill) "
+        f"would expire during the {load_s:.0f} s mixed load and Redis would not be read per "
+        "request at all"
+        if load_s < default
+        else f"so with the default {default} s an L1 entry would expire only every {default} s"
+    )
+    return (
+        f"- Part 2 sets `[selfhelp] max_age_s = {HIT_MAX_AGE_S}` on both of its front doors. "
+        "L1 is TTL'd to max-age (`L1Cache` in `cache/service.py`) and the page hot path "
+        "(`cache/web.py` `bulletin`) sends a page only while its copy is younger than "
+        f"max-age, {without}. With {HIT_MAX_AGE_S} s each L1 entry expires up to {expiries} "
+        "times during the load, so the requests after each expiry really read Redis, as a "
+        "replica does once per max-age for each bulletin it serves with the default. The "
+        "cold replica gets the same setting, as a replica of the same deployment would."
+    )
+
+
+def _method(plan: Plan, load_s: float) -> list[str]:
+    """`load_s`: how long part 2's mixed load ran."""
     lines = [
         "## Method",
         "",
@@ -208,7 +361,9 @@ def _method(plan: Plan) -> list[str]:
         "- Front door config: `[redis] url`, `[selfhelp] origin`, one `[[callcenters]]`; "
         f"the rest default, but part 1 sets `[selfhelp] max_age_s = {MAX_AGE_S}` so that "
         "the page is not refreshed and re-rendered (new view count) mid-run; the default "
-        "60 s costs one origin fetch and one render a minute, nothing per request.",
+        "60 s costs one origin fetch and one render a minute, nothing per request; part 2 "
+        f"sets `max_age_s = {HIT_MAX_AGE_S}` (below).",
+        _part2_max_age(load_s),
         "- Wall clock: wrk against each contender in turn, medians over the rounds; CPU per "
         "request from the process's utime + stime. On this shared VM these swing +-30% "
         "between runs: compare ratios within one run only.",
@@ -227,8 +382,12 @@ def _method(plan: Plan) -> list[str]:
     return lines
 
 
+def _load_seconds(hits: list[HitRun]) -> float:
+    return max((r.seconds for r in hits), default=0.0)
+
+
 def render(pages: PageRun, hits: list[HitRun], outage: OutageRun, plan: Plan) -> str:
     lines = ["# Self-help layer: cached pages, hit ratios, Redis outage", ""]
     lines += _pages(pages, plan)
-    lines += ["", *_hits(hits), "", *_outage(outage), "", *_method(plan)]
+    lines += ["", *_hits(hits), "", *_outage(outage), "", *_method(plan, _load_seconds(hits))]
     return "\n".join(lines)
