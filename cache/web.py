@@ -12,7 +12,9 @@ and anything unexpected here ends on a plain "help is limited" page (200, no-sto
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +32,7 @@ from cache.model import Bulletin
 from cache.ranking import leaderboard
 from cache.runtime import SelfHelpRuntime
 from cache.service import NotInCatalog, SelfHelpService
-from monitoring.http import Wrap
+from monitoring.http import FRONT_DOOR, Wrap
 
 log = logging.getLogger("switchboard.selfhelp")
 
@@ -75,6 +77,9 @@ class SelfHelp:
     runtime: SelfHelpRuntime
     outage: OutageInfo
     on_helped: Callable[[], None] = lambda: None  # a "yes, this helped" during an outage
+    # (route, destination, status, seconds): request metrics, counted inline on the
+    # bulletin page (monitoring.metrics.Metrics.observe_request).
+    observe: Callable[[str, str, int, float], None] = lambda *_: None
     callbacks_enabled: bool = False
     env: jinja2.Environment = field(
         default_factory=lambda: jinja2.Environment(
@@ -188,11 +193,17 @@ def _bulletin_id(request: web.Request) -> int:
     return value
 
 
+ROUTE: Final = "help_bulletin"
+
+
 async def bulletin(request: web.Request) -> web.StreamResponse:
-    """Guarded inline like `_safe` guards the other pages: one coroutine less on the
-    hot path, where a fresh page rendered before is sent as it is."""
+    """The hot path: a fresh page rendered before is sent as it is. Timed, counted and
+    guarded inline (what `observed` and `_safe` do for the other pages), so that a
+    cached page costs one coroutine."""
+    started = time.monotonic()
+    sh = request.app[SELF_HELP]
+    response: web.StreamResponse
     try:
-        sh = request.app[SELF_HELP]
         bulletin_id = _bulletin_id(request)
         hot = sh.fresh.get(bulletin_id)
         if hot is not None and not request.query_string:
@@ -202,13 +213,22 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
                 headers = {**hot.headers, "Age": str(int(now - hot.stored_at))}
                 inm = request.headers.get("If-None-Match")
                 if inm is not None and not_modified(inm, hot.page.etag):
-                    return web.Response(status=304, headers=headers)
-                return web.Response(body=hot.page.body, headers=headers)
-        return await _bulletin_slow(request, sh, bulletin_id)
-    except web.HTTPException:
+                    response = web.Response(status=304, headers=headers)
+                else:
+                    response = web.Response(body=hot.page.body, headers=headers)
+                sh.observe(ROUTE, FRONT_DOOR, response.status, time.monotonic() - started)
+                return response
+        response = await _bulletin_slow(request, sh, bulletin_id)
+    except web.HTTPException as exc:
+        sh.observe(ROUTE, FRONT_DOOR, exc.status, time.monotonic() - started)
+        raise
+    except asyncio.CancelledError:
+        sh.observe(ROUTE, FRONT_DOOR, 499, time.monotonic() - started)
         raise
     except Exception:
-        return _limited(request)
+        response = _limited(request)
+    sh.observe(ROUTE, FRONT_DOOR, response.status, time.monotonic() - started)
+    return response
 
 
 async def _bulletin_slow(
@@ -364,7 +384,7 @@ def add_routes(app: web.Application, wrap: Wrap) -> None:
 
     app.router.add_get("/help", wrap("help", _safe(landing)))
     app.router.add_get("/help/search", wrap("help_search", _safe(search)))
-    app.router.add_get("/help/bulletins/{id}", wrap("help_bulletin", bulletin))
+    app.router.add_get("/help/bulletins/{id}", bulletin)  # times itself: the hot path
     app.router.add_post("/help/bulletins/{id}/vote", wrap("help_vote", _safe(vote)))
     app.router.add_get("/help/authors", wrap("help_authors", _safe(authors)))
     api.add_routes(app, wrap)

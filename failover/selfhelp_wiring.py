@@ -65,4 +65,9 @@ def build_self_help(
         snapshot_every=float(s.snapshot_every_s),
         warm_top=s.warm_top,
     )
-    return SelfHelp(runtime=runtime, outage=outage, on_helped=metrics.count_helped)
+    return SelfHelp(
+        runtime=runtime,
+        outage=outage,
+        on_helped=metrics.count_helped,
+        observe=metrics.observe_request,
+    )
