@@ -79,11 +79,12 @@ class HitBuffer:
             _, n = self._counts.popitem(last=False)
             self.dropped += n
 
-    def add_hit(self, bulletin_id: int, author: str | None = None) -> None:
-        """One view of a bulletin; `author` (its username) also counts for the leaderboard."""
-        self._add(("hit", bulletin_id), 1)
+    def add_hit(self, bulletin_id: int, author: str | None = None, *, count: int = 1) -> None:
+        """`count` views of a bulletin; `author` (its username) also counts for the
+        leaderboard."""
+        self._add(("hit", bulletin_id), count)
         if author is not None:
-            self._add(("author", author), 1)
+            self._add(("author", author), count)
 
     def add_vote(self, bulletin_id: int, helpful: bool) -> None:
         self._add(("helpful" if helpful else "unhelpful", bulletin_id), 1)

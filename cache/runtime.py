@@ -28,6 +28,7 @@ from cache.store import RedisStore, StoreUnavailable
 log = logging.getLogger("switchboard.selfhelp")
 
 TRENDING_SIZE: Final = 50
+HOT_FOLD_EVERY: Final = 0.5  # seconds: views of cached pages reach counters this late
 TOP_SIZE: Final = 500
 
 
@@ -73,16 +74,21 @@ class SelfHelpRuntime:
                 log.info("self-help: %d bulletins from the snapshot", len(data.bulletins))
         if self._flusher is not None:
             self._flusher.start()
+        self._run(self._every(HOT_FOLD_EVERY, self._fold), "fold-views")
         self._run(self._fill(), "fill")
         self._run(self._every(self._rankings_every, self.refresh_rankings), "rankings")
         if self._snapshot is not None:
             self._run(self._every(self._snapshot_every, self.save_snapshot), "snapshot")
+
+    async def _fold(self) -> None:
+        self.service.fold_hot_views()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self.service.fold_hot_views()  # the last second's views go out with the flush
         if self._flusher is not None:
             await self._flusher.stop(final_flush=True)
         if self._snapshot is not None and self.service.known():
@@ -123,6 +129,7 @@ class SelfHelpRuntime:
 
     async def refresh_rankings(self) -> None:
         service = self.service
+        service.fold_hot_views()
         if self._store is not None and not service.redis_dep.open:
             try:
                 top = await self._store.top(TOP_SIZE)

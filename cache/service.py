@@ -67,7 +67,7 @@ class Origin(Protocol):
 
 
 class LookupCounter(Protocol):
-    def __call__(self, tier: str, result: str) -> None: ...
+    def __call__(self, tier: str, result: str, amount: int = 1) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +135,7 @@ class SelfHelpService:
         self._flight: SingleFlight[Bulletin] = SingleFlight("origin-fetch")
         self._background: set[asyncio.Task[None]] = set()
         self.hit_counts: dict[int, int] = {}
+        self.hot_views: dict[int, int] = {}
         self.trending_ids: list[int] = []
         self.boost = TopicBoost()
         self.index = SearchIndex.build((), {})
@@ -307,11 +308,18 @@ class SelfHelpService:
         counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
 
     def hot_view(self, bulletin_id: int) -> None:
-        """A view served from a cached page: an L1 hit and a counted view, in one call."""
-        self.count_lookup("l1", "hit")
-        self.hits.add_hit(bulletin_id)
+        """A view served from a cached page. One dict update here; `fold_hot_views`
+        turns them into L1-hit counts, buffered hits and view counts once a second."""
+        views = self.hot_views
+        views[bulletin_id] = views.get(bulletin_id, 0) + 1
+
+    def fold_hot_views(self) -> None:
+        views, self.hot_views = self.hot_views, {}
         counts = self.hit_counts
-        counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
+        for bulletin_id, n in views.items():
+            self.count_lookup("l1", "hit", n)
+            self.hits.add_hit(bulletin_id, count=n)
+            counts[bulletin_id] = counts.get(bulletin_id, 0) + n
 
     # -- background ---------------------------------------------------------------
 

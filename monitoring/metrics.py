@@ -121,8 +121,8 @@ class Metrics:
     def count_attempt(self, backend: str, outcome: str) -> None:
         self.upstream_attempts_total.inc((backend, outcome))
 
-    def count_cache_lookup(self, tier: str, result: str) -> None:
-        self.cache_lookups_total.inc((tier, result))
+    def count_cache_lookup(self, tier: str, result: str, amount: int = 1) -> None:
+        self.cache_lookups_total.inc((tier, result), amount)
 
     def count_helped(self) -> None:
         self.helped_total.inc()
