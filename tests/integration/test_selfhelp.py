@@ -284,3 +284,17 @@ async def test_l1_expired_with_redis_and_origin_down_serves_the_last_known_copy(
         assert b'switchboard_cache_lookups_total{result="miss",tier="l1"}' in metrics
         assert b'switchboard_cache_lookups_total{result="hit",tier="last_known"}' in metrics
         await community.set_mode("up")
+
+
+async def test_the_moment_the_front_door_fails_over_the_top_bulletins_are_fetched_again(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    extra = "max_age_s = 1\nwarm_top = 20\n"
+    async with help_stack(tmp_path, redis=None, community=community, extra=extra) as stack:
+        await asyncio.sleep(1.1)  # every copy is past max-age now
+        before = community.requests_total
+        await stack.callcenter.set_mode("down")  # no customer asks for anything
+        await wait_for(lambda: stack.self_help.outage().active, within=3, what="failover")
+        await wait_for(
+            lambda: community.requests_total - before >= 20, within=5, what="warm-up fetches"
+        )
