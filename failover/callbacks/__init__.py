@@ -1,0 +1,1 @@
+"""Callbacks: the durable queue (Redis Stream, local spool) and its dispatcher."""
