@@ -5,31 +5,16 @@ in-process (tests/support/stack.py); the browser is the only child process.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from failover.health import HealthState
 from failover.routing import SELF_HELP
-from tests.support.cdp import CHROMIUM, PNG_SIGNATURE, Browser, Page, launch_chromium
+from tests.support.cdp import PNG_SIGNATURE, Browser, Page
 from tests.support.stack import Stack, running_stack, wait_for
 
 # An iPhone 12-15 class screen: CSS pixels, and three device pixels per CSS pixel.
 PHONE_WIDTH, PHONE_HEIGHT, PHONE_SCALE = 390, 844, 3.0
 MIN_BODY_FONT_PX = 16  # below this iOS zooms into form fields and small text tires the eye
-
-
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"{CHROMIUM} not found: the browser tests need Debian's chromium package; "
-            "`make test` installs it (or run scripts/ensure-debian-packages chromium:chromium)"
-        )
-    async with launch_chromium(tmp_path / "browser") as b:
-        yield b
 
 
 async def phone_page(browser: Browser) -> Page:

@@ -17,7 +17,6 @@ one is visited as soon as it has.
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,14 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-import pytest
 import pytest_asyncio
 
 from failover.app import POOL
 from failover.routing import SELF_HELP
 from sims.community import CommunitySim, Seed, Topic
 from sims.community_text import HOSTILE, LINKS
-from tests.support.cdp import CHROMIUM, PNG_SIGNATURE, Browser, Page, launch_chromium
+from tests.support.cdp import PNG_SIGNATURE, Browser, Page
 from tests.support.selfhelp_stack import HelpStack, help_stack
 from tests.support.stack import wait_for
 
@@ -216,17 +214,6 @@ def layout_suspects(seed: Seed) -> dict[str, Topic]:
         if all(topic.id != other.id for other in unique.values()):
             unique[name] = topic
     return unique
-
-
-@pytest_asyncio.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"{CHROMIUM} not found: the browser tests need Debian's chromium package; "
-            "`make test` installs it (or run scripts/ensure-debian-packages chromium:chromium)"
-        )
-    async with launch_chromium(tmp_path / "browser") as b:
-        yield b
 
 
 @pytest_asyncio.fixture
