@@ -43,19 +43,24 @@ CLOCK: Final = web.AppKey("clock", Clock)
 REDIS: Final = web.AppKey("redis", Redis)
 
 
+def health_policy(settings: Settings) -> HealthPolicy:
+    h = settings.health
+    return HealthPolicy(
+        healthy_threshold=h.healthy_threshold,
+        unhealthy_threshold=h.unhealthy_threshold,
+        max_queue_wait_seconds=h.max_queue_wait_seconds,
+    )
+
+
 def build_pool(settings: Settings) -> Pool:
-    h, o = settings.health, settings.outlier
+    o = settings.outlier
     specs = [
         CallCenterSpec(name=c.name, priority=c.priority, hours=c.schedule, emergency=c.emergency)
         for c in settings.callcenters
     ]
     return Pool(
         specs,
-        health=HealthPolicy(
-            healthy_threshold=h.healthy_threshold,
-            unhealthy_threshold=h.unhealthy_threshold,
-            max_queue_wait_seconds=h.max_queue_wait_seconds,
-        ),
+        health=health_policy(settings),
         outlier=OutlierPolicy(
             consecutive_5xx=o.consecutive_5xx,
             consecutive_local_failures=o.consecutive_local_failures,
@@ -69,9 +74,8 @@ def build_pool(settings: Settings) -> Pool:
 class EventSink:
     """Logs and counts what the pool reports: one line per transition, with its reason."""
 
-    def __init__(self, metrics: Metrics, pool: Pool, health: HealthPolicy) -> None:
+    def __init__(self, metrics: Metrics, health: HealthPolicy) -> None:
         self._metrics = metrics
-        self._pool = pool
         self._health = health
         self.on_route_change: Callable[[RouteChange], None] = lambda _: None
 
@@ -114,12 +118,7 @@ def create_app(
     pool = build_pool(settings)
     metrics = Metrics(registry)
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))
-    health_policy = HealthPolicy(
-        healthy_threshold=settings.health.healthy_threshold,
-        unhealthy_threshold=settings.health.unhealthy_threshold,
-        max_queue_wait_seconds=settings.health.max_queue_wait_seconds,
-    )
-    sink = EventSink(metrics, pool, health_policy)
+    sink = EventSink(metrics, health_policy(settings))
 
     app = web.Application(client_max_size=1024**2)
     app[POOL] = pool

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from loadtests.bench import cli
 from loadtests.bench.report import Plan
 from loadtests.bench.selfhelp_hits import run_hits
 from loadtests.bench.selfhelp_outage import run_outage
@@ -38,16 +39,7 @@ DEFAULT_OUT = Path(__file__).parent / "results" / "selfhelp.md"
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="length of one wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per contender")
-    parser.add_argument(
-        "--instructions",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also count instructions per request under callgrind (default: on)",
-    )
-    parser.add_argument("--requests", type=int, default=1000, help="GETs counted by callgrind")
+    parser = cli.parser(__doc__)
     parser.add_argument("--mixed-seconds", type=float, default=20.0, help="mixed load, part 2")
     parser.add_argument(
         "--replica-requests", type=int, default=2000, help="cold replica's first N requests"
@@ -79,8 +71,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     text = render(pages, hits, outage, plan)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    cli.write_report(args.out, text)
 
 
 if __name__ == "__main__":
