@@ -20,6 +20,7 @@ from aiohttp import web
 
 from cache.web import SELF_HELP
 from failover.app import create_app
+from failover.callbacks.spool import SpoolError
 from failover.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("switchboard")
@@ -35,7 +36,11 @@ async def serve(settings: Settings) -> None:
         access_log=None,
         shutdown_timeout=settings.server.shutdown_grace_ms / 1000,
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except SpoolError as exc:  # the one start-up failure that is the config's doing
+        print(f"switchboard: bad configuration\ncallbacks.spool_path: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(EXIT_BAD_CONFIG) from exc
     site = web.TCPSite(
         runner, settings.server.host, settings.server.port, backlog=1024, reuse_address=True
     )

@@ -8,39 +8,38 @@ in-flight requests and then stops the probes cleanly.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
 from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
+from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS
 from failover.breaker import OutlierPolicy
+from failover.callbacks import web as callbacks_web
+from failover.callbacks.runtime import CallbackRuntime
+from failover.callbacks.wiring import build_callbacks
 from failover.clock import Clock, SystemClock
 from failover.health import HealthPolicy, ProbeResult, classify
 from failover.monitor import Monitor, ProbeSchedule
 from failover.pool import CallCenterSpec, Ejected, Event, HealthChange, Pool, SwitchChanged
 from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
-from failover.redisconn import connect, reachable
+from failover.redisconn import connect
 from failover.routing import SELF_HELP, RouteChange
 from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
+from failover.status import status_handler, wall_of
+from monitoring.callbacks import BacklogCollector, CallbackMetrics
 from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
 
 log = logging.getLogger("switchboard")
 
-POOL: Final = web.AppKey("pool", Pool)
-METRICS: Final = web.AppKey("metrics", Metrics)
-SETTINGS: Final = web.AppKey("settings", Settings)
-CLOCK: Final = web.AppKey("clock", Clock)
-REDIS: Final = web.AppKey("redis", Redis)
+__all__ = ["CALLBACKS", "CLOCK", "METRICS", "POOL", "REDIS", "SETTINGS", "create_app"]
 
 
 def health_policy(settings: Settings) -> HealthPolicy:
@@ -119,6 +118,7 @@ def create_app(
     metrics = Metrics(registry)
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))
     sink = EventSink(metrics, health_policy(settings))
+    callback_metrics = CallbackMetrics(registry)
 
     app = web.Application(client_max_size=1024**2)
     app[POOL] = pool
@@ -162,6 +162,8 @@ def create_app(
             sink.on_route_change = lambda e: helper.runtime.follow_routing(
                 into_self_help=e.target == SELF_HELP
             )
+            callbacks = _callbacks(app, redis=redis, session=proxy_session,
+                                   metrics=callback_metrics, helper=helper)  # fmt: skip
             app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
                 pool=pool,
                 proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),
@@ -173,11 +175,15 @@ def create_app(
                 note_topic=helper.service.note_arrival,
             )
             await helper.runtime.start()
+            if callbacks is not None:
+                await callbacks.start()
             monitor.start()
             try:
                 yield
             finally:
                 await monitor.stop()
+                if callbacks is not None:
+                    await callbacks.stop()
                 await helper.runtime.stop()
                 if redis is not None:
                     await redis.aclose(close_connection_pool=True)
@@ -187,22 +193,45 @@ def create_app(
     frontdoor.add_routes(app, wrap)
     admin.add_routes(app, settings.admin.token, wrap)
     selfhelp.add_routes(app, wrap)
+    callbacks_web.add_routes(app, wrap)
+    registry.register(
+        BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
+                         wall=clock.wall)
+    )  # fmt: skip
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     return app
 
 
-def _wall_of(t: float, clock: Clock) -> datetime | None:
-    if not math.isfinite(t):
+def _callbacks(
+    app: web.Application,
+    *,
+    redis: Redis | None,
+    session: ClientSession,
+    metrics: CallbackMetrics,
+    helper: selfhelp.SelfHelp,
+) -> CallbackRuntime | None:
+    settings = app[SETTINGS]
+    if not settings.callbacks.enabled:
         return None
-    return clock.wall() - timedelta(seconds=clock.monotonic() - t)
+    if redis is None:
+        log.warning("callbacks: off, they need [redis] url (a durable queue)")
+        return None
+    runtime, intake = build_callbacks(
+        settings, redis=redis, session=session, pool=app[POOL], clock=app[CLOCK],
+        metrics=metrics,
+    )  # fmt: skip
+    app[CALLBACKS] = runtime
+    app[callbacks_web.INTAKE] = intake
+    helper.callbacks_enabled = True
+    return runtime
 
 
 def outage_of(pool: Pool, clock: Clock) -> selfhelp.Outage:
     router = pool.snapshot().router
     if router.current != SELF_HELP:
         return selfhelp.Outage(active=False)
-    return selfhelp.Outage(active=True, since=_wall_of(router.since, clock), reason=router.reason)
+    return selfhelp.Outage(active=True, since=wall_of(router.since, clock), reason=router.reason)
 
 
 class OutageView:
@@ -228,87 +257,3 @@ class OutageView:
 async def metrics_handler(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-async def status_handler(request: web.Request) -> web.Response:
-    pool, clock = request.app[POOL], request.app[CLOCK]
-    snap = pool.snapshot()
-    now, wall = clock.monotonic(), clock.wall()
-
-    def at(t: float | None) -> str | None:
-        moment = None if t is None else _wall_of(t, clock)
-        return None if moment is None else moment.isoformat()
-
-    callcenters: list[dict[str, Any]] = []
-    for member, view in zip(snap.members, snap.views, strict=True):
-        probe = member.last_probe
-        callcenters.append(
-            {
-                "name": view.name,
-                "priority": view.priority,
-                "health": view.health.value,
-                "availability": view.availability(now=now, wall=wall).value,
-                "health_since": at(member.machine.since) if member.machine.checks else None,
-                "ejected_until": at(view.breaker.ejected_until),
-                "ejections": view.breaker.ejections_total,
-                "emergency": view.emergency,
-                "drained": view.drained,
-                "last_probe": None
-                if probe is None
-                else {
-                    "at": at(member.last_probe_at),
-                    "latency_ms": round(probe.latency * 1000, 1),
-                    "http_status": probe.http_status,
-                    "status": probe.reported_status,
-                    "agents_available": probe.agents_available,
-                    "queue_wait_seconds": probe.queue_wait_seconds,
-                    "detail": probe.detail,
-                },
-            }
-        )
-    redis = request.app.get(REDIS)
-    body = {
-        "destination": snap.router.current,
-        "failover_active": snap.router.current == SELF_HELP,
-        "since": at(snap.router.since) if snap.router.current else None,
-        "reason": snap.router.reason,
-        "override": None
-        if snap.override is None
-        else {"kind": snap.override.kind.value, "callcenter": snap.override.callcenter},
-        "callcenters": callcenters,
-        "redis": {"configured": redis is not None, "reachable": await reachable(redis)}
-        if redis is not None
-        else {"configured": False},
-        "timeline": [_event_json(e, at) for e in snap.timeline[-50:]],
-    }
-    return web.json_response(body)
-
-
-def _event_json(event: Event, at: Any) -> dict[str, Any]:
-    if isinstance(event, HealthChange):
-        t = event.transition
-        return {
-            "at": at(t.at),
-            "kind": "health",
-            "callcenter": event.callcenter,
-            "from": t.source.value,
-            "to": t.target.value,
-            "reason": t.reason,
-        }
-    if isinstance(event, Ejected):
-        return {"kind": "ejected", "callcenter": event.callcenter, "reason": event.ejection.reason}
-    if isinstance(event, RouteChange):
-        return {
-            "at": at(event.at),
-            "kind": "route",
-            "from": event.source,
-            "to": event.target,
-            "reason": event.reason,
-        }
-    return {
-        "at": at(event.at),
-        "kind": "switch",
-        "callcenter": event.callcenter,
-        "switch": event.switch,
-        "value": event.value,
-    }

@@ -209,6 +209,29 @@ class Router:
         return RouteTo(callcenter=chosen.name, fallbacks=fallbacks)
 
 
+def callback_target(
+    views: Sequence[CallCenterView], *, now: float, wall: datetime, override: Override | None
+) -> str | None:
+    """Where pending callbacks go now: the best call center taking customers, or None.
+
+    Unlike customer routing there is no hold-down: a callback is one idempotent,
+    rate-capped POST, not a conversation a flap would cut, and its value falls by the
+    hour, so delivery starts the moment a call center is healthy again. Overrides
+    apply: forced self-help holds callbacks back, a pinned call center gets them.
+    """
+    if override is not None and override.kind is OverrideKind.FORCE_SELF_HELP:
+        return None
+    avail = {v.name: v.availability(now=now, wall=wall) for v in views}
+    if override is not None and override.callcenter in avail:
+        pinned = override.callcenter
+        return pinned if avail[pinned] in TAKING_CUSTOMERS else None
+    ranked = sorted(
+        (v for v in views if avail[v.name] in TAKING_CUSTOMERS),
+        key=lambda v: (avail[v.name] is Availability.DEGRADED, v.priority, v.order),
+    )
+    return ranked[0].name if ranked else None
+
+
 # Hours of operation are re-read at least this often by a cached decision.
 HOURS_RECHECK: Final = 1.0
 

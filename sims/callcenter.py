@@ -6,10 +6,14 @@ really closes the service socket while the switches keep working:
 
 - service: ``GET /health``, support pages (``/``, ``/billing``, ``/router/setup``, ...;
   unknown ones 404), ``GET /big`` (1 MiB streamed), ``POST /callbacks`` (JSON body,
-  ``Idempotency-Key``; 201 first time, 200 on a repeat), ``/echo[/...]`` (the request as
-  JSON). Every response carries ``X-Served-By: <name>``.
+  ``Idempotency-Key``; 201 first time, 200 on a repeat; a poisoned one, below, fails),
+  ``/echo[/...]`` (the request as JSON). Every response carries ``X-Served-By: <name>``.
 - control: ``POST /_sim/mode`` ``{"mode": ..., **params}``, ``GET /_sim/state``,
-  ``POST /_sim/health``, ``GET /_sim/callbacks``.
+  ``POST /_sim/health``, ``GET /_sim/callbacks`` (deliveries, counts and poisoned attempts
+  per key), ``POST /_sim/callbacks/poison`` ``{"contains": "<substring>", "status": 500}``:
+  a callback whose body holds the substring is answered with the status (400..599, default
+  500) and ``{"error": "poison callback"}`` every time, never recorded as delivered
+  (``{"contains": null}`` clears it; ``set_poison`` from Python).
 
 Modes: up, down (refused), hang (never answers), slow (``delay_ms``), error (``status``,
 default 503), flap (up/down every ``period_ms``).
@@ -37,6 +41,7 @@ from sims.callcenter_state import (
     Mode,
     ModeSettings,
     SimState,
+    parse_poison,
 )
 
 # Layout (DESIGN.md Style 8): values and shared state in callcenter_state, the service
@@ -96,9 +101,28 @@ class CallCenterSim(Simulator[ModeSettings]):
     def callback_counts(self) -> dict[str, int]:
         return dict(self._state.key_counts)
 
+    @property
+    def poisoned(self) -> dict[str, int]:
+        """Poisoned ``POST /callbacks`` attempts per Idempotency-Key (never in ``callbacks``)."""
+        return dict(self._state.poisoned)
+
+    @property
+    def poison(self) -> tuple[str, int] | None:
+        """The poison rule ``(substring, status)``, or None."""
+        return self._state.poison
+
     def set_health(self, **changes: object) -> HealthReport:
         self._state.health = self._state.health.updated(changes)
         return self._state.health
+
+    def set_poison(self, contains: str | None, status: int = 500) -> tuple[str, int] | None:
+        """Fail every callback whose raw body holds ``contains`` with ``status`` (400..599);
+        None clears the rule. ValueError if invalid."""
+        params: dict[str, object] = {"contains": contains}
+        if contains is not None:
+            params["status"] = status
+        self._state.poison = parse_poison(params)
+        return self._state.poison
 
     def state(self) -> dict[str, JSON]:
         return {
@@ -111,6 +135,12 @@ class CallCenterSim(Simulator[ModeSettings]):
             "requests_by_path": cast(JSON, self.requests_by_path),
             "callbacks_received": len(self._state.deliveries),
             "callback_counts": cast(JSON, self.callback_counts),
+            "poison": (
+                None
+                if self.poison is None
+                else {"contains": self.poison[0], "status": self.poison[1]}
+            ),
+            "callbacks_poisoned": self._state.poisoned.total(),
         }
 
     def _service_app(self) -> web.Application:

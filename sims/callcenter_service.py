@@ -1,7 +1,10 @@
 """Call-center simulator service listener: fault middleware and the support-site handlers.
 
 ``service_app`` builds the app ``CallCenterSim`` serves while not ``down``; every handler reads
-the simulator's ``SimState`` through ``STATE_KEY``.
+the simulator's ``SimState`` through ``STATE_KEY``. ``POST /callbacks`` records each delivery
+(201 first time per ``Idempotency-Key``, 200 on a repeat), except a poisoned one (its body
+holds ``SimState.poison``'s substring): that gets the poison's status and
+``{"error": "poison callback"}``, and is only counted in ``SimState.poisoned``.
 """
 
 from __future__ import annotations
@@ -85,6 +88,11 @@ async def _callbacks(request: web.Request) -> web.Response:
         body: JSON = await request.json()
     except ValueError:
         return web.json_response({"error": "body must be JSON"}, status=400)
+    # The raw text, not the parsed JSON: a test can poison on any byte pattern it sends,
+    # the way a real call center's parser chokes on one payload on every retry.
+    if state.poison is not None and state.poison[0] in await request.text():
+        state.poisoned[key] += 1
+        return web.json_response({"error": "poison callback"}, status=state.poison[1])
     duplicate = key in state.key_counts
     state.key_counts[key] += 1
     state.deliveries.append(CallbackDelivery(key=key, body=body, duplicate=duplicate))

@@ -1,8 +1,10 @@
 """Call-center simulator values and shared state: fault modes, health, callback log.
 
-No sockets here: ``ModeSettings`` and ``HealthReport`` validate what the control API and
-``CallCenterSim`` are asked to set; ``SimState`` is what the service handlers share, the
-fault gate (``sims.base.Gate``) among it.
+No sockets here: ``ModeSettings``, ``HealthReport`` and ``parse_poison`` validate what the
+control API and ``CallCenterSim`` are asked to set; ``SimState`` is what the service handlers
+share, the fault gate (``sims.base.Gate``) among it, and the poison rule: a callback whose
+body holds a given substring fails with a given status every time, the way one payload can
+trip a real call center's software on every retry.
 """
 
 from __future__ import annotations
@@ -89,6 +91,27 @@ class HealthReport:
         )
 
 
+def parse_poison(params: Mapping[str, object]) -> tuple[str, int] | None:
+    """``{"contains": str | None, "status": 400..599 (default 500)}`` as a poison rule
+    ``(substring, status)``, or None (``contains`` null: no poison); ValueError naming the
+    field otherwise."""
+    if unknown := sorted(set(params) - {"contains", "status"}):
+        raise ValueError(f"unknown poison fields {unknown}; expected contains and status")
+    if "contains" not in params:
+        raise ValueError("contains is required: a non-empty string, or null to clear")
+    contains = params["contains"]
+    if contains is None:
+        if "status" in params:
+            raise ValueError("status must be absent when contains is null")
+        return None
+    if not isinstance(contains, str) or not contains:
+        raise ValueError(f"contains must be a non-empty string or null, got {contains!r}")
+    status = params.get("status", 500)
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError(f"status must be an integer 400..599, got {status!r}")
+    return contains, status
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallbackDelivery:
     """One ``POST /callbacks`` as received; ``duplicate`` if its key was seen before."""
@@ -109,3 +132,7 @@ class SimState(Gate[ModeSettings]):
         self.requests: Counter[str] = Counter()
         self.deliveries: list[CallbackDelivery] = []
         self.key_counts: Counter[str] = Counter()
+        # (substring, status): a callback body holding the substring is answered with the
+        # status and not recorded; ``poisoned`` counts those attempts per Idempotency-Key.
+        self.poison: tuple[str, int] | None = None
+        self.poisoned: Counter[str] = Counter()

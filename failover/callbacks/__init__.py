@@ -1,1 +1,9 @@
-"""Callbacks: the durable queue (Redis Stream, local spool) and its dispatcher."""
+"""Callbacks: no customer who asked to be called back is lost during an outage.
+
+Modules: `request` (the validated request, pure), `formtoken` (the form's anti-forgery
+token, pure), `queue` (intake: Redis Stream or local spool, never a false success),
+`stream` (the Redis Stream and consumer group), `spool` (SQLite, fsynced), `delivery`
+(one POST to a call center and what its answer means), `pacing` (token bucket, pure),
+`dispatcher` (oldest first, rate-capped, reclaim and dead letters), `runtime` (the
+tasks), `web` (the HTTP routes), `wiring` (built from settings).
+"""

@@ -9,6 +9,12 @@
 - `dead_letter` moves an entry that keeps failing to a dead-letter stream and acks it,
   so the rest keep flowing.
 - Delivered entries are acked and deleted; pending ones are never trimmed.
+- `note_failure` counts the times a call center answered an entry with an error, in a
+  hash every replica shares, so "N attempts, then the dead-letter stream" holds across
+  replicas and restarts.
+- The idempotency record (`sb:callbacks:key:<key>` -> entry id) expires after
+  `KEY_TTL_S`: a retry within a week gets the same entry, and the records do not grow
+  without bound.
 
 Errors::
 
@@ -28,15 +34,17 @@ from redis.exceptions import RedisError, ResponseError
 STREAM: Final = "sb:callbacks"
 GROUP: Final = "dispatchers"
 DEAD: Final = "sb:callbacks:dead"
-KEYS: Final = "sb:callbacks:keys"  # hash: idempotency key -> entry id
+KEY_PREFIX: Final = "sb:callbacks:key:"  # + idempotency key -> entry id, expiring
+ATTEMPTS: Final = "sb:callbacks:attempts"  # hash: entry id -> failed deliveries
+KEY_TTL_S: Final = 7 * 24 * 3600
 
-# KEYS[1] = keys hash, KEYS[2] = stream; ARGV = key, payload, created_at
+# KEYS[1] = the key's record, KEYS[2] = stream; ARGV = key, payload, created_at, ttl
 _ADD_ONCE: Final = """
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
+local existing = redis.call('GET', KEYS[1])
 if existing then return {existing, 0} end
 local id = redis.call('XADD', KEYS[2], '*', 'key', ARGV[1], 'payload', ARGV[2],
                       'created_at', ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], id)
+redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
 return {id, 1}
 """
 
@@ -52,6 +60,13 @@ class Entry:
     payload: str
     created_at: float
     deliveries: int = 1  # how many times the group has handed it out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backlog:
+    pending: int
+    oldest_created_at: float | None  # wall-clock seconds; None when nothing is pending
+    dead: int
 
 
 def _text(value: Any) -> str:
@@ -87,25 +102,35 @@ class CallbackStream:
         """Append once per key; returns (entry id, newly added)."""
         try:
             entry_id, added = await self._redis.eval(
-                _ADD_ONCE, 2, KEYS, STREAM, key, payload, repr(created_at)
+                _ADD_ONCE, 2, KEY_PREFIX + key, STREAM, key, payload, repr(created_at), KEY_TTL_S
             )
         except RedisError as exc:
             raise QueueUnavailable(f"cannot queue callback {key}: {exc}") from exc
         return _text(entry_id), bool(added)
 
     async def read(self, count: int, *, block_ms: int | None = None) -> list[Entry]:
+        """New entries, handed to this consumer (they join its pending list)."""
+        return await self._read(">", count, block_ms)
+
+    async def own_pending(self, count: int) -> list[Entry]:
+        """Entries this consumer was handed and has not acked, oldest first: after a
+        restart under the same consumer name, the work it held comes back at once."""
+        return await self._read("0", count, None)
+
+    async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
         try:
             # With RESP2 (our connections) the reply is [[stream, [(id, fields), ...]]];
             # redis-py's annotation also covers RESP3's dict.
             answer = cast(
                 list[Any],
                 await self._redis.xreadgroup(
-                    GROUP, self.consumer, {STREAM: ">"}, count=count, block=block_ms
+                    GROUP, self.consumer, {STREAM: start}, count=count, block=block_ms
                 ),
             )
         except RedisError as exc:
             raise QueueUnavailable(f"cannot read callbacks: {exc}") from exc
-        return [_entry(i, fields) for _, items in answer or [] for i, fields in items]
+        # An entry deleted while pending comes back with no fields; there is nothing to do.
+        return [_entry(i, f) for _, items in answer or [] for i, f in items if f]
 
     async def reclaim(self, *, min_idle_ms: int, count: int = 100) -> list[Entry]:
         """Entries other consumers read but did not ack within `min_idle_ms`."""
@@ -145,9 +170,17 @@ class CallbackStream:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xack(STREAM, GROUP, entry.id)
                 pipe.xdel(STREAM, entry.id)
+                pipe.hdel(ATTEMPTS, entry.id)
                 await pipe.execute()
         except RedisError as exc:
             raise QueueUnavailable(f"cannot ack {entry.id}: {exc}") from exc
+
+    async def note_failure(self, entry: Entry) -> int:
+        """The call center answered this entry with an error: how many times so far."""
+        try:
+            return int(await self._redis.hincrby(ATTEMPTS, entry.id, 1))
+        except RedisError as exc:
+            raise QueueUnavailable(f"cannot count a failure of {entry.id}: {exc}") from exc
 
     async def dead_letter(self, entry: Entry, reason: str) -> None:
         try:
@@ -159,14 +192,25 @@ class CallbackStream:
                 )  # fmt: skip
                 pipe.xack(STREAM, GROUP, entry.id)
                 pipe.xdel(STREAM, entry.id)
+                pipe.hdel(ATTEMPTS, entry.id)
                 await pipe.execute()
         except RedisError as exc:
             raise QueueUnavailable(f"cannot dead-letter {entry.id}: {exc}") from exc
 
     async def pending(self) -> int:
         """Entries not yet delivered: never read, or read and not acked."""
+        return (await self.backlog()).pending
+
+    async def backlog(self) -> Backlog:
+        """Pending and dead-lettered counts and the oldest pending entry's created_at,
+        in one round trip."""
         try:
-            length: int = await self._redis.xlen(STREAM)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xlen(STREAM)
+                pipe.xrange(STREAM, "-", "+", count=1)
+                pipe.xlen(DEAD)
+                pending, first, dead = await pipe.execute()
         except RedisError as exc:
             raise QueueUnavailable(f"cannot count callbacks: {exc}") from exc
-        return length
+        oldest = _entry(*first[0]).created_at if first else None
+        return Backlog(pending=int(pending), oldest_created_at=oldest, dead=int(dead))

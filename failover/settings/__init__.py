@@ -12,8 +12,8 @@ Environment overrides (names are matched case-insensitively after the prefix)::
     SWITCHBOARD_ADMIN_TOKEN=secret               sets admin.token (the only way to set it)
     SWITCHBOARD_CONFIG                           ignored (reserved)
 
-SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp. The
-separator is a double underscore. <NAME> is the call-center name upper-cased with
+SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp,
+callbacks. The separator is a double underscore. <NAME> is the call-center name upper-cased with
 '-' written as '_' (``eu-west`` -> ``EU_WEST``); it overrides a call center that is
 in the file (the environment cannot add one, nor rename one); a NAME matching two
 call centers (``eu-west`` and ``eu_west``) is an error. A value is read as a TOML
@@ -28,13 +28,15 @@ Error tree::
      └── ConfigError   every problem found, one per line: "<file>: <key>: <what is wrong>"
 
 Modules: ``models`` (the sections and :class:`Settings`), ``callcenters`` (one call
-center), ``validators`` (field types, URL and network checks), ``loader`` (file,
-environment, :func:`load_settings`), ``errors`` (:class:`ConfigError` and its
-messages), ``example`` (:func:`dump_example`), ``render`` (values written as TOML).
+center), ``callbacks`` (the callback section), ``validators`` (field types, URL and
+network checks), ``loader`` (file, environment, :func:`load_settings`), ``errors``
+(:class:`ConfigError` and its messages), ``example`` (:func:`dump_example`),
+``render`` (values written as TOML).
 """
 
 from __future__ import annotations
 
+from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
 from failover.settings.errors import ConfigError
 from failover.settings.example import dump_example
@@ -55,6 +57,7 @@ from failover.settings.validators import SentinelTarget
 __all__ = [
     "AdminSettings",
     "CallCenterSettings",
+    "CallbackSettings",
     "ConfigError",
     "HealthSettings",
     "OutlierSettings",

@@ -51,7 +51,7 @@ def _example_fields(
             )
         if name in values:
             lines.append(f"{name} = {_toml(values[name])}")
-        elif info.is_required() or (info.default in (None, ()) and info.examples):
+        elif info.is_required() or info.default is None or (info.default == () and info.examples):
             if comments and info.examples:  # no TOML null: show an example, commented out
                 lines.append(f"# {name} = {_toml(info.examples[0])}")
         elif comments:

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
 from failover.settings.validators import (
     AtLeastOne,
@@ -227,6 +228,7 @@ class Settings(BaseModel):
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     callcenters: tuple[CallCenterSettings, ...]
     selfhelp: SelfHelpSettings = Field(default_factory=SelfHelpSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
@@ -265,5 +267,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "routing": RoutingSettings,
     "proxy": ProxySettings,
     "selfhelp": SelfHelpSettings,
+    "callbacks": CallbackSettings,
     "admin": AdminSettings,
 }

@@ -1,0 +1,21 @@
+"""The typed keys under which `app.create_app` keeps shared objects on the application."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from failover.callbacks.runtime import CallbackRuntime
+from failover.clock import Clock
+from failover.pool import Pool
+from failover.settings import Settings
+from monitoring.metrics import Metrics
+
+POOL: Final = web.AppKey("pool", Pool)
+METRICS: Final = web.AppKey("metrics", Metrics)
+SETTINGS: Final = web.AppKey("settings", Settings)
+CLOCK: Final = web.AppKey("clock", Clock)
+REDIS: Final = web.AppKey("redis", Redis)
+CALLBACKS: Final = web.AppKey("callbacks", CallbackRuntime)

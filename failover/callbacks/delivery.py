@@ -1,0 +1,127 @@
+"""One callback to one call center: `POST callbacks_path`, JSON, `Idempotency-Key`.
+
+The call center's answer decides what happens to the entry, and who is to blame:
+
+- 2xx: `Delivered` (a duplicate key answered 200 is delivered too: the call center
+  already has it).
+- 400, 404, 405, 410, 413, 415, 422: `Rejected`. The call center says this request can
+  never succeed; it goes to the dead-letter stream at once, with the reason.
+- any other 4xx or 5xx, except those below: `EntryFailed`. Something about this entry
+  fails; it is counted against the entry (dead-lettered after N) and the others go on.
+- connection refused or reset, timeout, 408, 429, 502, 503, 504: `Unreachable`,
+  after bounded, jittered tenacity retries. The call center, not the entry, is in
+  trouble: nothing is counted against the entry and the dispatcher backs off.
+
+Cancellation is never retried: tenacity retries only `_Transient`, and
+`asyncio.CancelledError` is not one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from failover.callbacks.stream import Entry
+
+PERMANENT: Final = frozenset({400, 404, 405, 410, 413, 415, 422})
+CALL_CENTER_TROUBLE: Final = frozenset({408, 429, 502, 503, 504})
+TRIES: Final = 3  # per delivery attempt, for call-center trouble only
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFailed:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    reason: str
+
+
+Outcome = Delivered | Rejected | EntryFailed | Unreachable
+
+
+class _Transient(Exception):  # noqa: N818 - internal signal for tenacity
+    pass
+
+
+def _excerpt(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+class CallbackClient:
+    """Posts callbacks on the app's one client session, bounded by `timeout`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        urls: Mapping[str, str],
+        *,
+        timeout: float,
+        tries: int = TRIES,
+        wait_max: float = 1.0,
+    ) -> None:
+        self._session = session
+        self._urls = dict(urls)  # call-center name -> full callbacks URL
+        # total and the per-phase limits: total alone can hang (aiohttp #11740).
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=timeout, sock_read=timeout
+        )
+        self._tries = tries
+        self._wait_max = wait_max
+
+    async def deliver(self, callcenter: str, entry: Entry) -> Outcome:
+        url = self._urls.get(callcenter)
+        if url is None:
+            return Unreachable(f"no callbacks URL for {callcenter!r}")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._tries),
+            wait=wait_random_exponential(multiplier=0.05, max=self._wait_max),
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._post(url, entry)
+        except _Transient as exc:
+            return Unreachable(f"{callcenter}: {exc}")
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+    async def _post(self, url: str, entry: Entry) -> Outcome:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": entry.key}
+        try:
+            async with self._session.post(
+                url, data=entry.payload.encode(), headers=headers, timeout=self._timeout
+            ) as resp:
+                text = await resp.text(errors="replace")
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _Transient(type(exc).__name__ + (f": {exc}" if str(exc) else "")) from exc
+        if 200 <= status < 300:
+            return Delivered(status)
+        reason = f"HTTP {status}: {_excerpt(text)}"
+        if status in CALL_CENTER_TROUBLE:
+            raise _Transient(reason)
+        if status in PERMANENT:
+            return Rejected(reason)
+        return EntryFailed(reason)

@@ -1,0 +1,138 @@
+"""Intake: a validated callback is acknowledged only once it is durable.
+
+`submit` stores it in the Redis Stream, or, when Redis cannot take it, in the local
+spool (SQLite, fsynced); `mover` hands spooled callbacks to Redis when it is back. When
+neither can take it, `NotSaved` is raised, so the customer is told the truth.
+
+Keys: the stored key is a digest of the client's idempotency key (or form token) *and*
+the request, so a retry (same key, same request) finds the first entry and gets its
+ticket, while two customers who happen to send the same key never swallow each
+other's request.
+
+Order: while anything is spooled, new callbacks are spooled behind it, so the stream
+receives them in the order customers asked.
+
+Errors::
+
+    Exception
+     └── NotSaved   neither Redis nor the spool could store the callback
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from failover.callbacks.request import CallbackRequest, ticket_id
+from failover.callbacks.spool import Spool, SpoolError
+from failover.callbacks.stream import CallbackStream, QueueUnavailable
+from failover.clock import Clock
+
+log = logging.getLogger("switchboard.callbacks")
+
+REDIS_RETRY_AFTER: Final = 1.0  # after Redis failed, go straight to the spool this long
+MOVE_BATCH: Final = 200
+
+
+class NotSaved(Exception):  # noqa: N818 - reads as the condition it is
+    """Neither Redis nor the spool could store the callback (message names both causes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    ticket: str
+    stored: Literal["redis", "spool"]
+    new: bool  # False: a retry of a callback already stored
+
+
+def entry_key(idempotency_key: str, request: CallbackRequest) -> str:
+    """The key a callback is stored and delivered under (`Idempotency-Key` at the call
+    center): the client's key bound to what was asked."""
+    digest = hashlib.sha256(
+        idempotency_key.encode("utf-8", "surrogatepass") + b"\x00" + request.to_json().encode()
+    ).hexdigest()
+    return digest[:32]
+
+
+class CallbackQueue:
+    def __init__(
+        self,
+        stream: CallbackStream,
+        spool: Spool,
+        *,
+        clock: Clock,
+        on_stored: Callable[[Receipt], None] = lambda _: None,
+    ) -> None:
+        self._stream = stream
+        self._spool = spool
+        self._clock = clock
+        self._on_stored = on_stored
+        self._redis_down_until = 0.0
+        self.spooled = len(spool)  # this process owns the spool file: the count is ours
+
+    async def submit(self, idempotency_key: str, request: CallbackRequest) -> Receipt:
+        key = entry_key(idempotency_key, request)
+        ticket = ticket_id(key)
+        wall = self._clock.wall()
+        payload = json.dumps(
+            {"ticket": ticket, "requested_at": wall.isoformat(), **json.loads(request.to_json())},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        created_at = wall.timestamp()
+        problem = ""
+        if self.spooled == 0 and self._clock.monotonic() >= self._redis_down_until:
+            try:
+                _, added = await self._stream.add(key, payload, created_at)
+            except QueueUnavailable as exc:
+                self._redis_down_until = self._clock.monotonic() + REDIS_RETRY_AFTER
+                problem = f"{exc}; "
+                log.warning("callbacks: Redis cannot take callbacks, spooling: %s", exc)
+            else:
+                return self._stored(Receipt(ticket, "redis", added))
+        try:
+            added = await asyncio.to_thread(self._spool.put, key, payload, created_at)
+        except SpoolError as exc:
+            # The causes are in the message; a traceback adds nothing.
+            log.error("callbacks: NOT SAVED %s: %s%s", ticket, problem, exc)  # noqa: TRY400
+            raise NotSaved(f"{problem}{exc}") from exc
+        if added:
+            self.spooled += 1
+        return self._stored(Receipt(ticket, "spool", added))
+
+    def _stored(self, receipt: Receipt) -> Receipt:
+        self._on_stored(receipt)
+        return receipt
+
+    async def move_spooled(self) -> int:
+        """Hand spooled callbacks to Redis, oldest first; how many moved. An item is
+        removed from the spool only after Redis took it; a crash in between queues it
+        again on the next move, which `add` recognises by its key."""
+        moved = 0
+        while True:
+            items = await asyncio.to_thread(self._spool.oldest, MOVE_BATCH)
+            if not items:
+                break
+            done: list[str] = []
+            try:
+                for item in items:
+                    await self._stream.add(item.key, item.payload, item.created_at)
+                    done.append(item.key)
+            except QueueUnavailable:
+                if not done:
+                    raise
+            finally:
+                removed = await asyncio.to_thread(self._spool.remove, done)
+                self.spooled = max(0, self.spooled - removed)
+                moved += removed
+            if len(done) < len(items):
+                break
+        if moved:
+            self._redis_down_until = 0.0
+            log.warning("callbacks: moved %d spooled callbacks to Redis", moved)
+        return moved
