@@ -96,7 +96,7 @@ def main() -> int:
         redis_port = free_port()
         spawn(
             redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
-            "--dir", str(workdir), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--dir", str(workdir), "--appendonly", "yes", "--appendfsync", "always",
             "--save", "", "--logfile", str(workdir / "redis.log"),
         )  # fmt: skip
         wait_port(redis_port)
@@ -135,6 +135,7 @@ Switchboard demo is up.
   customers:      {base}/support/router/setup   (proxied to the best call center)
   self-help:      {base}/help   (300 bulletins from the community simulator)
   search:         {base}/help/search?q=wifi+dropping
+  callback form:  {base}/help/callbacks/new
   status (JSON):  {base}/api/v1/status
   metrics:        {base}/metrics
   redis:          redis://127.0.0.1:{redis_port}/0   config: {config}
@@ -147,6 +148,10 @@ Break things (modes: up, down, hang, slow, error, flap):
   curl -X POST http://127.0.0.1:{community_control}/_sim/mode -d '{{"mode": "down"}}'
       (the community site down: self-help keeps serving its cached copy)
 then:  curl -si {base}/support/router/setup | head -5
+Ask for a callback while both are down, then bring one back and watch it arrive:
+  curl -X POST {base}/help/callbacks -H 'Content-Type: application/json' \\
+       -H 'Idempotency-Key: demo-1' -d '{{"name": "Ada", "phone": "+14155552671", "topic": "wifi"}}'
+  curl {controls["primary"]}/_sim/callbacks
 
 Ctrl-C stops everything.
 """,

@@ -17,9 +17,10 @@ answer means is `delivery.Outcome`:
 - `EntryFailed`: counted against the entry in Redis (shared by all replicas); at
   `max_attempts` it is dead-lettered, else retried after a growing pause while the
   others keep flowing.
-- `Unreachable`: the round stops and the dispatcher backs off (jittered, growing);
-  nothing is counted against the entry, so a flapping call center never dead-letters
-  good callbacks.
+- `Unreachable`: the round stops and the dispatcher backs off (jittered, growing)
+  from that call center; nothing is counted against the entry, so a flapping call
+  center never dead-letters good callbacks. When the router sees it down and then
+  healthy again, or picks another, delivery resumes at once.
 
 Delivery is at least once; the `Idempotency-Key` makes it once at the call center. The
 window for a second POST is a crash between the call center's answer and our ack.
@@ -50,7 +51,7 @@ from failover.clock import Clock
 
 log = logging.getLogger("switchboard.callbacks")
 
-IDLE_POLL = 0.5  # seconds between looks at the queue when there is nothing to do
+IDLE_POLL = 0.25  # seconds between looks at the router and the queue when idle
 MAX_BACKOFF = 10.0
 ENTRY_RETRY_BASE = 1.0  # an entry that failed waits 1, 2, 4... seconds (capped)
 MAX_BATCH = 100
@@ -89,6 +90,7 @@ class Dispatcher:
         self._not_before: dict[str, float] = {}  # entry id -> monotonic time to retry
         self._backoff = 0.0
         self._paused_until = 0.0
+        self._paused_target: str | None = None
         self.wake = asyncio.Event()  # set by intake: something new to deliver
 
     async def run(self) -> None:
@@ -104,15 +106,21 @@ class Dispatcher:
                 await self._idle()
 
     async def _idle(self) -> None:
-        delay = max(IDLE_POLL, self._paused_until - self._clock.monotonic())
         self.wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=min(delay, MAX_BACKOFF))
+            await asyncio.wait_for(self.wake.wait(), timeout=IDLE_POLL)
 
     async def step(self) -> bool:
         """One round; True if it did something (so the next round should follow at once)."""
         now = self._clock.monotonic()
-        if now < self._paused_until or self._target() is None:
+        target = self._target()
+        if target is None:
+            # Down for the router too: when a call center is healthy again, start at
+            # once rather than sit out a pause from before.
+            self._paused_until = 0.0
+            self._backoff = 0.0
+            return False
+        if now < self._paused_until and target == self._paused_target:
             return False
         entries = await self._next_batch(now)
         for entry in entries:
@@ -175,6 +183,7 @@ class Dispatcher:
         self._observer.failed("unreachable")
         pause = self._grow_backoff()
         self._paused_until = self._clock.monotonic() + pause
+        self._paused_target = target
         log.warning("callbacks: call center unreachable, pausing %.1fs: %s", pause, outcome.reason)
         return False
 

@@ -119,18 +119,29 @@ class CallbackStream:
 
     async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
         try:
-            # With RESP2 (our connections) the reply is [[stream, [(id, fields), ...]]];
-            # redis-py's annotation also covers RESP3's dict.
-            answer = cast(
-                list[Any],
-                await self._redis.xreadgroup(
-                    GROUP, self.consumer, {STREAM: start}, count=count, block=block_ms
-                ),
-            )
+            try:
+                answer = await self._xreadgroup(start, count, block_ms)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without the group (restarted without its data, or a
+                # replica promoted that never had it): what was queued since must still go.
+                await self.ensure_group()
+                answer = await self._xreadgroup(start, count, block_ms)
         except RedisError as exc:
             raise QueueUnavailable(f"cannot read callbacks: {exc}") from exc
         # An entry deleted while pending comes back with no fields; there is nothing to do.
         return [_entry(i, f) for _, items in answer or [] for i, f in items if f]
+
+    async def _xreadgroup(self, start: str, count: int, block_ms: int | None) -> list[Any]:
+        # With RESP2 (our connections) the reply is [[stream, [(id, fields), ...]]];
+        # redis-py's annotation also covers RESP3's dict.
+        return cast(
+            list[Any],
+            await self._redis.xreadgroup(
+                GROUP, self.consumer, {STREAM: start}, count=count, block=block_ms
+            ),
+        )
 
     async def reclaim(self, *, min_idle_ms: int, count: int = 100) -> list[Entry]:
         """Entries other consumers read but did not ack within `min_idle_ms`."""

@@ -4,16 +4,19 @@ the call-center simulator. Real redis-server, real aiohttp servers on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest_asyncio
 from prometheus_client import generate_latest
+from redis.asyncio import Redis
 
 from failover.app import CALLBACKS, METRICS
 from failover.callbacks.stream import DEAD
+from failover.redisconn import connect
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
@@ -72,7 +75,7 @@ def delivered_keys(stack: Stack) -> list[str]:
 def metric(stack: Stack, line_start: str) -> float:
     text = generate_latest(stack.app[METRICS].registry).decode()
     for line in text.splitlines():
-        if line.startswith(line_start + " ") or line.startswith(line_start + "{"):
+        if line.startswith((line_start + " ", line_start + "{")):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{line_start} not in /metrics")
 
@@ -98,3 +101,181 @@ async def test_a_json_callback_is_accepted_with_a_ticket_and_delivered_once(
         assert delivery.body["phone"] == "+14155552671"
         assert metric(stack, "switchboard_callbacks_delivered_total") == 1
         assert metric(stack, 'switchboard_callbacks_accepted_total{store="redis"}') == 1
+
+
+async def test_a_thousand_callbacks_taken_in_an_outage_are_all_delivered_once_oldest_first(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    n, concurrency = 1000, 32
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)
+        tickets: list[str] = []
+
+        async def worker(ids: range) -> None:
+            for i in ids:
+                status, answer = await post(c, stack, body(i), f"bulk-{i}")
+                assert status == 202, answer
+                tickets.append(answer["ticket"])
+
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(worker(range(w, n, concurrency)) for w in range(concurrency)))
+        took = asyncio.get_running_loop().time() - started
+        print(f"\n{n} callbacks accepted in {took:.2f} s: {n / took:.0f}/s")  # noqa: T201
+        client = connect(redis.url)
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange("sb:callbacks"))
+        queued = [fields[b"payload"] for _, fields in entries]
+        await client.aclose(close_connection_pool=True)
+        queue_order = [json.loads(p)["ticket"] for p in queued]
+        assert sorted(queue_order) == sorted(tickets)
+
+        await all_up(stack)
+        await wait_for(lambda: len(delivered_keys(stack)) >= n, within=30, what="1000 deliveries")
+        received = [d for center in stack.centers.values() for d in center.sim.callbacks]
+        delivered = [d.body["ticket"] for d in received if isinstance(d.body, dict)]
+        assert len(received) == n  # not one POST twice
+        assert delivered == queue_order  # oldest first, to one call center
+        assert metric(stack, "switchboard_callbacks_delivered_total") == n
+        await wait_for(lambda: _sampled_empty(stack), within=5, what="backlog sample")
+        assert metric(stack, "switchboard_callbacks_pending") == 0
+
+
+def _sampled_empty(stack: Stack) -> bool:
+    sample = stack.app[CALLBACKS].sample
+    return sample is not None and sample.pending == 0 and sample.spooled == 0
+
+
+async def test_with_redis_down_callbacks_spool_locally_and_reach_the_call_center_after(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)
+        status, before = await post(c, stack, body(0), "before")
+        assert status == 202
+        await wait_for(lambda: _sample(stack, spooled=0, redis_ok=True, pending=1), within=5,
+                       what="backlog sample")  # fmt: skip
+        await redis.kill()
+        tickets = [before["ticket"]]
+        for i in range(1, 21):
+            status, answer = await post(c, stack, body(i), f"during-{i}")
+            assert status == 202, answer
+            tickets.append(answer["ticket"])
+        runtime = stack.app[CALLBACKS]
+        assert runtime.queue.spooled == 20
+        assert metric(stack, 'switchboard_callbacks_accepted_total{store="spool"}') == 20
+        await wait_for(lambda: _sample(stack, spooled=20, redis_ok=False), within=5,
+                       what="backlog sample with Redis down")  # fmt: skip
+        assert metric(stack, "switchboard_callbacks_pending") == 21  # 1 in Redis (last seen) + 20
+        assert metric(stack, "switchboard_callbacks_oldest_pending_age_seconds") > 0
+        # A retry while spooled gets the same ticket and is not spooled twice.
+        status, again = await post(c, stack, body(5), "during-5")
+        assert (status, again["ticket"], runtime.queue.spooled) == (202, tickets[5], 20)
+
+        await redis.restart()
+        await wait_for(lambda: runtime.queue.spooled == 0, within=10, what="spool moved")
+        await all_up(stack)
+        await wait_for(lambda: len(delivered_keys(stack)) >= 21, within=10, what="deliveries")
+        got = [str(d.body["ticket"]) for center in stack.centers.values()
+               for d in center.sim.callbacks if isinstance(d.body, dict)]  # fmt: skip
+        assert sorted(got) == sorted(tickets)
+        assert got == tickets  # the spooled ones in the order they were asked, after the first
+
+
+def _sample(stack: Stack, *, spooled: int, redis_ok: bool, pending: int | None = None) -> bool:
+    s = stack.app[CALLBACKS].sample
+    return (
+        s is not None
+        and s.spooled == spooled
+        and s.redis_ok is redis_ok
+        and (pending is None or s.pending == pending)
+    )
+
+
+async def test_when_neither_redis_nor_the_spool_can_take_it_the_customer_is_told_so(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await redis.kill()
+        stack.app[CALLBACKS].spool.close()  # the spool fails too (as on a full disk)
+        status, answer = await post(c, stack, body(1), "lost?")
+        assert status == 503
+        assert "could not be saved" in answer["error"]
+        assert "ticket" not in answer
+        assert metric(stack, 'switchboard_callbacks_refused_total{reason="unavailable"}') == 1
+        assert metric(stack, 'switchboard_callbacks_accepted_total{store="spool"}') == 0
+
+
+async def test_a_poison_callback_goes_to_the_dead_letter_stream_and_the_rest_flow(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)
+        for center in stack.centers.values():
+            center.sim.set_poison("POISON", 500)
+        tickets = []
+        for i in range(10):
+            fields = body(i, note="POISON pill") if i == 3 else body(i)
+            status, answer = await post(c, stack, fields, f"p-{i}")
+            assert status == 202
+            tickets.append(answer["ticket"])
+        await all_up(stack)
+        await wait_for(lambda: len(delivered_keys(stack)) == 9, within=10, what="the others")
+        client = connect(redis.url)
+        try:
+            await wait_for(lambda: _length(client, DEAD, 1), within=10, what="dead letter")
+            ((_, dead),) = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange(DEAD))
+            assert json.loads(dead[b"payload"])["ticket"] == tickets[3]
+            assert b"3 attempts failed" in dead[b"reason"]
+            assert await client.xlen("sb:callbacks") == 0
+        finally:
+            await client.aclose(close_connection_pool=True)
+        poisoned = sum(sum(center.sim.poisoned.values()) for center in stack.centers.values())
+        assert poisoned == 3  # max_attempts, one POST each: a 500 is not retried at once
+        assert metric(stack, 'switchboard_callbacks_dead_lettered_total{reason="attempts"}') == 1
+        assert metric(stack, "switchboard_callbacks_delivered_total") == 9
+
+
+async def test_a_callback_the_call_center_rejects_is_dead_lettered_at_once(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        for center in stack.centers.values():
+            center.sim.set_poison("REJECT", 422)
+        status, _ = await post(c, stack, body(1, note="REJECT me"), "r-1")
+        assert status == 202
+        await wait_for(
+            lambda: metric(stack, 'switchboard_callbacks_dead_lettered_total{reason="rejected"}')
+            == 1, within=5, what="rejection",
+        )  # fmt: skip
+        assert sum(sum(center.sim.poisoned.values()) for center in stack.centers.values()) == 1
+
+
+async def _length(client: Redis, key: str, n: int) -> bool:
+    return int(await client.xlen(key)) == n
+
+
+async def test_a_flapping_call_center_loses_and_duplicates_nothing(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    n = 300
+    async with running_stack(
+        tmp_path, extra=config(redis), names=("primary",)
+    ) as stack, aiohttp.ClientSession() as c:  # fmt: skip
+        await all_down(stack)
+        tickets = set()
+        for i in range(n):
+            status, answer = await post(c, stack, body(i), f"f-{i}")
+            assert status == 202
+            tickets.add(answer["ticket"])
+        sim = stack.centers["primary"].sim
+        await sim.set_mode("flap", period_ms=500)
+        await wait_for(lambda: len(delivered_keys(stack)) >= n, within=40, what="all delivered")
+        await sim.set_mode("up")
+        accepted = [d.body["ticket"] for d in sim.callbacks
+                    if not d.duplicate and isinstance(d.body, dict)]  # fmt: skip
+        assert sorted(map(str, accepted)) == sorted(tickets)  # none lost, each accepted once
+        duplicates = sum(1 for d in sim.callbacks if d.duplicate)
+        pauses = metric(stack, 'switchboard_callback_delivery_failures_total{kind="unreachable"}')
+        print(f"\nflapping: {n} delivered, {duplicates} repeated POSTs absorbed by the key, "  # noqa: T201
+              f"{pauses:.0f} pauses")  # fmt: skip
+        assert metric(stack, "switchboard_callbacks_dead_letter_entries") == 0
+        assert metric(stack, "switchboard_callbacks_delivered_total") == n

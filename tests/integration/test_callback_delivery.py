@@ -1,0 +1,139 @@
+"""One callback POST against real HTTP servers on 127.0.0.1: what each answer means."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from failover.callbacks.delivery import (
+    CallbackClient,
+    Delivered,
+    EntryFailed,
+    Outcome,
+    Rejected,
+    Unreachable,
+)
+from failover.callbacks.stream import Entry
+from tests.support.processes import free_port
+
+ENTRY = Entry(id="1-0", key="k1", payload='{"ticket":"cb_x"}', created_at=0.0)
+
+
+@asynccontextmanager
+async def answering(statuses: list[int]) -> AsyncIterator[tuple[str, list[web.Request]]]:
+    """A call center that answers the given statuses in turn (the last one repeats)."""
+    seen: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request)
+        await request.read()
+        status = statuses[min(len(seen), len(statuses)) - 1]
+        return web.json_response({"status": status}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/callbacks", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/callbacks", seen
+    finally:
+        await runner.cleanup()
+
+
+async def deliver(url: str, *, limit: float = 1.0) -> Outcome:
+    async with aiohttp.ClientSession() as session:
+        client = CallbackClient(session, {"a": url}, timeout=limit, wait_max=0.01)
+        return await client.deliver("a", ENTRY)
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+async def test_a_2xx_is_delivered(status: int) -> None:
+    async with answering([status]) as (url, seen):
+        assert await deliver(url) == Delivered(status)
+    (request,) = seen
+    assert request.headers["Idempotency-Key"] == "k1"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+async def test_a_permanent_refusal_is_rejected_without_retrying(status: int) -> None:
+    async with answering([status]) as (url, seen):
+        outcome = await deliver(url)
+    assert isinstance(outcome, Rejected)
+    assert f"HTTP {status}" in outcome.reason
+    assert len(seen) == 1
+
+
+async def test_a_500_fails_this_entry_without_retrying_at_once() -> None:
+    async with answering([500]) as (url, seen):
+        outcome = await deliver(url)
+    assert isinstance(outcome, EntryFailed)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("status", [503, 429, 502])
+async def test_call_center_trouble_is_retried_then_reported_unreachable(status: int) -> None:
+    async with answering([status]) as (url, seen):
+        outcome = await deliver(url)
+    assert isinstance(outcome, Unreachable)
+    assert len(seen) == 3  # TRIES
+
+
+async def test_a_503_then_success_is_delivered_by_the_retry() -> None:
+    async with answering([503, 201]) as (url, seen):
+        assert await deliver(url) == Delivered(201)
+    assert len(seen) == 2
+
+
+async def test_a_refused_connection_is_unreachable() -> None:
+    outcome = await deliver(f"http://127.0.0.1:{free_port()}/callbacks")
+    assert isinstance(outcome, Unreachable)
+    assert "ClientConnectorError" in outcome.reason
+
+
+async def test_an_unknown_call_center_is_unreachable_not_an_error() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = CallbackClient(session, {}, timeout=1.0)
+        assert isinstance(await client.deliver("nowhere", ENTRY), Unreachable)
+
+
+async def test_a_hanging_call_center_times_out_and_cancelling_is_not_retried() -> None:
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def hang(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        arrived.set()
+        await gate.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/callbacks", hang)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/callbacks"
+    try:
+        outcome = await deliver(url, limit=0.1)
+        assert isinstance(outcome, Unreachable)
+        assert calls == 3  # each try bounded by the timeout, then given up
+        calls = 0
+        arrived.clear()
+        task = asyncio.create_task(deliver(url, limit=5.0))
+        await asyncio.wait_for(arrived.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.1)
+        assert calls == 1  # cancellation stopped it; tenacity did not try again
+    finally:
+        gate.set()
+        await runner.cleanup()
