@@ -11,12 +11,15 @@ from typing import Any, cast
 
 import aiohttp
 import pytest_asyncio
-from prometheus_client import generate_latest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
-from failover.app import CALLBACKS, METRICS
+from failover.app import CALLBACKS, METRICS, create_app
 from failover.callbacks.stream import DEAD
 from failover.redisconn import connect
+from failover.settings import load_settings
+from sims.callcenter import CallCenterSim
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
@@ -73,7 +76,15 @@ def delivered_keys(stack: Stack) -> list[str]:
 
 
 def metric(stack: Stack, line_start: str) -> float:
-    text = generate_latest(stack.app[METRICS].registry).decode()
+    return app_metric(stack.app, line_start)
+
+
+def delivered_by(app: web.Application) -> float:
+    return app_metric(app, "switchboard_callbacks_delivered_total")
+
+
+def app_metric(app: web.Application, line_start: str) -> float:
+    text = generate_latest(app[METRICS].registry).decode()
     for line in text.splitlines():
         if line.startswith((line_start + " ", line_start + "{")):
             return float(line.rsplit(" ", 1)[1])
@@ -279,3 +290,66 @@ async def test_a_flapping_call_center_loses_and_duplicates_nothing(
               f"{pauses:.0f} pauses")  # fmt: skip
         assert metric(stack, "switchboard_callbacks_dead_letter_entries") == 0
         assert metric(stack, "switchboard_callbacks_delivered_total") == n
+
+
+async def test_the_status_api_shows_the_backlog_and_how_durable_redis_is(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)
+        for i in range(3):
+            assert (await post(c, stack, body(i), f"s-{i}"))[0] == 202
+        await wait_for(lambda: _sample(stack, spooled=0, redis_ok=True, pending=3), within=5,
+                       what="backlog sample")  # fmt: skip
+        async with c.get(f"{stack.url}/api/v1/status") as resp:
+            callbacks = (await resp.json())["callbacks"]
+        assert callbacks["enabled"] is True
+        assert callbacks["durability"] == "aof always"
+        assert (callbacks["pending"], callbacks["spooled"], callbacks["dead_lettered"]) == (3, 0, 0)
+        assert callbacks["oldest_pending_age_s"] >= 0
+
+
+async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call_center_once(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    n = 400
+    sim = CallCenterSim(name="primary")
+    await sim.start()
+    runners: list[web.AppRunner] = []
+    try:
+        await sim.set_mode("down")
+        apps = []
+        for name in ("fd-1", "fd-2"):
+            folder = tmp_path / name
+            folder.mkdir()
+            (folder / "switchboard.toml").write_text(
+                config(redis).replace("rate_per_s = 2000.0", "rate_per_s = 200.0")
+                + f'\n[[callcenters]]\nname = "primary"\nurl = "{sim.url}"\n'
+            )
+            settings = load_settings(
+                folder / "switchboard.toml", env={"SWITCHBOARD_CALLBACKS__CONSUMER": name}
+            )
+            app = create_app(settings, registry=CollectorRegistry())
+            runner = web.AppRunner(app, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            runners.append(runner)
+            apps.append((app, f"http://127.0.0.1:{runner.addresses[0][1]}"))
+        async with aiohttp.ClientSession() as c:
+            for i in range(n):
+                _, url = apps[i % 2]
+                async with c.post(f"{url}/help/callbacks", json=body(i),
+                                  headers={"Idempotency-Key": f"r-{i}"}) as resp:  # fmt: skip
+                    assert resp.status == 202
+        await sim.set_mode("up")
+        await wait_for(lambda: len(sim.callbacks) >= n, within=20, what="all delivered")
+        await asyncio.sleep(0.2)  # anything delivered twice would show by now
+        assert len(sim.callbacks) == n
+        assert all(count == 1 for count in sim.callback_counts.values())
+        shares = [delivered_by(app) for app, _ in apps]
+        assert sum(shares) == n
+        assert all(share > 0 for share in shares), shares  # both did part of the work
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+        await sim.stop()
