@@ -25,10 +25,14 @@ MAX_CONNECTIONS = 32
 
 
 def _retry() -> Retry:
+    # A connection error (typically a pooled connection Redis closed when it restarted)
+    # is retried on a fresh connection; a timeout is not: a hung Redis should cost one
+    # socket timeout, after which the callers' own fallbacks (breakers, the callback
+    # spool) take over.
     return Retry(
         EqualJitterBackoff(base=0.01, cap=0.2),
         retries=2,
-        supported_errors=(RedisConnectionError, RedisTimeoutError),
+        supported_errors=(RedisConnectionError,),
     )
 
 
@@ -42,8 +46,11 @@ def connect(url: str) -> Redis:
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
         health_check_interval=15,
+        # On the pool, not on Redis(): redis-py ignores Redis(retry=) when it is handed
+        # a connection pool, and each connection would get no retries at all.
+        retry=_retry(),
     )
-    return Redis(connection_pool=pool, retry=_retry())
+    return Redis(connection_pool=pool)
 
 
 def _via_sentinel(url: str) -> Redis:
