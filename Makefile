@@ -40,6 +40,7 @@ bench: $(STAMP) debian
 	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
 	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
+	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,11 +78,7 @@ class CallbackQueue:
         key = entry_key(idempotency_key, request)
         ticket = ticket_id(key)
         wall = self._clock.wall()
-        payload = json.dumps(
-            {"ticket": ticket, "requested_at": wall.isoformat(), **json.loads(request.to_json())},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        payload = request.to_json(ticket=ticket, requested_at=wall.isoformat())
         created_at = wall.timestamp()
         problem = ""
         if self.spooled == 0 and self._clock.monotonic() >= self._redis_down_until:

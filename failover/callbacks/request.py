@@ -83,10 +83,11 @@ class CallbackRequest:
             "preferred_time": self.preferred_time or "",
         }
 
-    def to_json(self) -> str:
-        """Compact JSON with every field (absent as null), keys sorted."""
+    def to_json(self, **extra: str) -> str:
+        """Compact JSON with every field (absent as null) and `extra`, keys sorted."""
         return json.dumps(
             {
+                **extra,
                 "name": self.name,
                 "phone": self.phone,
                 "email": self.email,

@@ -88,6 +88,9 @@ class CallbackStream:
     def __init__(self, redis: Redis, *, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
+        # EVALSHA, loading the script on NOSCRIPT (redis-py Script): the body is not
+        # sent and hashed again with every callback.
+        self._add_once = redis.register_script(_ADD_ONCE)
 
     async def ensure_group(self) -> None:
         try:
@@ -101,8 +104,8 @@ class CallbackStream:
     async def add(self, key: str, payload: str, created_at: float) -> tuple[str, bool]:
         """Append once per key; returns (entry id, newly added)."""
         try:
-            entry_id, added = await self._redis.eval(
-                _ADD_ONCE, 2, KEY_PREFIX + key, STREAM, key, payload, repr(created_at), KEY_TTL_S
+            entry_id, added = await self._add_once(
+                keys=[KEY_PREFIX + key, STREAM], args=[key, payload, repr(created_at), KEY_TTL_S]
             )
         except RedisError as exc:
             raise QueueUnavailable(f"cannot queue callback {key}: {exc}") from exc
