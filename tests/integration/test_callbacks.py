@@ -353,3 +353,24 @@ async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call
         for runner in runners:
             await runner.cleanup()
         await sim.stop()
+
+
+async def test_callbacks_spooled_before_a_restart_are_delivered_by_the_next_process(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    await redis.stop()
+    tickets = []
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)
+        for i in range(5):
+            status, answer = await post(c, stack, body(i), f"restart-{i}")
+            assert status == 202, answer
+            tickets.append(answer["ticket"])
+        assert stack.app[CALLBACKS].queue.spooled == 5
+    await redis.restart()
+    async with running_stack(tmp_path, extra=config(redis)) as stack:
+        await wait_for(lambda: len(delivered_keys(stack)) == 5, within=10, what="deliveries")
+        got = [str(d.body["ticket"]) for d in stack.centers["primary"].sim.callbacks
+               if isinstance(d.body, dict)]  # fmt: skip
+        assert got == tickets
+        assert stack.app[CALLBACKS].queue.spooled == 0
