@@ -83,7 +83,8 @@ AUDIT_JS = """(minTextPx => {
     handlers: document.querySelectorAll('[onerror],[onclick],[onload],[onmouseover]').length,
     jsLinks: [...document.links].filter(a => a.protocol === 'javascript:').length,
     frames: document.querySelectorAll('iframe, frame, object, embed').length,
-    foreignForms: [...document.forms].filter(f => !f.matches('form.search, form.votes')).length,
+    foreignForms: [...document.forms]
+    .filter(f => !f.matches('form.search, form.votes, form.callback')).length,
     styles: document.querySelectorAll('body style, [style]').length,
     hiddenCode: [...document.querySelectorAll('.body pre')]
       .filter(p => p.scrollWidth > p.clientWidth + 1).length,
