@@ -97,7 +97,12 @@ class SelfHelpRuntime:
         await self.service.aclose()
 
     async def _fill(self) -> None:
-        """Redis first (fast, shared), then the origin for what is missing or old."""
+        await self.rewarm()
+        self.started.set()
+
+    async def rewarm(self) -> int:
+        """Redis first (fast, shared), then the origin for what is missing or old; how
+        many were fetched from the origin. At start, and on an operator's request."""
         if self._store is not None:
             try:
                 ids = await self._store.all_ids()
@@ -111,7 +116,7 @@ class SelfHelpRuntime:
         warmed = await self.service.warm()
         self._rebuild_index()
         log.info("self-help: %d bulletins known, %d fetched", len(self.service.known()), warmed)
-        self.started.set()
+        return warmed
 
     def follow_routing(self, *, into_self_help: bool) -> None:
         """The front door changed where customers go."""

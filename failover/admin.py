@@ -1,11 +1,26 @@
 """Operator switches under /admin/, behind a bearer token.
 
-No token configured means admin is disabled (403), never open. The token is compared
-in constant time (`hmac.compare_digest`) so its bytes cannot be guessed by timing.
+No token configured means admin is disabled (403), never open. A missing or wrong
+token is 401 and changes nothing. The token is compared in constant time
+(`hmac.compare_digest`) so its bytes cannot be guessed by timing.
+
+    POST /admin/override                   {"mode": "automatic" | "self-help" |
+                                            "callcenter", "callcenter": name, "reason"}
+    POST /admin/callcenters/<name>/emergency {"on": true|false}
+    POST /admin/callcenters/<name>/drain     {"on": true|false}
+    POST /admin/cache/rewarm
+    GET  /admin/switches                   what is in force
+    GET  /admin/log                        who did what, when (newest first)
+
+Who: the `X-Actor` header (or an "actor" field), e.g. an SRE's login, recorded with
+the client address. Switches are stored in Redis so every replica applies them and
+they survive a restart (`failover.switches`); the answer's "shared" says whether
+that worked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -13,14 +28,16 @@ from typing import Final
 
 from aiohttp import web
 
-from failover.pool import UnknownCallCenterError
+from cache import web as selfhelp
 from failover.routing import Override, OverrideKind
-from failover.web import FRONT_DOOR
+from failover.switches import Desired, Switches
 from monitoring.http import Wrap
 
 log = logging.getLogger("switchboard.admin")
 
 ADMIN_TOKEN: Final = web.AppKey("admin_token", str)
+SWITCHBOARD: Final = web.AppKey("switches", Switches)
+MAX_ACTOR: Final = 64
 
 
 def _authorize(request: web.Request) -> web.Response | None:
@@ -41,6 +58,8 @@ def _authorize(request: web.Request) -> web.Response | None:
 
 
 async def _json_body(request: web.Request) -> dict[str, object] | web.Response:
+    if not request.can_read_body:
+        return {}
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -50,24 +69,63 @@ async def _json_body(request: web.Request) -> dict[str, object] | web.Response:
     return body
 
 
-async def set_emergency(request: web.Request) -> web.Response:
+def _actor(request: web.Request, body: dict[str, object]) -> str:
+    raw = request.headers.get("X-Actor") or body.get("actor") or "unknown"
+    text = "".join(ch for ch in str(raw) if ch.isprintable())[:MAX_ACTOR].strip()
+    return text or "unknown"
+
+
+async def _act(
+    request: web.Request, body: dict[str, object], desired: Desired, *,
+    action: str, target: str, detail: str, answer: dict[str, object],
+) -> web.Response:  # fmt: skip
+    switches = request.app[SWITCHBOARD]
+    shared = await switches.act(
+        desired, actor=_actor(request, body), remote=request.remote or "?", action=action,
+        target=target, detail=detail,
+    )  # fmt: skip
+    answer = {**answer, "shared": shared}
+    if not shared and switches.shared:
+        answer["warning"] = (
+            "applied on this replica only: Redis is unreachable; the other replicas get it "
+            "when Redis answers again"
+        )
+    return web.json_response(answer)
+
+
+def _known(request: web.Request, name: str) -> web.Response | None:
+    switches = request.app[SWITCHBOARD]
+    if name not in {v.name for v in switches.current_views()}:
+        return web.json_response({"error": f"no call center named {name!r}"}, status=404)
+    return None
+
+
+async def set_switch(request: web.Request) -> web.Response:
     if (denied := _authorize(request)) is not None:
         return denied
     body = await _json_body(request)
     if isinstance(body, web.Response):
         return body
     on = body.get("on")
+    switch = request.match_info["switch"]
     if not isinstance(on, bool):
         return web.json_response({"error": "field 'on' must be true or false"}, status=400)
-    fd = request.app[FRONT_DOOR]
     name = request.match_info["name"]
-    try:
-        events = fd.pool.set_emergency(name, on, now=fd.clock.monotonic())
-    except UnknownCallCenterError:
-        return web.json_response({"error": f"no call center named {name!r}"}, status=404)
-    log.warning("admin: emergency %s for %s from %s", on, name, request.remote)
-    fd.observe(events)
-    return web.json_response({"callcenter": name, "emergency": on})
+    if (missing := _known(request, name)) is not None:
+        return missing
+    current = request.app[SWITCHBOARD].current()
+    if switch == "emergency":
+        desired = dataclasses.replace(current, emergency=_toggled(current.emergency, name, on=on))
+    else:
+        desired = dataclasses.replace(current, drained=_toggled(current.drained, name, on=on))
+    return await _act(
+        request, body, desired, action=switch, target=name, detail=f"on={str(on).lower()}",
+        answer={"callcenter": name, switch: on},
+    )  # fmt: skip
+
+
+def _toggled(names: frozenset[str], name: str, *, on: bool) -> frozenset[str]:
+    return names | {name} if on else names - {name}
 
 
 async def set_override(request: web.Request) -> web.Response:
@@ -85,24 +143,58 @@ async def set_override(request: web.Request) -> web.Response:
     elif mode == "self-help":
         override = Override(kind=OverrideKind.FORCE_SELF_HELP, reason=reason)
     elif mode == "callcenter" and isinstance(target, str):
+        if (missing := _known(request, target)) is not None:
+            return missing
         override = Override(kind=OverrideKind.FORCE_CALLCENTER, callcenter=target, reason=reason)
     else:
         return web.json_response(
             {"error": "mode must be 'automatic', 'self-help' or 'callcenter' (with 'callcenter')"},
             status=400,
         )
-    fd = request.app[FRONT_DOOR]
-    try:
-        events = fd.pool.set_override(override, now=fd.clock.monotonic())
-    except UnknownCallCenterError:
-        return web.json_response({"error": f"no call center named {target!r}"}, status=404)
-    log.warning("admin: override %s (%s) from %s", mode, reason, request.remote)
-    fd.observe(events)
-    return web.json_response({"mode": mode, "callcenter": target, "reason": reason})
+    current = request.app[SWITCHBOARD].current()
+    desired = dataclasses.replace(current, override=override)
+    where = f"{mode}:{target}" if mode == "callcenter" else str(mode)
+    return await _act(
+        request, body, desired, action="override", target=where, detail=reason,
+        answer={"mode": mode, "callcenter": target, "reason": reason},
+    )  # fmt: skip
+
+
+async def rewarm(request: web.Request) -> web.Response:
+    if (denied := _authorize(request)) is not None:
+        return denied
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    switches = request.app[SWITCHBOARD]
+    fetched = await request.app[selfhelp.SELF_HELP].runtime.rewarm()
+    await switches.note(
+        actor=_actor(request, body), remote=request.remote or "?", action="rewarm",
+        target="cache", detail=f"{fetched} fetched from the community site",
+    )  # fmt: skip
+    return web.json_response({"fetched": fetched})
+
+
+async def show_switches(request: web.Request) -> web.Response:
+    if (denied := _authorize(request)) is not None:
+        return denied
+    return web.json_response(request.app[SWITCHBOARD].describe())
+
+
+async def show_log(request: web.Request) -> web.Response:
+    if (denied := _authorize(request)) is not None:
+        return denied
+    entries = await request.app[SWITCHBOARD].recent()
+    return web.json_response({"entries": [dataclasses.asdict(e) for e in entries]})
 
 
 def add_routes(app: web.Application, token: str | None, wrap: Wrap) -> None:
     if token:
         app[ADMIN_TOKEN] = token
-    app.router.add_post("/admin/callcenters/{name}/emergency", wrap("admin", set_emergency))
+    app.router.add_post(
+        "/admin/callcenters/{name}/{switch:emergency|drain}", wrap("admin", set_switch)
+    )
     app.router.add_post("/admin/override", wrap("admin", set_override))
+    app.router.add_post("/admin/cache/rewarm", wrap("admin", rewarm))
+    app.router.add_get("/admin/switches", wrap("admin", show_switches))
+    app.router.add_get("/admin/log", wrap("admin", show_log))

@@ -21,18 +21,19 @@ from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS
 from failover.breaker import OutlierPolicy
 from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
-from failover.callbacks.wiring import build_callbacks
+from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
 from failover.health import HealthPolicy, ProbeResult, classify
 from failover.monitor import Monitor, ProbeSchedule
 from failover.pool import CallCenterSpec, Ejected, Event, HealthChange, Pool, SwitchChanged
 from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
-from failover.redisconn import connect
+from failover.redisconn import RedisWatch, connect
 from failover.routing import SELF_HELP, RouteChange
 from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
 from failover.status import status_handler, wall_of
+from failover.switches import Switches
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
 from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
@@ -70,6 +71,23 @@ def build_pool(settings: Settings) -> Pool:
     )
 
 
+def proxy_policy(settings: Settings) -> ProxyPolicy:
+    p = settings.proxy
+    return ProxyPolicy(
+        connect_timeout=p.connect_timeout_ms / 1000,
+        read_timeout=p.read_timeout_ms / 1000,
+        budget=p.request_budget_ms / 1000,
+        buffer_bytes=p.buffer_bytes,
+        trusted_proxies=tuple(settings.server.trusted_proxies),
+    )
+
+
+def probe_schedule(settings: Settings) -> ProbeSchedule:
+    h = settings.health
+    return ProbeSchedule(interval=h.interval_ms / 1000, timeout=h.timeout_ms / 1000,
+                         jitter=h.jitter)  # fmt: skip
+
+
 class EventSink:
     """Logs and counts what the pool reports: one line per transition, with its reason."""
 
@@ -92,6 +110,7 @@ class EventSink:
                 log.warning("ejected %s: %s", event.callcenter, event.ejection.reason)
             elif isinstance(event, RouteChange):
                 m.failover_transitions_total.labels(event.target).inc()
+                m.failover_time.route_changed(event)
                 self.on_route_change(event)
                 log.warning(
                     "routing: %s -> %s (%s)", event.source or "start", event.target, event.reason
@@ -115,7 +134,7 @@ def create_app(
     clock = clock or SystemClock()
     registry = registry or CollectorRegistry()
     pool = build_pool(settings)
-    metrics = Metrics(registry)
+    metrics = Metrics(registry, now=clock.monotonic)
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))
     sink = EventSink(metrics, health_policy(settings))
     callback_metrics = CallbackMetrics(registry)
@@ -126,69 +145,9 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
 
-    async def resources(app: web.Application) -> AsyncIterator[None]:
-        p = settings.proxy
-        policy = ProxyPolicy(
-            connect_timeout=p.connect_timeout_ms / 1000,
-            read_timeout=p.read_timeout_ms / 1000,
-            budget=p.request_budget_ms / 1000,
-            buffer_bytes=p.buffer_bytes,
-            trusted_proxies=tuple(settings.server.trusted_proxies),
-        )
-        async with (
-            new_proxy_session(max_connections=p.max_connections) as proxy_session,
-            new_probe_session() as probe_session,
-        ):
-            monitor = Monitor(
-                pool,
-                {c.name: c.url.rstrip("/") + c.health_path for c in settings.callcenters},
-                schedule=ProbeSchedule(
-                    interval=settings.health.interval_ms / 1000,
-                    timeout=settings.health.timeout_ms / 1000,
-                    jitter=settings.health.jitter,
-                ),
-                session=probe_session,
-                clock=clock,
-                observer=sink.probe,
-            )
-            redis = connect(settings.redis.url) if settings.redis.url else None
-            if redis is not None:
-                app[REDIS] = redis
-            helper = build_self_help(
-                settings, redis=redis, session=proxy_session, metrics=metrics,
-                outage=OutageView(pool, clock),
-            )  # fmt: skip
-            app[selfhelp.SELF_HELP] = helper
-            sink.on_route_change = lambda e: helper.runtime.follow_routing(
-                into_self_help=e.target == SELF_HELP
-            )
-            callbacks = _callbacks(app, redis=redis, session=proxy_session,
-                                   metrics=callback_metrics, helper=helper)  # fmt: skip
-            app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
-                pool=pool,
-                proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),
-                policy=policy,
-                clock=clock,
-                metrics=metrics,
-                monitor=monitor,
-                observe=sink,
-                note_topic=helper.service.note_arrival,
-            )
-            await helper.runtime.start()
-            if callbacks is not None:
-                await callbacks.start()
-            monitor.start()
-            try:
-                yield
-            finally:
-                await monitor.stop()
-                if callbacks is not None:
-                    await callbacks.stop()
-                await helper.runtime.stop()
-                if redis is not None:
-                    await redis.aclose(close_connection_pool=True)
-
-    app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(
+        lambda app: _resources(app, sink=sink, callback_metrics=callback_metrics)
+    )
     wrap = observed(metrics)
     frontdoor.add_routes(app, wrap)
     admin.add_routes(app, settings.admin.token, wrap)
@@ -201,6 +160,75 @@ def create_app(
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     return app
+
+
+async def _resources(
+    app: web.Application, *, sink: EventSink, callback_metrics: CallbackMetrics
+) -> AsyncIterator[None]:
+    """Everything with a lifetime, opened in order and closed in reverse."""
+    settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
+    policy = proxy_policy(settings)
+    async with (
+        new_proxy_session(max_connections=settings.proxy.max_connections) as proxy_session,
+        new_probe_session() as probe_session,
+    ):
+        monitor = Monitor(
+            pool,
+            {c.name: c.url.rstrip("/") + c.health_path for c in settings.callcenters},
+            schedule=probe_schedule(settings),
+            session=probe_session,
+            clock=clock,
+            observer=sink.probe,
+        )
+        redis = connect(settings.redis.url) if settings.redis.url else None
+        if redis is not None:
+            app[REDIS] = redis
+        helper = build_self_help(
+            settings, redis=redis, session=proxy_session, metrics=metrics,
+            outage=OutageView(pool, clock),
+        )  # fmt: skip
+        app[selfhelp.SELF_HELP] = helper
+        sink.on_route_change = lambda e: helper.runtime.follow_routing(
+            into_self_help=e.target == SELF_HELP
+        )
+        callbacks = _callbacks(app, redis=redis, session=proxy_session,
+                               metrics=callback_metrics, helper=helper)  # fmt: skip
+        switches = app[admin.SWITCHBOARD] = Switches(
+            pool, redis=redis, clock=clock, replica=replica_name(settings), observe=sink,
+            on_action=lambda action: metrics.admin_actions_total.labels(action).inc(),
+        )  # fmt: skip
+        watch = None
+        if redis is not None:
+            watch = RedisWatch(redis, lambda ok: metrics.redis_up.set(1 if ok else 0))
+        app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
+            pool=pool,
+            proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),
+            policy=policy,
+            clock=clock,
+            metrics=metrics,
+            monitor=monitor,
+            observe=sink,
+            note_topic=helper.service.note_arrival,
+        )
+        await switches.start()  # before the first probe routes anyone
+        await helper.runtime.start()
+        if callbacks is not None:
+            await callbacks.start()
+        if watch is not None:
+            watch.start()
+        monitor.start()
+        try:
+            yield
+        finally:
+            await monitor.stop()
+            if watch is not None:
+                await watch.stop()
+            await switches.stop()
+            if callbacks is not None:
+                await callbacks.stop()
+            await helper.runtime.stop()
+            if redis is not None:
+                await redis.aclose(close_connection_pool=True)
 
 
 def _callbacks(

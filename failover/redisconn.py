@@ -9,6 +9,9 @@ asyncio `Retry` with jittered backoff for transient connection errors (redis-py 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -78,3 +81,28 @@ async def reachable(client: Redis) -> bool:
         return bool(await client.ping())
     except (RedisConnectionError, RedisTimeoutError, OSError):
         return False
+
+
+class RedisWatch:
+    """Pings Redis once a second and reports the answer (for `switchboard_redis_up`)."""
+
+    def __init__(self, client: Redis, report: Callable[[bool], None], every: float = 1.0):
+        self._client = client
+        self._report = report
+        self._every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="redis-watch")
+
+    async def _loop(self) -> None:
+        while True:
+            self._report(await reachable(self._client))
+            await asyncio.sleep(self._every)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

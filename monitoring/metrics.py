@@ -12,17 +12,28 @@ actually sees.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from failover.health import HealthState
 from failover.pool import Pool
-from failover.routing import SELF_HELP, TAKING_CUSTOMERS
+from failover.routing import SELF_HELP, TAKING_CUSTOMERS, RouteChange
 from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram
+
+# No `*_created` series beside every counter: nothing here reads them, and they double
+# the series count an SRE scrolls through (prometheus-client's global switch).
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
 # Customer-facing latency: most answers are a few ms (self-help, redirect) or a proxied
 # page (tens of ms); the top buckets show the timeout budget being hit.
@@ -31,7 +42,9 @@ PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2)
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, now: Callable[[], float] = time.monotonic
+    ) -> None:
         self.registry = registry
         # Counted on every request: plain numbers, exported at scrape (hotpath.py).
         self.requests_total = LabeledCounter(
@@ -114,6 +127,23 @@ class Metrics:
             registry=registry,
         )
 
+        self.admin_actions_total = Counter(
+            "switchboard_admin_actions_total",
+            "Operator actions through /admin/ (override, emergency, drain, rewarm).",
+            ["action"],
+            registry=registry,
+        )
+        for action in ("override", "emergency", "drain", "rewarm"):
+            self.admin_actions_total.labels(action)
+        self.redis_up = Gauge(
+            "switchboard_redis_up",
+            "1 if Redis answered the front door's last ping (once a second); 0 if not "
+            "or not configured.",
+            registry=registry,
+        )
+        self.failover_time = FailoverTime(now)
+        registry.register(self.failover_time)
+
     def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
         self.requests_total.inc((route, destination, str(status)))
         self.request_duration.observe((route,), seconds)
@@ -166,3 +196,32 @@ class PoolCollector(Collector):
         )
         active.add_metric([], 1.0 if snap.router.current == SELF_HELP else 0.0)
         yield from (up, state, ejected, active)
+
+
+class FailoverTime(Collector):
+    """`switchboard_failover_seconds_total`: time customers were sent to self-help,
+    including the failover in progress, from the router's changes (monotonic times)."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._closed = 0.0
+        self._since: float | None = None
+
+    def route_changed(self, change: RouteChange) -> None:
+        if change.target == SELF_HELP and self._since is None:
+            self._since = change.at
+        elif change.target != SELF_HELP and self._since is not None:
+            self._closed += max(0.0, change.at - self._since)
+            self._since = None
+
+    def seconds(self) -> float:
+        ongoing = 0.0 if self._since is None else max(0.0, self._now() - self._since)
+        return self._closed + ongoing
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        total = CounterMetricFamily(
+            "switchboard_failover_seconds",
+            "Seconds customers were sent to self-help instead of a call center.",
+        )
+        total.add_metric([], self.seconds())
+        yield total

@@ -30,6 +30,12 @@ def spool_path(settings: Settings) -> Path:
     return path
 
 
+def replica_name(settings: Settings) -> str:
+    """This front door's name among its replicas (callback consumer, admin log):
+    `callbacks.consumer`, else host name and port."""
+    return settings.callbacks.consumer or f"{socket.gethostname()}:{settings.server.port}"
+
+
 def build_callbacks(
     settings: Settings,
     *,
@@ -42,7 +48,7 @@ def build_callbacks(
     """Raises `SpoolError` if the spool file cannot be opened (a configuration error:
     `callbacks.spool_path`)."""
     cb = settings.callbacks
-    consumer = cb.consumer or f"{socket.gethostname()}:{settings.server.port}"
+    consumer = replica_name(settings)
     stream = CallbackStream(redis, consumer=consumer)
     spool = Spool(spool_path(settings))
 

@@ -1,0 +1,287 @@
+"""Operator switches every replica applies: override, emergency, drain; and the audit log.
+
+An admin action is applied on the replica that took it at once, and stored in Redis;
+every replica reads the stored switches once a second (`sync`) and applies them, and
+reads them at start, so an override set on one replica holds on all of them and
+survives a restart. Without Redis configured, switches are this process's only.
+
+Redis keys::
+
+    sb:admin:switches   hash: "override" -> JSON {kind, callcenter, reason};
+                        "emergency:<name>" / "drained:<name>" -> "1" (absent = off)
+    sb:admin:version    integer, bumped on every change (replicas poll it)
+    sb:admin:log        list of JSON audit entries, newest first, capped at LOG_SIZE
+
+When Redis is unreachable during an action, the switch is still applied here, the
+answer says it is not shared yet, and this replica writes its switches to Redis as soon
+as Redis answers again (before it reads any), so the operator's last word wins.
+
+Errors: none raised to callers; Redis trouble is logged and reported in `shared`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from failover.clock import Clock
+from failover.pool import Event, Pool
+from failover.routing import CallCenterView, Override, OverrideKind
+
+log = logging.getLogger("switchboard.admin")
+
+SWITCHES: Final = "sb:admin:switches"
+VERSION: Final = "sb:admin:version"
+LOG: Final = "sb:admin:log"
+LOG_SIZE: Final = 200
+SYNC_EVERY: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    at: str  # RFC 3339, UTC
+    actor: str
+    remote: str
+    action: str  # override | emergency | drain | rewarm
+    target: str  # a call-center name, "all", or the override mode
+    detail: str
+    replica: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Desired:
+    """The switches as stored: what every replica should apply."""
+
+    override: Override | None = None
+    emergency: frozenset[str] = frozenset()
+    drained: frozenset[str] = frozenset()
+
+
+def _override_json(o: Override | None) -> str | None:
+    if o is None:
+        return None
+    return json.dumps({"kind": o.kind.value, "callcenter": o.callcenter, "reason": o.reason})
+
+
+def _override_of(text: str | None) -> Override | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return Override(
+        kind=OverrideKind(data["kind"]), callcenter=data.get("callcenter"),
+        reason=str(data.get("reason", "")),
+    )  # fmt: skip
+
+
+def desired_of(raw: dict[str, str], names: Sequence[str]) -> Desired:
+    """Read the stored hash; names not configured here are ignored (another version's)."""
+    known = set(names)
+    override = None
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        override = _override_of(raw.get("override"))
+    if (
+        override is not None
+        and override.callcenter is not None
+        and override.callcenter not in known
+    ):
+        override = None
+    return Desired(
+        override=override,
+        emergency=frozenset(n for n in known if raw.get(f"emergency:{n}") == "1"),
+        drained=frozenset(n for n in known if raw.get(f"drained:{n}") == "1"),
+    )
+
+
+def raw_of(desired: Desired) -> dict[str, str]:
+    raw = {f"emergency:{n}": "1" for n in desired.emergency}
+    raw |= {f"drained:{n}": "1" for n in desired.drained}
+    if (o := _override_json(desired.override)) is not None:
+        raw["override"] = o
+    return raw
+
+
+class Switches:
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        redis: Redis | None,
+        clock: Clock,
+        replica: str,
+        observe: Callable[[Sequence[Event]], None],
+        on_action: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._clock = clock
+        self.replica = replica
+        self._observe = observe
+        self._on_action = on_action
+        self._names = [v.name for v in pool.snapshot().views]
+        self._version: int | None = None
+        self._unsynced = False
+        self._log: deque[AuditEntry] = deque(maxlen=LOG_SIZE)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self._redis is not None
+
+    def current(self) -> Desired:
+        snap = self._pool.snapshot()
+        return Desired(
+            override=snap.override,
+            emergency=frozenset(v.name for v in snap.views if v.emergency),
+            drained=frozenset(v.name for v in snap.views if v.drained),
+        )
+
+    def apply(self, desired: Desired) -> None:
+        now = self._clock.monotonic()
+        events: list[Event] = []
+        for name in self._names:
+            events += self._pool.set_emergency(name, name in desired.emergency, now=now)
+            events += self._pool.set_drained(name, name in desired.drained, now=now)
+        events += self._pool.set_override(desired.override, now=now)
+        if events:
+            # Decide at once, so the change shows in routing, /status and the metrics
+            # now rather than at the next customer's request.
+            _, change = self._pool.route(now=now, wall=self._clock.wall)
+            self._observe([*events, change] if change is not None else events)
+
+    def current_views(self) -> Sequence[CallCenterView]:
+        return self._pool.snapshot().views
+
+    def describe(self) -> dict[str, Any]:
+        d = self.current()
+        o = d.override
+        return {
+            "override": None
+            if o is None
+            else {"kind": o.kind.value, "callcenter": o.callcenter, "reason": o.reason},
+            "emergency": sorted(d.emergency),
+            "drained": sorted(d.drained),
+            "shared": self.shared,
+            "in_sync": not self._unsynced,
+        }
+
+    def _entry(
+        self, *, actor: str, remote: str, action: str, target: str, detail: str
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            at=self._clock.wall().isoformat(timespec="seconds"), actor=actor, remote=remote,
+            action=action, target=target, detail=detail, replica=self.replica,
+        )  # fmt: skip
+        self._log.appendleft(entry)
+        self._on_action(action)
+        log.warning(
+            "admin: %s %s by %s from %s: %s", action, target, actor, remote, detail,
+            extra={"event": "admin", "action": action, "target": target, "actor": actor},
+        )  # fmt: skip
+        return entry
+
+    async def act(
+        self, desired: Desired, *, actor: str, remote: str, action: str, target: str, detail: str
+    ) -> bool:
+        """Apply here, store for every replica, log; True if stored in Redis."""
+        self.apply(desired)
+        entry = self._entry(actor=actor, remote=remote, action=action, target=target, detail=detail)
+        stored = await self._store(desired, entry)
+        self._unsynced = not stored and self._redis is not None
+        return stored
+
+    async def note(self, *, actor: str, remote: str, action: str, target: str, detail: str) -> None:
+        """Log an action that changes no switch (a cache re-warm)."""
+        entry = self._entry(actor=actor, remote=remote, action=action, target=target, detail=detail)
+        if self._redis is not None:
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.lpush(LOG, json.dumps(asdict(entry)))
+                    pipe.ltrim(LOG, 0, LOG_SIZE - 1)
+                    await pipe.execute()
+            except RedisError as exc:
+                log.info("admin: action not logged in Redis: %s", exc)
+
+    async def _store(self, desired: Desired, entry: AuditEntry | None) -> bool:
+        if self._redis is None:
+            return False
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(SWITCHES)
+                raw = raw_of(desired)
+                if raw:
+                    pipe.hset(SWITCHES, mapping=cast(dict[Any, Any], raw))
+                pipe.incr(VERSION)
+                if entry is not None:
+                    pipe.lpush(LOG, json.dumps(asdict(entry)))
+                    pipe.ltrim(LOG, 0, LOG_SIZE - 1)
+                results = await pipe.execute()
+        except RedisError as exc:
+            # The cause is in the message; a traceback adds nothing.
+            log.error("admin: switches not stored in Redis, other replicas not told: %s", exc)  # noqa: TRY400
+            return False
+        self._version = int(results[2 if raw else 1])
+        return True
+
+    async def sync(self) -> None:
+        """Once: push our switches if an action could not store them, else apply the
+        stored ones if they changed."""
+        if self._redis is None:
+            return
+        try:
+            if self._unsynced:
+                if await self._store(self.current(), None):
+                    self._unsynced = False
+                    log.warning("admin: switches set while Redis was down are now shared")
+                return
+            version = await self._redis.get(VERSION)
+            version_n = int(version) if version is not None else 0
+            if version_n == self._version:
+                return
+            raw = await self._redis.hgetall(SWITCHES)
+        except RedisError as exc:
+            log.info("admin: switches not synced: %s", exc)
+            return
+        text = {_s(k): _s(v) for k, v in raw.items()}
+        self.apply(desired_of(text, self._names))
+        self._version = version_n
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        """Newest first: the shared log when Redis answers, else this replica's."""
+        if self._redis is not None:
+            try:
+                rows = await self._redis.lrange(LOG, 0, limit - 1)
+            except RedisError:
+                pass
+            else:
+                with contextlib.suppress(ValueError, TypeError):
+                    return [AuditEntry(**json.loads(_s(r))) for r in rows]
+        return list(self._log)[:limit]
+
+    async def start(self) -> None:
+        await self.sync()
+        self._task = asyncio.create_task(self._loop(), name="admin-switches-sync")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_EVERY)
+            await self.sync()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
