@@ -43,6 +43,7 @@ class SelfHelpRuntime:
         rankings_every: float = 5.0,
         snapshot_every: float = 60.0,
         warm_top: int = 100,
+        writes_snapshot: bool = True,  # one writer per host: worker 0 of several
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
@@ -51,6 +52,7 @@ class SelfHelpRuntime:
         self._flusher = flusher
         self._rankings_every = rankings_every
         self._snapshot_every = snapshot_every
+        self._writes_snapshot = writes_snapshot
         self._warm_top = warm_top
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
@@ -77,7 +79,7 @@ class SelfHelpRuntime:
         self._run(self._every(HOT_FOLD_EVERY, self._fold), "fold-views")
         self._run(self._fill(), "fill")
         self._run(self._every(self._rankings_every, self.refresh_rankings), "rankings")
-        if self._snapshot is not None:
+        if self._snapshot is not None and self._writes_snapshot:
             self._run(self._every(self._snapshot_every, self.save_snapshot), "snapshot")
 
     async def _fold(self) -> None:
@@ -91,7 +93,7 @@ class SelfHelpRuntime:
         self.service.fold_hot_views()  # the last second's views go out with the flush
         if self._flusher is not None:
             await self._flusher.stop(final_flush=True)
-        if self._snapshot is not None and self.service.known():
+        if self._snapshot is not None and self._writes_snapshot and self.service.known():
             with contextlib.suppress(OSError):
                 await self.save_snapshot()
         await self.service.aclose()

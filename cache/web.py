@@ -32,6 +32,7 @@ from cache.model import Bulletin
 from cache.ranking import leaderboard
 from cache.runtime import SelfHelpRuntime
 from cache.service import NotInCatalog, SelfHelpService
+from failover.logs import REQUEST_ID, REQUEST_ID_HEADER, accept_request_id
 from monitoring.http import FRONT_DOOR, Wrap
 
 log = logging.getLogger("switchboard.selfhelp")
@@ -202,6 +203,7 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
     cached page costs one coroutine."""
     started = time.monotonic()
     sh = request.app[SELF_HELP]
+    request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
     response: web.StreamResponse
     try:
         bulletin_id = _bulletin_id(request)
@@ -210,7 +212,11 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
             now = sh.runtime.now()
             if now < hot.fresh_until and hot.outage is sh.outage():
                 sh.service.hot_view(bulletin_id)
-                headers = {**hot.headers, "Age": str(int(now - hot.stored_at))}
+                headers = {
+                    **hot.headers,
+                    "Age": str(int(now - hot.stored_at)),
+                    REQUEST_ID_HEADER: request_id,
+                }
                 inm = request.headers.get("If-None-Match")
                 if inm is not None and not_modified(inm, hot.page.etag):
                     response = web.Response(status=304, headers=headers)
@@ -218,8 +224,13 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
                     response = web.Response(body=hot.page.body, headers=headers)
                 sh.observe(ROUTE, FRONT_DOOR, response.status, time.monotonic() - started)
                 return response
-        response = await _bulletin_slow(request, sh, bulletin_id)
+        token = REQUEST_ID.set(request_id)  # for the log lines of the slower path
+        try:
+            response = await _bulletin_slow(request, sh, bulletin_id)
+        finally:
+            REQUEST_ID.reset(token)
     except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
         sh.observe(ROUTE, FRONT_DOOR, exc.status, time.monotonic() - started)
         raise
     except asyncio.CancelledError:
@@ -227,6 +238,7 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         raise
     except Exception:
         response = _limited(request)
+    response.headers[REQUEST_ID_HEADER] = request_id
     sh.observe(ROUTE, FRONT_DOOR, response.status, time.monotonic() - started)
     return response
 

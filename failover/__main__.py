@@ -15,21 +15,33 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from cache.web import SELF_HELP
-from failover.app import create_app
+from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
+from failover.logs import LogFormat, configure
+from failover.pool import Pool
 from failover.settings import ConfigError, Settings, load_settings
+from failover.workers import (
+    WorkerInfo,
+    inherited_socket,
+    parse_worker,
+    supervise,
+    worker_argv,
+)
 
 log = logging.getLogger("switchboard")
 
 EXIT_BAD_CONFIG = 2
 
 
-async def serve(settings: Settings) -> None:
-    app = create_app(settings)
+async def serve(
+    settings: Settings, worker: WorkerInfo | None = None, fd: int | None = None
+) -> None:
+    app = create_app(settings, worker=worker)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -41,10 +53,17 @@ async def serve(settings: Settings) -> None:
     except SpoolError as exc:  # the one start-up failure that is the config's doing
         print(f"switchboard: bad configuration\ncallbacks.spool_path: {exc}", file=sys.stderr)  # noqa: T201
         raise SystemExit(EXIT_BAD_CONFIG) from exc
-    site = web.TCPSite(
-        runner, settings.server.host, settings.server.port, backlog=1024, reuse_address=True
-    )
-    await site.start()
+    if worker is not None and fd is not None:  # one of several: the master's socket
+        # Its siblings already take connections on this socket: take none before the
+        # first probes, or they would all be sent to self-help.
+        await _first_probes(app[POOL], within=2 * settings.health.timeout + 1.0)
+        await web.SockSite(runner, inherited_socket(fd)).start()
+        await web.UnixSite(runner, str(worker.socket_path())).start()  # for /metrics
+    else:
+        site = web.TCPSite(
+            runner, settings.server.host, settings.server.port, backlog=1024, reuse_address=True
+        )
+        await site.start()
     # Everything built so far (settings, routes, metrics, imported modules) lives as long
     # as the process: move it out of the collector's sight, so that collections triggered
     # by per-request garbage do not walk it again and again (CPython docs, gc.freeze).
@@ -53,9 +72,12 @@ async def serve(settings: Settings) -> None:
     # long as the process, and a full collection should not walk them on every pass.
     runtime = app[SELF_HELP].runtime
     freezer = asyncio.create_task(_freeze_when(runtime.started), name="gc-freeze")
-    for address in runner.addresses:
-        host, port = address[0], address[1]
-        log.warning("switchboard listening on http://%s:%s", host, port)
+    if worker is None:
+        for address in runner.addresses:
+            host, port = address[0], address[1]
+            log.warning("switchboard listening on http://%s:%s", host, port)
+    else:
+        log.warning("worker %d of %d serving", worker.index + 1, worker.count)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -66,13 +88,22 @@ async def serve(settings: Settings) -> None:
     await runner.cleanup()
 
 
+async def _first_probes(pool: Pool, *, within: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not all(m.last_probe is not None for m in pool.snapshot().members):
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("serving before every call center was probed (%.1f s)", within)
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _freeze_when(ready: asyncio.Event) -> None:
     await ready.wait()
     gc.collect()
     gc.freeze()
 
 
-def _run(coro_settings: Settings) -> None:
+def _run(coro_settings: Settings, worker: WorkerInfo | None = None, fd: int | None = None) -> None:
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
 
@@ -80,7 +111,7 @@ def _run(coro_settings: Settings) -> None:
     except ImportError:  # pragma: no cover
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(coro_settings))
+        runner.run(serve(coro_settings, worker, fd))
 
 
 def _load(path: str) -> Settings | None:
@@ -96,14 +127,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run the front door")
     p_serve.add_argument("--config", required=True, help="TOML configuration file")
+    # Set by the master for its workers (server.workers > 1), not by people.
+    p_serve.add_argument("--worker", help=argparse.SUPPRESS)
+    p_serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    p_serve.add_argument("--peers", help=argparse.SUPPRESS)
     p_check = sub.add_parser("check-config", help="validate a configuration file and exit")
     p_check.add_argument("file")
     sub.add_parser("demo", help="run the local demo (redis-server, two simulated call centers)")
+    # A flag, not SWITCHBOARD_LOG_FORMAT: settings reject SWITCHBOARD_* names they do
+    # not know. A server's logs go to a collector (JSON lines); a person reads the rest.
+    # (The demo's own front door is a `serve` child: sims/demo.py picks its format.)
+    for sub_parser, default in ((p_serve, "json"), (p_check, "text")):
+        sub_parser.add_argument(
+            "--log-format", choices=("json", "text"), default=default,
+            help=f"log lines as JSON objects or as text (default: {default})",
+        )  # fmt: skip
     args = parser.parse_args(argv)
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_format: LogFormat = getattr(args, "log_format", "text")
+    configure(log_format, logging.INFO)
     if args.command == "check-config":
         settings = _load(args.file)
         if settings is None:
@@ -115,6 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _load(args.config)
         if settings is None:
             return EXIT_BAD_CONFIG
+        if args.worker is not None:
+            index, count = parse_worker(args.worker)
+            info = WorkerInfo(index=index, count=count, peers=Path(args.peers))
+            _run(settings, info, args.listen_fd)
+            return 0
+        if settings.server.workers > 1:
+            return supervise(
+                worker_argv(args.config, log_format),
+                host=settings.server.host,
+                port=settings.server.port,
+                workers=settings.server.workers,
+                grace=settings.server.shutdown_grace,
+            )
         _run(settings)
         return 0
     # The demo lives with the simulators, which the product never imports: run it as

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
-from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS
+from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS, WORKER
 from failover.breaker import OutlierPolicy
 from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
@@ -32,8 +32,10 @@ from failover.redisconn import RedisWatch, connect
 from failover.routing import SELF_HELP, RouteChange
 from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
-from failover.status import status_handler, wall_of
+from failover.status import status_handler, status_page, wall_of
 from failover.switches import Switches
+from failover.workers import WorkerInfo, gather_metrics
+from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
 from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
@@ -103,20 +105,35 @@ class EventSink:
                 t = event.transition
                 m.health_transitions_total.labels(event.callcenter, t.target.value).inc()
                 log.warning(
-                    "health %s: %s -> %s (%s)", event.callcenter, t.source, t.target, t.reason
-                )
+                    "health %s: %s -> %s (%s)", event.callcenter, t.source, t.target, t.reason,
+                    extra={"event": "health_change", "backend": event.callcenter,
+                           "from": t.source.value, "to": t.target.value, "reason": t.reason},
+                )  # fmt: skip
             elif isinstance(event, Ejected):
                 m.ejections_total.labels(event.callcenter).inc()
-                log.warning("ejected %s: %s", event.callcenter, event.ejection.reason)
+                e = event.ejection
+                log.warning(
+                    "ejected %s: %s", event.callcenter, e.reason,
+                    extra={"event": "ejected", "backend": event.callcenter, "reason": e.reason,
+                           "ejections": e.count},
+                )  # fmt: skip
             elif isinstance(event, RouteChange):
                 m.failover_transitions_total.labels(event.target).inc()
                 m.failover_time.route_changed(event)
                 self.on_route_change(event)
+                source = event.source or "start"
                 log.warning(
-                    "routing: %s -> %s (%s)", event.source or "start", event.target, event.reason
-                )
+                    "routing: %s -> %s (%s)", source, event.target, event.reason,
+                    extra={"event": "route_change", "from": source, "to": event.target,
+                           "reason": event.reason},
+                )  # fmt: skip
             elif isinstance(event, SwitchChanged):
-                log.warning("switch %s %s = %s", event.callcenter or "*", event.switch, event.value)
+                where = event.callcenter or "*"
+                log.warning(
+                    "switch %s %s = %s", where, event.switch, event.value,
+                    extra={"event": "switch_changed", "backend": where, "switch": event.switch,
+                           "value": event.value},
+                )  # fmt: skip
 
     def probe(self, name: str, result: ProbeResult, events: Sequence[Event]) -> None:
         self._metrics.probe_duration.labels(name).observe(result.latency)
@@ -130,7 +147,9 @@ def create_app(
     *,
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
+    worker: WorkerInfo | None = None,
 ) -> web.Application:
+    """`worker`: this process's place among `server.workers` (None: the only one)."""
     clock = clock or SystemClock()
     registry = registry or CollectorRegistry()
     pool = build_pool(settings)
@@ -144,6 +163,8 @@ def create_app(
     app[METRICS] = metrics
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    if worker is not None:
+        app[WORKER] = worker
 
     app.cleanup_ctx.append(
         lambda app: _resources(app, sink=sink, callback_metrics=callback_metrics)
@@ -159,6 +180,7 @@ def create_app(
     )  # fmt: skip
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
+    app.router.add_get("/status", wrap("status_page", status_page))
     return app
 
 
@@ -167,6 +189,7 @@ async def _resources(
 ) -> AsyncIterator[None]:
     """Everything with a lifetime, opened in order and closed in reverse."""
     settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
+    worker = app.get(WORKER)
     policy = proxy_policy(settings)
     async with (
         new_proxy_session(max_connections=settings.proxy.max_connections) as proxy_session,
@@ -185,7 +208,7 @@ async def _resources(
             app[REDIS] = redis
         helper = build_self_help(
             settings, redis=redis, session=proxy_session, metrics=metrics,
-            outage=OutageView(pool, clock),
+            outage=OutageView(pool, clock), writes_snapshot=worker is None or worker.index == 0,
         )  # fmt: skip
         app[selfhelp.SELF_HELP] = helper
         sink.on_route_change = lambda e: helper.runtime.follow_routing(
@@ -194,7 +217,8 @@ async def _resources(
         callbacks = _callbacks(app, redis=redis, session=proxy_session,
                                metrics=callback_metrics, helper=helper)  # fmt: skip
         switches = app[admin.SWITCHBOARD] = Switches(
-            pool, redis=redis, clock=clock, replica=replica_name(settings), observe=sink,
+            pool, redis=redis, clock=clock, observe=sink,
+            replica=replica_name(settings) + (f"/{worker.suffix}" if worker else ""),
             on_action=lambda action: metrics.admin_actions_total.labels(action).inc(),
         )  # fmt: skip
         watch = None
@@ -247,7 +271,7 @@ def _callbacks(
         return None
     runtime, intake = build_callbacks(
         settings, redis=redis, session=session, pool=app[POOL], clock=app[CLOCK],
-        metrics=metrics,
+        metrics=metrics, worker=app.get(WORKER),
     )  # fmt: skip
     app[CALLBACKS] = runtime
     app[callbacks_web.INTAKE] = intake
@@ -284,4 +308,17 @@ class OutageView:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
+    worker = request.app.get(WORKER)
+    if worker is not None and worker.count > 1 and request.query.get("worker") != "self":
+        texts, answered = await gather_metrics(worker, body)
+        body = (
+            merge(texts)
+            + (
+                "# HELP switchboard_workers_scraped Worker processes whose metrics this scrape"
+                " includes.\n# TYPE switchboard_workers_scraped gauge\n"
+                f"switchboard_workers_scraped {answered}\n"
+                "# HELP switchboard_workers Worker processes configured.\n"
+                f"# TYPE switchboard_workers gauge\nswitchboard_workers {worker.count}\n"
+            ).encode()
+        )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -11,6 +11,7 @@ from failover.callbacks.runtime import CallbackRuntime
 from failover.clock import Clock
 from failover.pool import Pool
 from failover.settings import Settings
+from failover.workers import WorkerInfo
 from monitoring.metrics import Metrics
 
 POOL: Final = web.AppKey("pool", Pool)
@@ -19,3 +20,4 @@ SETTINGS: Final = web.AppKey("settings", Settings)
 CLOCK: Final = web.AppKey("clock", Clock)
 REDIS: Final = web.AppKey("redis", Redis)
 CALLBACKS: Final = web.AppKey("callbacks", CallbackRuntime)
+WORKER: Final = web.AppKey("worker", WorkerInfo)

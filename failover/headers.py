@@ -8,6 +8,9 @@ Proxy-Authenticate, Proxy-Authorization, TE, Trailer(s), Transfer-Encoding, Upgr
 X-Forwarded-For/-Proto/-Host (and RFC 7239 `Forwarded`) from the client are kept
 only when the peer is a configured trusted proxy; otherwise a client could claim any
 address. Compare nginx's `real_ip` module and its `set_real_ip_from`.
+
+`X-Request-ID` is never copied: the call center gets the id we log under (the
+client's, once checked, or ours; `failover/logs.py`), so both sides' logs line up.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from failover.logs import REQUEST_ID_HEADER
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -79,7 +84,7 @@ def _without(
     return out
 
 
-_UPSTREAM_DROP: Final = HOP_BY_HOP | _FORWARDING | _REQUEST_OWNED
+_UPSTREAM_DROP: Final = HOP_BY_HOP | _FORWARDING | _REQUEST_OWNED | {REQUEST_ID_HEADER.lower()}
 _UPSTREAM_DROP_KEEP_LENGTH: Final = _UPSTREAM_DROP - {"content-length"}
 _DOWNSTREAM_DROP: Final = HOP_BY_HOP | {"content-length"}
 
@@ -92,9 +97,12 @@ def upstream_request_headers(
     host: str | None,
     trusted: Sequence[IPNetwork],
     keep_content_length: bool,
+    request_id: str | None = None,
 ) -> CIMultiDict[str]:
     """Headers to send to the call center for one customer request."""
     out = _without(incoming, _UPSTREAM_DROP_KEEP_LENGTH if keep_content_length else _UPSTREAM_DROP)
+    if request_id is not None:
+        out.add(REQUEST_ID_HEADER, request_id)
     if not is_trusted(peer, trusted):
         # `add`, not item assignment: `_without` removed them all, nothing to replace.
         if peer:
@@ -123,10 +131,14 @@ def downstream_response_headers(
     upstream_base: str,
     mount: str,
     keep_content_length: bool,
+    request_id: str | None = None,
 ) -> CIMultiDict[str]:
     """Headers to send back to the customer; a Location pointing at the call center is
-    rewritten to go through the front door again (nginx's `proxy_redirect default`)."""
+    rewritten to go through the front door again (nginx's `proxy_redirect default`).
+    `request_id` replaces whatever id the call center sent back."""
     out = _without(upstream, HOP_BY_HOP if keep_content_length else _DOWNSTREAM_DROP)
+    if request_id is not None:
+        out[REQUEST_ID_HEADER] = request_id
     location = out.get("Location")
     if location is not None:
         base = upstream_base.rstrip("/")

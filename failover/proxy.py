@@ -100,10 +100,13 @@ class Proxy:
         path_qs: str,
         remaining: float,
         extra_response_headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> Answered | Failed:
         """Send the request to `name`. A 5xx answer comes back as `Failed`, like a
         refused connection: the caller retries elsewhere or sends the customer to
-        self-help; an error page from a failing call center is never passed on."""
+        self-help; an error page from a failing call center is never passed on.
+        `request_id` goes to the call center and back to the customer as `X-Request-ID`
+        (set here, not by the caller: a streamed answer's headers leave from here)."""
         p = self._policy
         if remaining <= 0:
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget spent")
@@ -118,6 +121,7 @@ class Proxy:
             host=request.host,
             trusted=p.trusted_proxies,
             keep_content_length=has_body,
+            request_id=request_id,
         )
         if remaining >= p.connect_timeout and remaining >= p.read_timeout:
             timeout = self._full_timeout
@@ -156,9 +160,9 @@ class Proxy:
                     async with asyncio.timeout_at(deadline):
                         body, whole = await _read_up_to(upstream, p.buffer_bytes)
                 if whole:
-                    return self._buffered(upstream, body, base, extra_response_headers)
+                    return self._buffered(upstream, body, base, extra_response_headers, request_id)
                 return await self._stream(
-                    request, upstream, base, extra_response_headers, prefix=body
+                    request, upstream, base, extra_response_headers, request_id, prefix=body
                 )
         except TimeoutError:
             _close(upstream)
@@ -167,13 +171,14 @@ class Proxy:
             _close(upstream)
             detail = f"{type(exc).__name__}: {exc}"[:200]
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
-        return await self._stream(request, upstream, base, extra_response_headers)
+        return await self._stream(request, upstream, base, extra_response_headers, request_id)
 
     def _response_headers(
         self,
         upstream: aiohttp.ClientResponse,
         base: str,
         extra: Mapping[str, str] | None,
+        request_id: str | None,
         *,
         keep_content_length: bool,
     ) -> CIMultiDict[str]:
@@ -182,6 +187,7 @@ class Proxy:
             upstream_base=base,
             mount=self._policy.mount,
             keep_content_length=keep_content_length,
+            request_id=request_id,
         )
         if extra:
             headers.update(extra)
@@ -193,8 +199,11 @@ class Proxy:
         body: bytes,
         base: str,
         extra: Mapping[str, str] | None,
+        request_id: str | None,
     ) -> Answered:
-        headers = self._response_headers(upstream, base, extra, keep_content_length=False)
+        headers = self._response_headers(
+            upstream, base, extra, request_id, keep_content_length=False
+        )
         upstream.release()
         response = web.Response(
             status=upstream.status, reason=upstream.reason, body=body, headers=headers
@@ -207,10 +216,13 @@ class Proxy:
         upstream: aiohttp.ClientResponse,
         base: str,
         extra: Mapping[str, str] | None,
+        request_id: str | None,
         *,
         prefix: bytes = b"",
     ) -> Answered:
-        headers = self._response_headers(upstream, base, extra, keep_content_length=True)
+        headers = self._response_headers(
+            upstream, base, extra, request_id, keep_content_length=True
+        )
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         response.headers.extend(headers)
         try:

@@ -32,6 +32,7 @@ def build_self_help(
     session: aiohttp.ClientSession,
     metrics: Metrics,
     outage: Callable[[], Outage],
+    writes_snapshot: bool = True,
 ) -> SelfHelp:
     s = settings.selfhelp
     origin = None
@@ -64,6 +65,7 @@ def build_self_help(
         flusher=HitFlusher(store, hits, clock=time.time) if store is not None else None,
         snapshot_every=float(s.snapshot_every_s),
         warm_top=s.warm_top,
+        writes_snapshot=writes_snapshot,
     )
     return SelfHelp(
         runtime=runtime,

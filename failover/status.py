@@ -1,23 +1,55 @@
-"""`/api/v1/status`: what the front door sees and does, as JSON.
+"""What the front door sees and does: `/api/v1/status` (JSON) and `/status` (HTML).
 
-Each call center's health and last probe, where customers are sent and why since
-when, an override in force, Redis, the callback backlog, and the recent timeline.
+Both come from one `gather`: every fact collected once, as JSON-ready values. The JSON
+answer is that dict, and the page is a template over the same dict, so the two cannot
+drift. Customer outcome first: where customers go, since when and why; an override and
+the operator switches; each call center's state and last probe; cache and Redis; the
+callback backlog; recent admin actions and the transition timeline, newest first.
+
+Each part is gathered on its own under a time limit: one that fails or hangs (Redis
+down, a bug) is named in `unknown` and shows as "unknown" while the rest still shows.
+A fault in what the page reports on never makes it a 5xx. Lists are capped at `LIMIT`.
+
+Errors: none raised to callers; a failing part is logged and listed in `unknown`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
+import jinja2
 from aiohttp import web
 
+from cache.web import SELF_HELP
+from failover.admin import SWITCHBOARD
 from failover.appkeys import CALLBACKS, CLOCK, POOL, REDIS
 from failover.callbacks.runtime import CallbackRuntime
 from failover.clock import Clock
-from failover.pool import Ejected, Event, HealthChange
+from failover.pool import Ejected, Event, HealthChange, PoolSnapshot
 from failover.redisconn import reachable
-from failover.routing import SELF_HELP, RouteChange
+from failover.routing import SELF_HELP as TO_SELF_HELP
+from failover.routing import Override, RouteChange
+
+log = logging.getLogger("switchboard.status")
+
+LIMIT: Final = 50  # timeline and audit entries shown
+PART_TIMEOUT: Final = 1.5  # s; Redis calls give up sooner (redisconn.SOCKET_TIMEOUT)
+REFRESH_SECONDS: Final = 5
+NO_STORE: Final = {"Cache-Control": "no-store"}
+TEMPLATES: Final = Path(__file__).parent / "templates"
+
+Json = dict[str, Any]
+Stamp = Callable[[float | None], str | None]
+ROUTING_UNKNOWN: Final[Json] = dict.fromkeys(
+    ("destination", "failover_active", "since", "since_age_s", "reason", "override")
+)
 
 
 def wall_of(t: float, clock: Clock) -> datetime | None:
@@ -27,25 +59,81 @@ def wall_of(t: float, clock: Clock) -> datetime | None:
     return clock.wall() - timedelta(seconds=clock.monotonic() - t)
 
 
-async def status_handler(request: web.Request) -> web.Response:
-    pool, clock = request.app[POOL], request.app[CLOCK]
-    snap = pool.snapshot()
+async def gather(app: web.Application) -> Json:
+    """Every fact both answers show, from one pool snapshot and one reading of the clock."""
+    clock = app[CLOCK]
+    snap = app[POOL].snapshot()
     now, wall = clock.monotonic(), clock.wall()
 
     def at(t: float | None) -> str | None:
-        moment = None if t is None else wall_of(t, clock)
-        return None if moment is None else moment.isoformat()
+        if t is None or not math.isfinite(t):
+            return None
+        return (wall - timedelta(seconds=now - t)).isoformat()
 
-    callcenters: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    parts = {
+        "routing": _routing(snap, now, at),
+        "switches": _switches(app),
+        "callcenters": _callcenters(snap, now, wall, at),
+        "redis": _redis(app),
+        "cache": _cache(app),
+        "callbacks": _callbacks(app.get(CALLBACKS), wall.timestamp()),
+        "admin_log": _admin_log(app),
+        "timeline": _timeline(snap, at),
+    }
+    values = await asyncio.gather(*(_part(k, v, unknown) for k, v in parts.items()))
+    found = dict(zip(parts, values, strict=True))
+    # The routing facts sit at the top level, where JSON clients have always read them.
+    facts: Json = {"generated_at": wall.isoformat(), **(found.pop("routing") or ROUTING_UNKNOWN)}
+    facts |= found
+    facts["unknown"] = sorted(unknown)
+    _credit_override(facts)
+    return facts
+
+
+async def _part(name: str, make: Awaitable[Any], unknown: list[str]) -> Any:
+    try:
+        async with asyncio.timeout(PART_TIMEOUT):
+            return await make
+    except Exception as exc:  # a status page must show the rest: this part is "unknown"
+        log.warning("status: %s unknown: %r", name, exc)
+        unknown.append(name)
+        return None
+
+
+async def _routing(snap: PoolSnapshot, now: float, at: Stamp) -> Json:
+    router, o = snap.router, snap.override
+    return {
+        "destination": router.current,
+        "failover_active": router.current == TO_SELF_HELP,
+        "since": at(router.since) if router.current else None,
+        "since_age_s": round(now - router.since, 1) if router.current else None,
+        "reason": router.reason,
+        "override": None if o is None else _override_json(o),
+    }
+
+
+def _override_json(o: Override) -> Json:
+    return {"kind": o.kind.value, "callcenter": o.callcenter, "reason": o.reason, "set_by": None}
+
+
+async def _switches(app: web.Application) -> Json:
+    d = app[SWITCHBOARD].describe()
+    return {k: d[k] for k in ("emergency", "drained", "shared", "in_sync")}
+
+
+async def _callcenters(snap: PoolSnapshot, now: float, wall: datetime, at: Stamp) -> list[Json]:
+    out: list[Json] = []
     for member, view in zip(snap.members, snap.views, strict=True):
         probe = member.last_probe
-        callcenters.append(
+        out.append(
             {
                 "name": view.name,
                 "priority": view.priority,
                 "health": view.health.value,
                 "availability": view.availability(now=now, wall=wall).value,
                 "health_since": at(member.machine.since) if member.machine.checks else None,
+                "ejected": view.breaker.is_ejected(now),
                 "ejected_until": at(view.breaker.ejected_until),
                 "ejections": view.breaker.ejections_total,
                 "emergency": view.emergency,
@@ -63,60 +151,33 @@ async def status_handler(request: web.Request) -> web.Response:
                 },
             }
         )
-    redis = request.app.get(REDIS)
-    body = {
-        "destination": snap.router.current,
-        "failover_active": snap.router.current == SELF_HELP,
-        "since": at(snap.router.since) if snap.router.current else None,
-        "reason": snap.router.reason,
-        "override": None
-        if snap.override is None
-        else {"kind": snap.override.kind.value, "callcenter": snap.override.callcenter},
-        "callcenters": callcenters,
-        "redis": {"configured": redis is not None, "reachable": await reachable(redis)}
-        if redis is not None
-        else {"configured": False},
-        "callbacks": _callbacks_json(request.app.get(CALLBACKS), wall.timestamp()),
-        "timeline": [_event_json(e, at) for e in snap.timeline[-50:]],
-    }
-    return web.json_response(body)
+    return out
 
 
-def _event_json(event: Event, at: Any) -> dict[str, Any]:
-    if isinstance(event, HealthChange):
-        t = event.transition
-        return {
-            "at": at(t.at),
-            "kind": "health",
-            "callcenter": event.callcenter,
-            "from": t.source.value,
-            "to": t.target.value,
-            "reason": t.reason,
-        }
-    if isinstance(event, Ejected):
-        return {"kind": "ejected", "callcenter": event.callcenter, "reason": event.ejection.reason}
-    if isinstance(event, RouteChange):
-        return {
-            "at": at(event.at),
-            "kind": "route",
-            "from": event.source,
-            "to": event.target,
-            "reason": event.reason,
-        }
+async def _redis(app: web.Application) -> Json:
+    redis = app.get(REDIS)
+    if redis is None:
+        return {"configured": False}
+    return {"configured": True, "reachable": await reachable(redis)}
+
+
+async def _cache(app: web.Application) -> Json:
+    service = app[SELF_HELP].service
     return {
-        "at": at(event.at),
-        "kind": "switch",
-        "callcenter": event.callcenter,
-        "switch": event.switch,
-        "value": event.value,
+        "redis_breaker_open": service.redis_dep.open,
+        "origin_breaker_open": service.origin_dep.open,
+        "bulletins_known": len(service.known()),
     }
 
 
-def _callbacks_json(runtime: CallbackRuntime | None, now: float) -> dict[str, Any]:
+async def _callbacks(runtime: CallbackRuntime | None, now: float) -> Json:
     if runtime is None:
         return {"enabled": False}
     s = runtime.sample
-    body: dict[str, Any] = {"enabled": True, "durability": runtime.durability}
+    body: Json = {"enabled": True, "durability": runtime.durability}
+    body |= dict.fromkeys(
+        ("pending", "spooled", "dead_lettered", "oldest_pending_age_s", "redis_ok")
+    )  # not sampled yet
     if s is not None:
         body |= {
             "pending": s.pending + s.spooled,
@@ -128,3 +189,111 @@ def _callbacks_json(runtime: CallbackRuntime | None, now: float) -> dict[str, An
             "redis_ok": s.redis_ok,
         }
     return body
+
+
+async def _admin_log(app: web.Application) -> list[Json]:
+    return [dataclasses.asdict(e) for e in await app[SWITCHBOARD].recent(LIMIT)]
+
+
+async def _timeline(snap: PoolSnapshot, at: Stamp) -> list[Json]:
+    return [_event_json(e, at) for e in reversed(snap.timeline[-LIMIT:])]
+
+
+def _event_json(event: Event, at: Stamp) -> Json:
+    if isinstance(event, HealthChange):
+        t = event.transition
+        return {"at": at(t.at), "kind": "health", "callcenter": event.callcenter,
+                "from": t.source.value, "to": t.target.value, "reason": t.reason}  # fmt: skip
+    if isinstance(event, Ejected):
+        # The pool does not record when an ejection began; its end is what an SRE needs.
+        return {"at": None, "kind": "ejected", "callcenter": event.callcenter,
+                "until": at(event.ejection.until), "reason": event.ejection.reason}  # fmt: skip
+    if isinstance(event, RouteChange):
+        return {"at": at(event.at), "kind": "route", "from": event.source, "to": event.target,
+                "reason": event.reason}  # fmt: skip
+    return {"at": at(event.at), "kind": "switch", "callcenter": event.callcenter,
+            "switch": event.switch, "value": event.value}  # fmt: skip
+
+
+def _credit_override(facts: Json) -> None:
+    """Who set the override in force: the newest override action in the audit log."""
+    override, entries = facts["override"], facts["admin_log"]
+    if not override or not entries:
+        return
+    entry = next((e for e in entries if e["action"] == "override"), None)
+    if entry is not None and not entry["target"].startswith("automatic"):
+        override["set_by"] = {k: entry[k] for k in ("actor", "at", "remote", "replica")}
+
+
+# -- the two answers ------------------------------------------------------------------
+
+
+async def status_handler(request: web.Request) -> web.Response:
+    try:
+        body = await gather(request.app)
+    except Exception as exc:  # never a 5xx for what we report on; say what is unknown
+        log.exception("status: gathering failed")
+        body = {"unknown": ["all"], "error": type(exc).__name__}
+    return web.json_response(body, headers=NO_STORE)
+
+
+def _parse(iso: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+
+
+def when(iso: str | None) -> str:
+    moment = _parse(iso)
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(iso: str | None, now_iso: str) -> str:
+    """How long ago `iso` was, as "4 min 3 s ago" (or "in 8 s" for a moment to come)."""
+    moment, now = _parse(iso), _parse(now_iso)
+    if moment is None or now is None:
+        return ""
+    seconds = (now - moment).total_seconds()
+    return f"in {duration(-seconds)}" if seconds < -0.5 else f"{duration(seconds)} ago"
+
+
+def duration(seconds: float) -> str:
+    s = int(seconds)
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
+                                      ("min", 60, "s", 1)):  # fmt: skip
+        if s >= size:
+            rest = (s % size) // sub_size
+            return f"{s // size} {unit} {rest} {sub}" if rest else f"{s // size} {unit}"
+    return f"{s} s"
+
+
+# A tone per state, for colour; the page always prints the state's name beside it.
+TONES: Final = {
+    "serving": "ok", "up": "ok", "degraded": "warn", "emergency": "info", "drained": "info",
+    "closed": "info", "ejected": "bad", "down": "bad", "unknown": "muted",
+}  # fmt: skip
+_ENV: Final = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)  # fmt: skip
+_ENV.filters |= {"when": when, "duration": duration}
+_ENV.globals |= {"ago": ago, "refresh": REFRESH_SECONDS, "tones": TONES}
+
+FALLBACK_PAGE: Final = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
+    "<title>Status unknown · Switchboard</title></head><body><main>"
+    "<h1>Switchboard status: unknown</h1><p>The status could not be gathered; see the "
+    "front door's log. This page retries by itself.</p></main></body></html>"
+)
+
+
+async def status_page(request: web.Request) -> web.Response:
+    try:
+        text = _ENV.get_template("status.html").render(s=await gather(request.app))
+    except Exception:  # never a 5xx for what we report on
+        log.exception("status: page failed")
+        text = FALLBACK_PAGE
+    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=NO_STORE)

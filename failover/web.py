@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlencode
 from aiohttp import web
 
 from failover.clock import Clock
+from failover.logs import REQUEST_ID
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
 from failover.proxy import Answered, Proxy, ProxyPolicy
@@ -156,6 +157,7 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
             "Path=/support; HttpOnly; SameSite=Lax"
         }
     path_qs = _upstream_path(request, fd.policy.mount)
+    request_id = REQUEST_ID.get()  # set by `observed`, which wraps this handler
     now = started
     for i, name in enumerate(targets):
         remaining = deadline - now
@@ -163,7 +165,7 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
             break
         result = await fd.proxy.attempt(
             request, name, path_qs=path_qs, remaining=remaining,
-            extra_response_headers=extra,
+            extra_response_headers=extra, request_id=request_id,
         )  # fmt: skip
         now = clock.monotonic()
         fd.metrics.count_attempt(name, result.outcome.value)
@@ -173,7 +175,11 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
         if isinstance(result, Answered):
             request[DESTINATION] = name
             return result.response
-        log.info("attempt at %s failed: %s", name, result.detail)
+        log.info(
+            "attempt at %s failed: %s", name, result.detail,
+            extra={"event": "attempt_failed", "backend": name,
+                   "outcome": result.outcome.value, "reason": result.detail},
+        )  # fmt: skip
         if i + 1 < len(targets):
             fd.metrics.retries_total.labels(name).inc()
     return _to_self_help(request, fd, tail, cause="upstream_failed")

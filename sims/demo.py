@@ -126,7 +126,7 @@ def main() -> int:
             community_port=community_port,
             centers=centers,
         )
-        spawn(PYTHON, "-m", "failover", "serve", "--config", str(config))
+        spawn(PYTHON, "-m", "failover", "serve", "--config", str(config), "--log-format", "text")
         wait_http(f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
         print(

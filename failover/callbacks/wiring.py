@@ -19,6 +19,7 @@ from failover.clock import Clock
 from failover.pool import Pool
 from failover.routing import callback_target
 from failover.settings import Settings
+from failover.workers import WorkerInfo
 from monitoring.callbacks import CallbackMetrics
 
 
@@ -44,13 +45,17 @@ def build_callbacks(
     pool: Pool,
     clock: Clock,
     metrics: CallbackMetrics,
+    worker: WorkerInfo | None = None,
 ) -> tuple[CallbackRuntime, Intake]:
     """Raises `SpoolError` if the spool file cannot be opened (a configuration error:
     `callbacks.spool_path`)."""
     cb = settings.callbacks
-    consumer = replica_name(settings)
+    consumer, path = replica_name(settings), spool_path(settings)
+    if worker is not None:  # each worker its own consumer and spool file
+        consumer = f"{consumer}/{worker.suffix}"
+        path = path.with_name(f"{path.name}.{worker.suffix}")
     stream = CallbackStream(redis, consumer=consumer)
-    spool = Spool(spool_path(settings))
+    spool = Spool(path)
 
     def target() -> str | None:
         snap = pool.snapshot()

@@ -46,6 +46,11 @@ class ServerSettings(_Section):
     shutdown_grace_ms: NonNegativeMillis = Field(
         default=5000, description="on SIGTERM, time given to in-flight requests to finish"
     )
+    workers: AtLeastOne = Field(
+        default=1,
+        description="worker processes sharing the port (one per core); more than 1 needs "
+        "[redis] url, through which they share admin switches and callbacks",
+    )
 
     @property
     def shutdown_grace(self) -> float:
@@ -251,6 +256,16 @@ class Settings(BaseModel):
                     f"[{first[center.name]}]); names must be unique, priorities may repeat",
                 )
             first[center.name] = index
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Self:
+        if self.server.workers > 1 and self.redis.url is None:
+            raise _invalid(
+                ("server", "workers"),
+                f"{self.server.workers} workers need [redis] url: without it each worker "
+                "would keep its own admin switches and callback queue",
+            )
         return self
 
     @property

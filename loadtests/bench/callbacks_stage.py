@@ -155,7 +155,16 @@ class CallbackStage:
         ]
         config = self.tmp / f"switchboard-{port}.toml"
         config.write_text("\n".join(lines) + "\n")
-        argv = (sys.executable, "-m", "failover", "serve", "--config", str(config))
+        argv = (
+            sys.executable,
+            "-m",
+            "failover",
+            "serve",
+            "--config",
+            str(config),
+            "--log-format",
+            "text",
+        )
         return Contender(DOOR, "door", argv, port, "/readyz", ROUTE, self.tmp / "door.log")
 
     def bare(self) -> Contender:

@@ -192,7 +192,16 @@ class SelfHelpStage:
         lines.append(f'[[callcenters]]\nname = "cc"\nurl = "{self.upstream}"')
         config = self.tmp / f"switchboard-{slug}-{port}.toml"
         config.write_text("\n".join(lines) + "\n")
-        argv = (sys.executable, "-m", "failover", "serve", "--config", str(config))
+        argv = (
+            sys.executable,
+            "-m",
+            "failover",
+            "serve",
+            "--config",
+            str(config),
+            "--log-format",
+            "text",
+        )
         log = self.tmp / f"door-{slug}-{port}.log"
         return Contender(DOOR, slug, argv, port, "/readyz", page_path, log, READY_LOG)
 

@@ -185,7 +185,7 @@ def contenders(
     )
     py = sys.executable
     bare = str(Path(__file__).with_name("bare.py"))
-    door_argv = (py, "-m", "failover", "serve", "--config", str(config))
+    door_argv = (py, "-m", "failover", "serve", "--config", str(config), "--log-format", "text")
     return [
         Contender(DOOR, "door", door_argv, door, "/readyz"),
         Contender(BARE_DROP, "bare-drop", (py, bare, "drop", str(drop), upstream), drop, PAGE_PATH),

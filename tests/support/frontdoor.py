@@ -108,6 +108,7 @@ class FrontDoors:
                 sys.executable, "-m", "failover", "serve", "--config", str(path),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
                 env=clean_env(), cwd=REPO,
+                start_new_session=True,  # its workers, if any, go with it (stop_process)
             )  # fmt: skip
         door = FrontDoorProcess(name=name, proc=proc, port=port, config=path, log=log)
         self._started.append(door)
@@ -118,7 +119,7 @@ class FrontDoors:
             if door.proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     door.proc.send_signal(signal.SIGCONT)  # a frozen one must see SIGTERM
-            await stop_process(door.proc, grace=STOP_GRACE)
+            await stop_process(door.proc, grace=STOP_GRACE, group=True)
         self._started.clear()
 
     async def __aenter__(self) -> FrontDoors:

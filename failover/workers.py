@@ -1,0 +1,149 @@
+"""Several worker processes on one port (`server.workers`), and their metrics as one.
+
+The master binds the listening socket once, then starts `workers` processes
+(`python -m failover serve ... --worker I/N`) that inherit it and accept on it: the
+kernel spreads connections among them. Each worker is a whole front door (its own
+probes, caches and callback dispatcher; admin switches and the callback queue are
+shared through Redis). The master restarts a worker that dies, forwards SIGTERM and
+SIGINT to all of them, and waits for them to drain.
+
+Metrics: each worker also listens on a Unix socket in a private folder; `/metrics` on
+any worker asks every worker for its own exposition there (`/metrics?worker=self`)
+and merges them (`monitoring.aggregate.merge`), so a scrape that lands on one worker
+still counts every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import aiohttp
+
+log = logging.getLogger("switchboard.workers")
+
+RESTART_PAUSE: Final = 1.0  # a worker that dies this soon after starting waits before again
+SCRAPE_TIMEOUT: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerInfo:
+    index: int  # 0-based
+    count: int
+    peers: Path  # the folder of the workers' Unix sockets
+
+    def socket_path(self, index: int | None = None) -> Path:
+        return self.peers / f"worker-{self.index if index is None else index}.sock"
+
+    @property
+    def suffix(self) -> str:
+        """Appended to per-process names (callback consumer, spool file)."""
+        return f"w{self.index}"
+
+
+def parse_worker(text: str) -> tuple[int, int]:
+    """ "I/N" -> (I, N), for the --worker option."""
+    index, _, count = text.partition("/")
+    i, n = int(index), int(count)
+    if not 0 <= i < n:
+        raise ValueError(f"worker {text!r}: need 0 <= I < N")
+    return i, n
+
+
+async def gather_metrics(info: WorkerInfo, own: bytes) -> tuple[list[str], int]:
+    """Every worker's exposition (this one's given); how many answered."""
+
+    async def one(index: int) -> str | None:
+        if index == info.index:
+            return own.decode()
+        connector = aiohttp.UnixConnector(path=str(info.socket_path(index)))
+        timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT, sock_connect=SCRAPE_TIMEOUT,
+                                        sock_read=SCRAPE_TIMEOUT)  # fmt: skip
+        try:
+            async with (
+                aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+                session.get("http://worker/metrics?worker=self") as resp,
+            ):
+                if resp.status != 200:
+                    return None
+                return await resp.text()
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return None  # restarting: its counts are back on the next scrape
+
+    answers = await asyncio.gather(*(one(i) for i in range(info.count)))
+    texts = [a for a in answers if a is not None]
+    return texts, len(texts)
+
+
+def supervise(argv: Sequence[str], *, host: str, port: int, workers: int, grace: float) -> int:
+    """Run `workers` copies of `argv` (plus --worker and --listen-fd), sharing one socket;
+    until SIGTERM or SIGINT. Returns the exit code for the master."""
+    sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
+    sock.set_inheritable(True)
+    peers = Path(tempfile.mkdtemp(prefix="switchboard-workers-"))
+    bound = sock.getsockname()
+    log.warning("switchboard listening on http://%s:%s with %d workers", bound[0], bound[1],
+                workers)  # fmt: skip
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def spawn(index: int) -> subprocess.Popen[bytes]:
+        cmd = [*argv, "--worker", f"{index}/{workers}", "--listen-fd", str(sock.fileno()),
+               "--peers", str(peers)]  # fmt: skip
+        return subprocess.Popen(cmd, pass_fds=(sock.fileno(),))  # noqa: S603 - our own argv
+
+    procs = {i: (spawn(i), time.monotonic()) for i in range(workers)}
+    try:
+        while not stopping:
+            for index, (proc, started) in list(procs.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                log.error("worker %d (pid %d) exited with %d; starting it again", index,
+                          proc.pid, code)  # fmt: skip
+                if time.monotonic() - started < RESTART_PAUSE:
+                    time.sleep(RESTART_PAUSE)
+                procs[index] = (spawn(index), time.monotonic())
+            time.sleep(0.2)
+    finally:
+        for proc, _ in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace + 5
+        for proc, _ in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        sock.close()
+        shutil.rmtree(peers, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def worker_argv(config: str, log_format: str) -> list[str]:
+    return [sys.executable, "-m", "failover", "serve", "--config", config,
+            "--log-format", log_format]  # fmt: skip
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    return socket.socket(fileno=fd)
