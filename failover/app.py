@@ -8,7 +8,7 @@ in-flight requests and then stops the probes cleanly.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,13 +23,14 @@ from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
-from failover.health import HealthPolicy, ProbeResult, classify
+from failover.eventsink import EventSink
+from failover.health import HealthPolicy
 from failover.monitor import Monitor, ProbeSchedule
-from failover.pool import CallCenterSpec, Ejected, Event, HealthChange, Pool, SwitchChanged
+from failover.pool import CallCenterSpec, Pool
 from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
 from failover.redisconn import RedisWatch, connect
-from failover.routing import SELF_HELP, RouteChange
+from failover.routing import SELF_HELP
 from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
 from failover.status import status_handler, status_page, wall_of
@@ -88,58 +89,6 @@ def probe_schedule(settings: Settings) -> ProbeSchedule:
     h = settings.health
     return ProbeSchedule(interval=h.interval_ms / 1000, timeout=h.timeout_ms / 1000,
                          jitter=h.jitter)  # fmt: skip
-
-
-class EventSink:
-    """Logs and counts what the pool reports: one line per transition, with its reason."""
-
-    def __init__(self, metrics: Metrics, health: HealthPolicy) -> None:
-        self._metrics = metrics
-        self._health = health
-        self.on_route_change: Callable[[RouteChange], None] = lambda _: None
-
-    def __call__(self, events: Sequence[Event]) -> None:
-        m = self._metrics
-        for event in events:
-            if isinstance(event, HealthChange):
-                t = event.transition
-                m.health_transitions_total.labels(event.callcenter, t.target.value).inc()
-                log.warning(
-                    "health %s: %s -> %s (%s)", event.callcenter, t.source, t.target, t.reason,
-                    extra={"event": "health_change", "backend": event.callcenter,
-                           "from": t.source.value, "to": t.target.value, "reason": t.reason},
-                )  # fmt: skip
-            elif isinstance(event, Ejected):
-                m.ejections_total.labels(event.callcenter).inc()
-                e = event.ejection
-                log.warning(
-                    "ejected %s: %s", event.callcenter, e.reason,
-                    extra={"event": "ejected", "backend": event.callcenter, "reason": e.reason,
-                           "ejections": e.count},
-                )  # fmt: skip
-            elif isinstance(event, RouteChange):
-                m.failover_transitions_total.labels(event.target).inc()
-                m.failover_time.route_changed(event)
-                self.on_route_change(event)
-                source = event.source or "start"
-                log.warning(
-                    "routing: %s -> %s (%s)", source, event.target, event.reason,
-                    extra={"event": "route_change", "from": source, "to": event.target,
-                           "reason": event.reason},
-                )  # fmt: skip
-            elif isinstance(event, SwitchChanged):
-                where = event.callcenter or "*"
-                log.warning(
-                    "switch %s %s = %s", where, event.switch, event.value,
-                    extra={"event": "switch_changed", "backend": where, "switch": event.switch,
-                           "value": event.value},
-                )  # fmt: skip
-
-    def probe(self, name: str, result: ProbeResult, events: Sequence[Event]) -> None:
-        self._metrics.probe_duration.labels(name).observe(result.latency)
-        obs = classify(result, self._health)
-        self._metrics.probes_total.labels(name, obs.value).inc()
-        self(events)
 
 
 def create_app(
