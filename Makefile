@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEBIAN := redis-server:redis-server chromium:chromium
 
-.PHONY: run test lint typecheck unit integration debian bench clean
+.PHONY: run test lint typecheck rules unit integration debian bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) debian lint typecheck
+test: $(STAMP) debian lint typecheck rules
 	$(BIN)/pytest
+
+# Prometheus config, recording rules and alerts (monitoring/), with their promtool unit
+# tests. Debian ships promtool in the prometheus package.
+rules:
+	@scripts/ensure-debian-packages promtool:prometheus
+	promtool check config monitoring/prometheus.yml
+	promtool check rules monitoring/rules/*.yml
+	promtool test rules monitoring/rules/tests/*.yml
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

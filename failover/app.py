@@ -103,6 +103,8 @@ def create_app(
     registry = registry or CollectorRegistry()
     pool = build_pool(settings)
     metrics = Metrics(registry, now=clock.monotonic)
+    if settings.redis.url:
+        metrics.track_redis()
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))
     sink = EventSink(metrics, health_policy(settings))
     callback_metrics = CallbackMetrics(registry)
@@ -172,7 +174,8 @@ async def _resources(
         )  # fmt: skip
         watch = None
         if redis is not None:
-            watch = RedisWatch(redis, lambda ok: metrics.redis_up.set(1 if ok else 0))
+            gauge = metrics.track_redis()
+            watch = RedisWatch(redis, lambda ok: gauge.set(1 if ok else 0))
         app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
             pool=pool,
             proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),

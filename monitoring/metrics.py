@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from failover.health import HealthState
 from failover.pool import Pool
-from failover.routing import SELF_HELP, TAKING_CUSTOMERS, RouteChange
+from failover.routing import SELF_HELP, TAKING_CUSTOMERS, Availability, RouteChange
 from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram
 
 # No `*_created` series beside every counter: nothing here reads them, and they double
@@ -135,14 +135,20 @@ class Metrics:
         )
         for action in ("override", "emergency", "drain", "rewarm"):
             self.admin_actions_total.labels(action)
-        self.redis_up = Gauge(
-            "switchboard_redis_up",
-            "1 if Redis answered the front door's last ping (once a second); 0 if not "
-            "or not configured.",
-            registry=registry,
-        )
+        self.redis_up: Gauge | None = None  # only with Redis configured: track_redis()
         self.failover_time = FailoverTime(now)
         registry.register(self.failover_time)
+
+    def track_redis(self) -> Gauge:
+        """`switchboard_redis_up`, exported only when Redis is configured: without it
+        (embedded mode) there is nothing to be down, and no alert should say so."""
+        if self.redis_up is None:
+            self.redis_up = Gauge(
+                "switchboard_redis_up",
+                "1 if Redis answered the front door's last ping (once a second), else 0.",
+                registry=self.registry,
+            )
+        return self.redis_up
 
     def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
         self.requests_total.inc((route, destination, str(status)))
@@ -190,12 +196,22 @@ class PoolCollector(Collector):
             for s in HealthState:
                 state.add_metric([view.name, s.value], 1.0 if view.health is s else 0.0)
             ejected.add_metric([view.name], 1.0 if view.breaker.is_ejected(now) else 0.0)
+        availability = GaugeMetricFamily(
+            "switchboard_backend_availability",
+            "Why a call center can or cannot take customers (1 for the current reason): "
+            "serving, degraded, emergency, drained, closed, ejected, down, unknown.",
+            labels=["backend", "availability"],
+        )
+        for view in snap.views:
+            now_is = view.availability(now=now, wall=wall)
+            for a in Availability:
+                availability.add_metric([view.name, a.value], 1.0 if a is now_is else 0.0)
         active = GaugeMetricFamily(
             "switchboard_failover_active",
             "1 while customers are sent to self-help instead of a call center.",
         )
         active.add_metric([], 1.0 if snap.router.current == SELF_HELP else 0.0)
-        yield from (up, state, ejected, active)
+        yield from (up, state, ejected, availability, active)
 
 
 class FailoverTime(Collector):

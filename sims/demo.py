@@ -84,7 +84,9 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(*cmd: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent)  # noqa: S603
+        # The front door refuses SWITCHBOARD_* variables it does not know: not this one.
+        env = {k: v for k, v in os.environ.items() if k != "SWITCHBOARD_DEMO_PORT"}
+        proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, env=env)  # noqa: S603
         procs.append(proc)
         return proc
 
