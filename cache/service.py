@@ -146,6 +146,15 @@ class SelfHelpService:
     def known(self) -> list[Bulletin]:
         return [b for b, _, _ in self._catalog.values()]
 
+    @property
+    def l1_size(self) -> int:
+        """Bulletins in L1 now (for /status)."""
+        return len(self._l1)
+
+    def l1_has(self, bulletin_id: int) -> bool:
+        """Whether L1 holds a copy now (it expires after max-age)."""
+        return bulletin_id in self._l1
+
     async def bulletin(self, bulletin_id: int) -> Served:
         now = self._clock()
         entry = self._from_l1(bulletin_id)

@@ -167,6 +167,7 @@ async def _cache(app: web.Application) -> Json:
         "redis_breaker_open": service.redis_dep.open,
         "origin_breaker_open": service.origin_dep.open,
         "bulletins_known": len(service.known()),
+        "l1_entries": service.l1_size,
     }
 
 

@@ -54,8 +54,9 @@ class Metrics:
         )
         self.request_duration = LabeledHistogram(
             "switchboard_request_duration_seconds",
-            "Time to answer a request, by route.",
-            ["route"],
+            "Time to answer a request, by route and destination (a call center, self-help, "
+            "or the front door itself).",
+            ["route", "destination"],
             LATENCY_BUCKETS,
         )
         self.upstream_attempts_total = LabeledCounter(
@@ -152,7 +153,7 @@ class Metrics:
 
     def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
         self.requests_total.inc((route, destination, str(status)))
-        self.request_duration.observe((route,), seconds)
+        self.request_duration.observe((route, destination), seconds)
 
     def count_attempt(self, backend: str, outcome: str) -> None:
         self.upstream_attempts_total.inc((backend, outcome))

@@ -652,7 +652,7 @@ def test_the_app_exports_the_contract_metrics(exported: Exported) -> None:
         "switchboard_backend_up": {"backend"},
         "switchboard_failover_active": set(),
         "switchboard_requests_total": {"route", "destination", "code"},
-        "switchboard_request_duration_seconds_bucket": {"route", "le"},
+        "switchboard_request_duration_seconds_bucket": {"route", "destination", "le"},
         "switchboard_cache_lookups_total": {"tier", "result"},
         "switchboard_callbacks_pending": set(),
         "switchboard_callbacks_delivered_total": set(),
