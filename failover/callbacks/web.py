@@ -125,12 +125,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     except Exception:  # a fault of ours: say plainly nothing was saved, never a 500 page
         log.exception("callbacks: intake failed")
         intake.metrics.refused_total.labels("unavailable").inc()
-        return web.json_response(
-            {"error": "your callback request could not be saved; nothing was stored. "
-                      "Please try again in a minute."},
-            status=503,
-            headers={"Retry-After": RETRY_AFTER_S},
-        )  # fmt: skip
+        return _not_saved()
 
 
 async def _submit(request: web.Request, intake: Intake) -> web.StreamResponse:
@@ -146,6 +141,15 @@ async def _submit(request: web.Request, intake: Intake) -> web.StreamResponse:
     return web.json_response(
         {"error": "send the form, or JSON with Content-Type: application/json"}, status=415
     )
+
+
+def _not_saved() -> web.Response:
+    return web.json_response(
+        {"error": "your callback request could not be saved; nothing was stored. "
+                  "Please try again in a minute."},
+        status=503,
+        headers={"Retry-After": RETRY_AFTER_S},
+    )  # fmt: skip
 
 
 def _too_large(request: web.Request) -> web.Response:
@@ -180,12 +184,7 @@ async def _submit_json(request: web.Request, intake: Intake, body: bytes) -> web
         receipt = await intake.queue.submit("api:" + key, result)
     except NotSaved:
         intake.metrics.refused_total.labels("unavailable").inc()
-        return web.json_response(
-            {"error": "your callback request could not be saved; nothing was stored. "
-                      "Please try again in a minute."},
-            status=503,
-            headers={"Retry-After": RETRY_AFTER_S},
-        )  # fmt: skip
+        return _not_saved()
     _count(intake, receipt)
     return web.json_response(
         {"ticket": receipt.ticket, "status": "accepted", "duplicate": not receipt.new,

@@ -44,3 +44,15 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
     finally:
         # connect() hands Redis an explicit pool, which aclose() leaves open by default.
         await client.aclose(close_connection_pool=True)
+
+
+@pytest_asyncio.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A redis-server as README "Callback durability" says to run one: AOF, fsync always
+    (what the callback tests rely on when they kill it)."""
+    server = RedisServer(tmp_path / "redis", options={"appendonly": "yes", "appendfsync": "always"})
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.aclose()

@@ -3,12 +3,10 @@ surviving a restart, the audit log, and the metrics an SRE reads after acting.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
 from prometheus_client import generate_latest
 
 from failover.app import METRICS
@@ -20,16 +18,6 @@ from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 TOKEN = "admin-token-" + "x" * 20
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Actor": "alice"}
 ROUTING = "[routing]\nhold_down_ms = 0\n"
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", options={"appendonly": "yes"})
-    try:
-        await server.start()
-        yield server
-    finally:
-        await server.aclose()
 
 
 def extra(redis: RedisServer | None) -> str:

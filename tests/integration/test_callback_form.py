@@ -94,16 +94,6 @@ def config(redis: RedisServer | None) -> str:
 
 
 @pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    try:
-        await server.start()
-        yield server
-    finally:
-        await server.aclose()
-
-
-@pytest_asyncio.fixture
 async def redis_client(redis: RedisServer) -> AsyncIterator[Redis]:
     client = connect(redis.url)
     try:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
-import pytest_asyncio
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from redis.asyncio import Redis
@@ -35,16 +33,6 @@ reclaim_idle_ms = 1000
 
 def config(redis: RedisServer, extra: str = "") -> str:
     return FAST_HEALTH + f'[redis]\nurl = "{redis.url}"\n' + CALLBACK_CONFIG + extra
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", options={"appendonly": "yes", "appendfsync": "always"})
-    try:
-        await server.start()
-        yield server
-    finally:
-        await server.aclose()
 
 
 def body(i: int, **changes: str) -> dict[str, str]:
@@ -363,10 +351,12 @@ async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call
 async def test_callbacks_spooled_before_a_restart_are_delivered_by_the_next_process(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    await redis.stop()
     tickets = []
     async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
         await all_down(stack)
+        # Killed only now: while it is down its port is free, and servers started then
+        # could be handed it.
+        await redis.kill()
         for i in range(5):
             status, answer = await post(c, stack, body(i), f"restart-{i}")
             assert status == 202, answer

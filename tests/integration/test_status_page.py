@@ -7,13 +7,11 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from failover.admin import SWITCHBOARD
 from failover.routing import SELF_HELP
@@ -24,16 +22,6 @@ from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 TOKEN = "admin-token-" + "s" * 20
 ADMIN = {"Authorization": f"Bearer {TOKEN}", "X-Actor": "alice"}
 ROUTING = "[routing]\nhold_down_ms = 0\n"
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    try:
-        await server.start()
-        yield server
-    finally:
-        await server.aclose()
 
 
 def extra(redis: RedisServer | None) -> str:
