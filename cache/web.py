@@ -390,13 +390,10 @@ def _limited(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
-    """Routes now; the `SelfHelp` itself is set under SELF_HELP at start-up, when its
-    client sessions can be opened."""
-    from cache import api  # noqa: PLC0415 - api imports this module's helpers
-
+    """The pages' routes now (the JSON API's are `cache.api.add_routes`); the `SelfHelp`
+    itself is set under SELF_HELP at start-up, when its client sessions can be opened."""
     app.router.add_get("/help", wrap("help", _safe(landing)))
     app.router.add_get("/help/search", wrap("help_search", _safe(search)))
     app.router.add_get("/help/bulletins/{id}", bulletin)  # times itself: the hot path
     app.router.add_post("/help/bulletins/{id}/vote", wrap("help_vote", _safe(vote)))
     app.router.add_get("/help/authors", wrap("help_authors", _safe(authors)))
-    api.add_routes(app, wrap)

@@ -14,6 +14,7 @@ from aiohttp import ClientSession, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
+from cache import api as selfhelp_api
 from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
@@ -124,6 +125,7 @@ def create_app(
     frontdoor.add_routes(app, wrap)
     admin.add_routes(app, settings.admin.token, wrap)
     selfhelp.add_routes(app, wrap)
+    selfhelp_api.add_routes(app, wrap)
     callbacks_web.add_routes(app, wrap)
     registry.register(
         BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
