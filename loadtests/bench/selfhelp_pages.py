@@ -1,10 +1,12 @@
 """Part 1 of the self-help bench: one warm bulletin page, the front door against a bare
-aiohttp app answering the same bytes with the same Content-Type.
+aiohttp app answering the same bytes with the same Content-Type, and against nginx
+serving them as a static file (same Content-Type and Cache-Control; its own ETag).
 
-Both contenders on core 0, wrk on core 1 (`wallclock.alternate`); then each alone under
-callgrind (`callgrind.measure`). The front door's page is fetched first and handed to
-the bare app, and both are checked to answer exactly those bytes (before and after the
-wall-clock rounds; on every counted request under callgrind).
+All three on core 0, wrk on core 1 (`wallclock.alternate`); then the front door and the
+bare app each alone under callgrind (`callgrind.measure`; nginx is not counted there).
+The front door's page is fetched first and handed to the others, and all are checked to
+answer exactly those bytes (before and after the wall-clock rounds; on every counted
+request under callgrind).
 
 The front door runs with `[selfhelp] max_age_s = 3600` so that the page is not refreshed
 (and re-rendered with a new view count) in the middle of a run: with the default 60 s a
@@ -14,8 +16,10 @@ bytes would drift from the bare app's.
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import dataclass
 
+from loadtests.bench import nginx
 from loadtests.bench.callgrind import PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, Counted, measure
 from loadtests.bench.selfhelp_stage import SelfHelpStage, get
 from loadtests.bench.stage import Contender, start, wait_ready
@@ -24,6 +28,7 @@ from loadtests.bench.wallclock import Result, alternate
 MAX_AGE_S = 3600
 IDLE_S = 10.0  # callgrind: Ir/s of each contender with no requests, after the counted ones
 DOOR_START_S = 60.0  # imports, the fill from Redis or the origin, the search index
+COPIED = ("Cache-Control",)  # ETag nginx makes itself; Age and X-Request-Id are per answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,12 @@ def reference(door: Contender) -> tuple[bytes, str]:
     return body, content_type
 
 
+def copied_headers(door: Contender) -> dict[str, str]:
+    """The door's page headers that nginx is told to add as well (it makes its own ETag)."""
+    with urllib.request.urlopen(door.url, timeout=10) as answer:  # noqa: S310 - loopback
+        return {name: answer.headers[name] for name in COPIED if name in answer.headers}
+
+
 def identical(contenders: list[Contender], body: bytes, content_type: str) -> None:
     for c in contenders:
         status, ctype, got = get(c.url)
@@ -68,11 +79,20 @@ def run_wallclock(
     wait_ready(door, seconds=DOOR_START_S)
     body, content_type = reference(door)
     bare = stage.bare("bare", page_path=path, body=body, content_type=content_type)
-    pids[bare.name] = start(procs, bare)
-    wait_ready(bare)
-    identical([door, bare], body, content_type)
-    wall = alternate([door, bare], pids, seconds=seconds, rounds=rounds)
-    identical([door, bare], body, content_type)
+    static = nginx.static_page(
+        stage.tmp,
+        page_path=path,
+        body=body,
+        content_type=content_type,
+        headers=copied_headers(door),
+    )
+    entrants = [door, bare, static]
+    for c in (bare, static):
+        pids[c.name] = start(procs, c)
+        wait_ready(c)
+    identical(entrants, body, content_type)
+    wall = alternate(entrants, pids, seconds=seconds, rounds=rounds)
+    identical(entrants, body, content_type)
     for pid in pids.values():
         procs.stop(pid)
     return wall, body, content_type

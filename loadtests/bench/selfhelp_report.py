@@ -11,6 +11,7 @@ from cache.service import SelfHelpService
 from failover.settings.models import SelfHelpSettings
 from loadtests.bench.callgrind import Counted
 from loadtests.bench.loadgen import MIX, Window
+from loadtests.bench.nginx import NGINX_STATIC
 from loadtests.bench.report import Plan, callgrind_method, instructions_table, wallclock_table
 from loadtests.bench.selfhelp_hits import MAX_AGE_S as HIT_MAX_AGE_S
 from loadtests.bench.selfhelp_hits import HitRun
@@ -51,16 +52,23 @@ def _background(counted: Mapping[str, Counted], requests: int, rps: float) -> li
 
 def _pages(p: PageRun, plan: Plan) -> list[str]:
     lines = [
-        "## 1. Cached bulletin page: front door against bare aiohttp serving the same bytes",
+        "## 1. Cached bulletin page: front door against bare aiohttp and nginx serving the "
+        "same bytes",
         "",
         f"`GET /help/bulletins/{p.bulletin_id}` (a warm bulletin: in L1, page rendered and "
         f"cached): {p.size} B, `{p.content_type}`. The bare app answers the bytes fetched "
-        "from the front door with the same Content-Type; both were checked to answer exactly "
-        "those bytes before and after the wall-clock rounds, and on every counted request "
-        "under callgrind. One process each on core 0, wrk on core 1.",
+        "from the front door with the same Content-Type; nginx (Debian's, one worker, "
+        "`access_log off`, `sendfile on`) serves them as a static file at that path with the "
+        "same Content-Type and Cache-Control (and its own ETag, Last-Modified, "
+        "Accept-Ranges). All were checked to answer exactly those bytes before and after "
+        "the wall-clock rounds; the front door and the bare app also on every counted "
+        "request under callgrind (nginx is not counted there). One server process each on "
+        "core 0 (nginx: master and its one worker), wrk on core 1.",
         "",
     ]
-    lines += _demote(wallclock_table(p.wall, plan, door=DOOR, baselines=(BARE_PAGE,)))
+    lines += _demote(
+        wallclock_table(p.wall, plan, door=DOOR, baselines=(BARE_PAGE,), reference=NGINX_STATIC)
+    )
     if p.counted is not None and plan.requests is not None:
         ir = {name: c.ir for name, c in p.counted.items()}
         lines += ["", *_demote(instructions_table(ir, plan, door=DOOR, baselines=(BARE_PAGE,)))]
