@@ -1,22 +1,27 @@
-"""Benchmark: the front door's proxy path against bare aiohttp proxying the same page.
+"""Benchmark: the front door's proxy path against bare aiohttp and nginx proxying the
+same page.
 
-Three contenders, side by side in one run, against one nginx upstream serving a fixed
+Four contenders, side by side in one run, against one nginx upstream serving a fixed
 support page (the same bytes for all):
 
 - the front door (`python -m failover serve`);
 - a bare aiohttp proxy that drops every header (one ClientSession, read body, answer);
 - a bare aiohttp proxy that forwards method, path, headers and body both ways, minus
-  hop-by-hop headers, Host and Content-Length: the minimal correct proxy.
+  hop-by-hop headers, Host and Content-Length: the minimal correct proxy;
+- nginx `proxy_pass` with keep-alive upstream connections, one worker (wall clock only:
+  a reference, see loadtests/bench/nginx.py).
 
 Two measurements (see loadtests/bench/):
 
-- wall clock: wrk (1 thread, 32 connections) and nginx pinned to core 1, the proxies to
-  core 0, alternating rounds so that machine noise hits all alike; requests/s, CPU per
-  request, p50/p99 latency;
-- instructions (`--instructions`, on by default): each contender alone under callgrind,
+- wall clock: wrk (1 thread, 32 connections) and the upstream nginx pinned to core 1,
+  the proxies to core 0, alternating rounds so that machine noise hits all alike;
+  requests/s, CPU per request, p50/p99 latency;
+- instructions (`--instructions`, on by default): each aiohttp contender alone under
+  callgrind,
   Ir per request for exactly `--requests` GETs. Deterministic where wall clock is not.
 
-Reports the front door's ratios against both baselines (the goal is >= 0.85).
+Reports the front door's ratios against both baselines (the goal is >= 0.85), and every
+contender's against nginx (no goal).
 
     python -m loadtests.bench_proxy [--seconds 8] [--rounds 3] [--requests 1000]
                                     [--no-instructions] [--out loadtests/results/proxy.md]

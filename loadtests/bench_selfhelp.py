@@ -3,8 +3,10 @@
 Against a real redis-server and the community simulator, both started here:
 
 1. a warm bulletin page: the front door against a bare aiohttp app answering the same
-   bytes; wall clock (wrk -t1 -c32 on core 1, each server alone on core 0, alternating
-   rounds) and instructions per request under callgrind (`--instructions`, on by default);
+   bytes, and against nginx serving them as a static file; wall clock (wrk -t1 -c32 on
+   core 1, each server alone on core 0, alternating rounds) and, for the front door and
+   the bare app, instructions per request under callgrind (`--instructions`, on by
+   default);
 2. hit ratios under a mixed read load: a warm front door, then a cold replica started
    against the filled Redis with the community site down; both with `[selfhelp]
    max_age_s = 5`, so that L1 entries expire (and Redis is read) during the load;
