@@ -49,6 +49,17 @@ bench: $(STAMP) debian
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
 	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
 	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
+	$(BIN)/python -m loadtests.bench_nginx_failover --out loadtests/results/failover-nginx.md
+
+# The spike test (loadtests/README.md): the whole stack as processes and locust headless,
+# front door and locust pinned to different cores; the output folder is printed at the end.
+# loadtest-ci: the same phases in 85 s (run by .ci/run; the gate's own tests run in make test).
+.PHONY: loadtest loadtest-ci
+loadtest: $(STAMP) debian
+	$(BIN)/python -m loadtests.spike --profile full
+
+loadtest-ci: $(STAMP) debian
+	$(BIN)/python -m loadtests.spike --profile ci
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

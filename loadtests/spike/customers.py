@@ -1,0 +1,189 @@
+"""The customer mix: one `FastHttpUser` whose tasks are what customers do, weighted.
+
+| task | weight | requests |
+|---|---:|---|
+| arrive at `/support/<topic>`, following a self-help redirect by hand | 30 | 1 (2 if sent) |
+| browse `/help` | 10 | 1 |
+| search `/help/search?q=` | 15 | 1 |
+| read a bulletin `/help/bulletins/<id>` (Zipf popularity, `state.Catalog`) | 35 | 1 |
+| vote on a bulletin (`POST .../vote`, answered 303) | 9 | 1 |
+| ask for a callback (`POST /help/callbacks`, JSON, `Idempotency-Key`) | 1 | 1 |
+
+Every answer is checked (`catch_response`, rules in `checks.py`). The self-help
+redirect is followed by hand, not by the client: its target is checked before anything
+is fetched (same-site, the topic's search), and the timeline learns where the customer
+was sent. Votes are not followed: the page behind the 303 is the bulletin page, already
+measured as "bulletin".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from typing import Final
+from urllib.parse import urlencode
+
+from locust import FastHttpUser, task
+from locust.contrib.fasthttp import ResponseContextManager
+
+from loadtests.spike import checks
+from loadtests.spike.checks import SELF_HELP, Verdict
+from loadtests.spike.hooks import settle
+from loadtests.spike.profile import PACE_S, expect, next_start
+from loadtests.spike.state import RUN
+
+# Request class (slo.toml [latency.<class>]) -> (method, locust name).
+NAMES: Final = {
+    "support": ("GET", "/support/[topic]"),
+    "support_redirect": ("GET", "/help/search?q=[topic] (sent from /support)"),
+    "help": ("GET", "/help"),
+    "search": ("GET", "/help/search?q=[words]"),
+    "bulletin": ("GET", "/help/bulletins/[id]"),
+    "vote": ("POST", "/help/bulletins/[id]/vote"),
+    "callback": ("POST", "/help/callbacks"),
+}
+CLASS_OF: Final = {name: cls for cls, (_, name) in NAMES.items()}
+# What customers come for; the call-center pages the simulators serve, the common first.
+TOPICS: Final = tuple(checks.CALL_CENTER_TITLES)
+TOPIC_WEIGHTS: Final = (20, 25, 25, 15, 10, 5)
+SEARCHES: Final = (
+    "wifi dropping", "router lights", "slow internet", "bill higher", "password reset",
+    "email not sending", "tv box", "esim", "firmware update", "outage", "modem restart",
+    "roaming data", "wfi keeps droping", "refund",
+)  # fmt: skip
+PHONE: Final = "+14155552671"
+
+
+def _settle(resp: ResponseContextManager, verdict: Verdict) -> None:
+    settle(resp, ok=verdict.ok, reason=verdict.reason)
+
+
+def _header(resp: ResponseContextManager, name: str) -> str | None:
+    headers = resp.headers
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return None if value is None else str(value)
+
+
+class Customer(FastHttpUser):
+    """One customer; several hundred of them make the load (profile.py)."""
+
+    network_timeout = 10.0
+    connection_timeout = 5.0
+    max_retries = 0  # a retried request would hide a failure from the count
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.scheduled = time.monotonic()
+
+    def wait_time(self) -> float:
+        """Poisson arrivals at one task per PACE_S on average (profile.next_start)."""
+        gap = self.rng.expovariate(1 / PACE_S)
+        self.scheduled, wait = next_start(self.scheduled, time.monotonic(), gap)
+        return wait
+
+    @task(30)
+    def arrive(self) -> None:
+        topic = self.rng.choices(TOPICS, TOPIC_WEIGHTS)[0]
+        _, name = NAMES["support"]
+        with self.client.get(
+            f"/support/{topic}", name=name, allow_redirects=False, catch_response=True
+        ) as resp:
+            verdict = checks.check_support(
+                status=resp.status_code,
+                location=_header(resp, "Location"),
+                served_by=_header(resp, "X-Served-By"),
+                body=resp.text or "",
+                topic=topic,
+                expected=expect(RUN.now(), down_at=RUN.down_at, up_at=RUN.up_at),
+            )
+            _settle(resp, verdict)
+        if verdict.destination is not None:
+            RUN.recorder.destination(RUN.now(), verdict.destination)
+        if verdict.ok and verdict.destination == SELF_HELP:
+            self._land_on_self_help(topic)
+
+    def _land_on_self_help(self, topic: str) -> None:
+        target = checks.self_help_target(topic)
+        _, name = NAMES["support_redirect"]
+        with self.client.get(target, name=name, catch_response=True) as resp:
+            marker = f"Help with “{checks.topic_query(topic)}”"
+            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+                                            marker=marker))  # fmt: skip
+
+    @task(10)
+    def browse_help(self) -> None:
+        _, name = NAMES["help"]
+        with self.client.get("/help", name=name, catch_response=True) as resp:
+            marker = "<h1>How can we help?</h1>"
+            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+                                            marker=marker))  # fmt: skip
+
+    @task(15)
+    def search(self) -> None:
+        words = self.rng.choice(SEARCHES)
+        _, name = NAMES["search"]
+        path = "/help/search?" + urlencode({"q": words})
+        with self.client.get(path, name=name, catch_response=True) as resp:
+            marker = f"Help with “{words}”"
+            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+                                            marker=marker))  # fmt: skip
+
+    def _bulletin_id(self) -> int:
+        return RUN.catalog.pick(self.rng)
+
+    @task(35)
+    def read_bulletin(self) -> None:
+        bulletin = self._bulletin_id()
+        _, name = NAMES["bulletin"]
+        with self.client.get(f"/help/bulletins/{bulletin}", name=name, catch_response=True) as resp:
+            # The vote form names the bulletin: the page is the one asked for.
+            marker = f'action="/help/bulletins/{bulletin}/vote"'
+            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+                                            marker=marker))  # fmt: skip
+
+    @task(9)
+    def vote(self) -> None:
+        bulletin = self._bulletin_id()
+        helpful = "yes" if self.rng.random() < 0.8 else "no"
+        _, name = NAMES["vote"]
+        with self.client.post(
+            f"/help/bulletins/{bulletin}/vote",
+            data=f"helpful={helpful}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            name=name,
+            allow_redirects=False,
+            catch_response=True,
+        ) as resp:
+            verdict = checks.check_redirect(
+                status=resp.status_code,
+                location=_header(resp, "Location"),
+                target=f"/help/bulletins/{bulletin}?voted=1",
+            )
+            _settle(resp, verdict)
+
+    @task(1)
+    def ask_callback(self) -> None:
+        topic = self.rng.choices(TOPICS, TOPIC_WEIGHTS)[0]
+        key = uuid.uuid4().hex
+        _, name = NAMES["callback"]
+        body = {"name": f"Customer {key[:8]}", "phone": PHONE, "topic": topic}
+        with self.client.post(
+            "/help/callbacks",
+            json=body,
+            headers={"Idempotency-Key": f"spike-{key}"},
+            name=name,
+            catch_response=True,
+        ) as resp:
+            ticket: object = None
+            if resp.status_code == 202:
+                try:
+                    ticket = resp.json().get("ticket")
+                except ValueError:
+                    ticket = None
+            verdict = checks.check_callback(status=resp.status_code, ticket=ticket)
+            _settle(resp, verdict)
+        if verdict.ok and isinstance(ticket, str):
+            RUN.tickets.add(ticket)

@@ -1,0 +1,119 @@
+"""The run over time as one PNG: requests/s, p95/p99 latency, errors, where customers
+arriving at /support were sent, and CPU, with the outage window shaded and the phases
+marked. Reads `timeline.csv` and `events.json` from the output folder.
+
+    python -m loadtests.spike.plot OUT_DIR     # writes OUT_DIR/spike.png
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+
+from loadtests.spike.timeline import read_timeline
+
+OUTAGE_COLOR = "#f4cccc"
+
+
+def _column(rows: list[dict[str, str]], key: str) -> list[float]:
+    return [float(r[key]) if r.get(key) not in (None, "") else math.nan for r in rows]
+
+
+def plot(out: Path) -> Path:
+    rows = read_timeline(out / "timeline.csv")
+    events = json.loads((out / "events.json").read_text())
+    t = [float(r["second"]) + 0.5 for r in rows]  # each bucket at its middle
+    fig, axes = plt.subplots(5, 1, sharex=True, figsize=(12, 13), constrained_layout=True)
+    rate, latency, errors, sent, cpu = axes
+
+    rate.plot(t, _column(rows, "requests"), color="#1f77b4", label="requests/s")
+    rate.set_ylabel("requests/s")
+    users = rate.twinx()
+    users.plot(t, _column(rows, "users"), color="#7f7f7f", linestyle="--", label="users")
+    users.set_ylabel("users")
+    rate.legend(loc="upper left")
+    users.legend(loc="upper right")
+
+    latency.plot(t, _column(rows, "p50_ms"), color="#2ca02c", label="p50")
+    latency.plot(t, _column(rows, "p95_ms"), color="#ff7f0e", label="p95")
+    latency.plot(t, _column(rows, "p99_ms"), color="#d62728", label="p99")
+    latency.set_yscale("log")
+    latency.set_ylabel("latency, ms (per second, all requests)")
+    latency.legend(loc="upper left")
+
+    errors.plot(t, _column(rows, "failures"), color="#d62728", label="failed checks/s")
+    errors.plot(t, _column(rows, "server_errors"), color="#000000", linestyle=":",
+                label="5xx or no answer/s")  # fmt: skip
+    errors.set_ylabel("errors/s")
+    errors.set_ylim(bottom=0, top=max(1.0, *(_column(rows, "failures") or [0.0])) * 1.2)
+    errors.legend(loc="upper left")
+
+    sent.stackplot(
+        t,
+        _column(rows, "to_primary"),
+        _column(rows, "to_backup"),
+        _column(rows, "to_self_help"),
+        labels=["call center primary", "call center backup", "self-help (303)"],
+        colors=["#1f77b4", "#9467bd", "#2ca02c"],
+    )
+    sent.set_ylabel("/support arrivals/s")
+    sent.legend(loc="upper left")
+
+    cpu.plot(t, _column(rows, "locust_cpu"), color="#8c564b", label="locust (load generator)")
+    cpu.plot(t, _column(rows, "door_cpu"), color="#1f77b4", label="front door")
+    cpu.axhline(90, color="#8c564b", linestyle=":", linewidth=1, label="locust's CPU warning")
+    cpu.set_ylabel("CPU, % of one core")
+    cpu.set_ylim(0, 110)
+    cpu.set_xlabel("seconds since start")
+    cpu.legend(loc="upper left")
+
+    down, up = events.get("down_at"), events.get("up_at")
+    end = float(events["profile"]["end"])
+    for ax in axes:
+        if down is not None:
+            stop = up if up is not None else end
+            ax.axvspan(down, stop, color=OUTAGE_COLOR, alpha=0.6, lw=0, zorder=0)
+        for _, start, _ in events["phases"][1:]:
+            ax.axvline(start, color="#bbbbbb", linewidth=0.8, zorder=0)
+        for warning in events.get("cpu_warnings", []):
+            ax.axvline(warning, color="#8c564b", linestyle="--", linewidth=0.8)
+        for when, held in events.get("stalls", []):  # locust itself was held up
+            ax.axvspan(when, when + held, color="#444444", alpha=0.25, lw=0)
+        ax.grid(alpha=0.3)
+    for name, start, stop in events["phases"]:
+        rate.annotate(name, xy=((start + stop) / 2, 1.0), xycoords=("data", "axes fraction"),
+                      ha="center", va="bottom", fontsize=8)  # fmt: skip
+    profile = events["profile"]
+    fig.suptitle(
+        f"Spike test ({profile['name']}): call centers down (shaded) at "
+        f"{_s(down)}, back at {_s(up)}; traffic 1.5x baseline in between",
+    )
+    path = out / "spike.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _s(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m loadtests.spike.plot OUT_DIR", file=sys.stderr)
+        return 2
+    print(plot(Path(args[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
