@@ -130,7 +130,7 @@ def parse_hours(specs: Sequence[str], timezone: str) -> WeeklyHours:
 def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder of tzdata: IsADirectoryError
         raise ValueError(
             f"unknown time zone {timezone!r} (use an IANA name like 'Europe/Berlin')"
         ) from None

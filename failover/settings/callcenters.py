@@ -50,7 +50,7 @@ class CallCenterSettings(_Section):
         try:
             if value is not None:
                 ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a tzdata folder
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')"
             ) from None
