@@ -44,6 +44,7 @@ VERSION: Final = "sb:admin:version"
 LOG: Final = "sb:admin:log"
 LOG_SIZE: Final = 200
 SYNC_EVERY: Final = 1.0
+START_TRIES: Final = 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,28 +232,30 @@ class Switches:
         self._version = int(results[2 if raw else 1])
         return True
 
-    async def sync(self) -> None:
+    async def sync(self) -> bool:
         """Once: push our switches if an action could not store them, else apply the
-        stored ones if they changed."""
+        stored ones if they changed. False if Redis did not answer."""
         if self._redis is None:
-            return
+            return True
         try:
             if self._unsynced:
                 if await self._store(self.current(), None):
                     self._unsynced = False
                     log.warning("admin: switches set while Redis was down are now shared")
-                return
+                    return True
+                return False
             version = await self._redis.get(VERSION)
             version_n = int(version) if version is not None else 0
             if version_n == self._version:
-                return
+                return True
             raw = await self._redis.hgetall(SWITCHES)
         except RedisError as exc:
             log.info("admin: switches not synced: %s", exc)
-            return
+            return False
         text = {_s(k): _s(v) for k, v in raw.items()}
         self.apply(desired_of(text, self._names))
         self._version = version_n
+        return True
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         """Newest first: the shared log when Redis answers, else this replica's."""
@@ -267,7 +270,12 @@ class Switches:
         return list(self._log)[:limit]
 
     async def start(self) -> None:
-        await self.sync()
+        # The stored switches before the first customer is routed: a slow first answer
+        # from Redis gets a few tries (bounded), then the sync loop keeps trying.
+        for _ in range(START_TRIES):
+            if await self.sync():
+                break
+            await asyncio.sleep(0.2)
         self._task = asyncio.create_task(self._loop(), name="admin-switches-sync")
 
     async def _loop(self) -> None:
