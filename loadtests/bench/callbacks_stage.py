@@ -29,7 +29,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from failover.callbacks.stream import DEAD, STREAM
-from loadtests.bench.stage import DOOR, Contender, Processes
+from loadtests.bench.stage import DOOR, Contender, Processes, door_argv
 from sims.demo import free_port
 
 REDIS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "redis-callbacks.conf"
@@ -155,16 +155,7 @@ class CallbackStage:
         ]
         config = self.tmp / f"switchboard-{port}.toml"
         config.write_text("\n".join(lines) + "\n")
-        argv = (
-            sys.executable,
-            "-m",
-            "failover",
-            "serve",
-            "--config",
-            str(config),
-            "--log-format",
-            "text",
-        )
+        argv = door_argv(config)
         return Contender(DOOR, "door", argv, port, "/readyz", ROUTE, self.tmp / "door.log")
 
     def bare(self) -> Contender:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.bench.stage import DOOR, Contender, Processes, start_upstream
+from loadtests.bench.stage import DOOR, Contender, Processes, door_argv, start_upstream
 from sims.community_seed import DEFAULT_SEED, Seed, build_seed
 from sims.demo import free_port
 
@@ -192,16 +192,7 @@ class SelfHelpStage:
         lines.append(f'[[callcenters]]\nname = "cc"\nurl = "{self.upstream}"')
         config = self.tmp / f"switchboard-{slug}-{port}.toml"
         config.write_text("\n".join(lines) + "\n")
-        argv = (
-            sys.executable,
-            "-m",
-            "failover",
-            "serve",
-            "--config",
-            str(config),
-            "--log-format",
-            "text",
-        )
+        argv = door_argv(config)
         log = self.tmp / f"door-{slug}-{port}.log"
         return Contender(DOOR, slug, argv, port, "/readyz", page_path, log, READY_LOG)
 

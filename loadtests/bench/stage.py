@@ -106,6 +106,13 @@ class Processes:
             self.stop(pid)
 
 
+def door_argv(config: Path) -> tuple[str, ...]:
+    """The front door as its own process, serving `config`, logging text lines (the
+    benches read its log by eye and by pattern)."""
+    return (sys.executable, "-m", "failover", "serve", "--config", str(config),
+            "--log-format", "text")  # fmt: skip
+
+
 def check_tools(tools: list[str]) -> None:
     for tool in tools:
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -185,9 +192,8 @@ def contenders(
     )
     py = sys.executable
     bare = str(Path(__file__).with_name("bare.py"))
-    door_argv = (py, "-m", "failover", "serve", "--config", str(config), "--log-format", "text")
     return [
-        Contender(DOOR, "door", door_argv, door, "/readyz"),
+        Contender(DOOR, "door", door_argv(config), door, "/readyz"),
         Contender(BARE_DROP, "bare-drop", (py, bare, "drop", str(drop), upstream), drop, PAGE_PATH),
         Contender(
             BARE_FORWARD,
