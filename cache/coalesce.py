@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from failover.tasks import cancel_and_wait
+
 T = TypeVar("T")
 
 
@@ -34,10 +36,7 @@ class SingleFlight(Generic[T]):
 
     async def aclose(self) -> None:
         """Cancel what is still in flight (at shutdown)."""
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._inflight.values())
 
 
 async def _call(fetch: Callable[[], Awaitable[T]]) -> T:

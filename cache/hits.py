@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
+from failover.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_KEYS: Final = 10_000
@@ -153,8 +155,7 @@ class HitFlusher:
         """Cancel the loop, then try once more so a clean shutdown loses no hits."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.wait([task])  # our own cancellation still propagates
+            await cancel_and_wait(task)
         if final_flush:
             await self.flush_once()
 

@@ -24,6 +24,7 @@ from cache.local import Snapshot
 from cache.ranking import TopicBoost, trending, words_of
 from cache.service import SelfHelpService
 from cache.store import RedisStore, StoreUnavailable
+from failover.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.selfhelp")
 
@@ -54,14 +55,14 @@ class SelfHelpRuntime:
         self._snapshot_every = snapshot_every
         self._writes_snapshot = writes_snapshot
         self._warm_top = warm_top
-        self._clock = clock
+        self.clock = clock  # the hot path calls it directly: no frame of ours around it
         self._tasks: list[asyncio.Task[None]] = []
         self._index_version = -1
         self.recovered_at: float | None = None
         self.started = asyncio.Event()
 
     def now(self) -> float:
-        return self._clock()
+        return self.clock()
 
     def _run(self, coro: Coroutine[None, None, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"selfhelp:{name}"))
@@ -86,9 +87,7 @@ class SelfHelpRuntime:
         self.service.fold_hot_views()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         self.service.fold_hot_views()  # the last second's views go out with the flush
         if self._flusher is not None:
@@ -129,7 +128,7 @@ class SelfHelpRuntime:
             self.service.boost = TopicBoost()
             self._run(self._warm_top_now(), "warm-on-failover")
         elif self.recovered_at is None:
-            self.recovered_at = self._clock()  # the boost fades from here
+            self.recovered_at = self.clock()  # the boost fades from here
 
     async def _warm_top_now(self) -> None:
         await self.service.warm(top=self._warm_top)
@@ -140,7 +139,7 @@ class SelfHelpRuntime:
         if self._store is not None and not service.redis_dep.open:
             try:
                 top = await self._store.top(TOP_SIZE)
-                scores = dict(await self._store.trending(TRENDING_SIZE * 2, now=self._clock()))
+                scores = dict(await self._store.trending(TRENDING_SIZE * 2, now=self.clock()))
             except StoreUnavailable:
                 service.redis_dep.record(ok=False)
             else:
@@ -154,7 +153,7 @@ class SelfHelpRuntime:
 
     def _boosted(self, scores: dict[int, float]) -> list[int]:
         catalog = {b.id: b for b in self.service.known()}
-        now = self._clock()
+        now = self.clock()
         factors = {
             i: self.service.boost.factor(
                 words_of(f"{catalog[i].title} {' '.join(catalog[i].tags)}"),
@@ -177,7 +176,7 @@ class SelfHelpRuntime:
         bulletins = self.service.known()
         if bulletins:
             await asyncio.to_thread(
-                self._snapshot.save, bulletins, dict(self.service.hit_counts), self._clock()
+                self._snapshot.save, bulletins, dict(self.service.hit_counts), self.clock()
             )
 
     async def _every(self, seconds: float, job: Callable[[], Coroutine[None, None, None]]) -> None:

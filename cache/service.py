@@ -42,6 +42,7 @@ from cache.sanitize import sanitize
 from cache.search import SearchIndex, SearchResult
 from cache.store import RedisStore, StoreUnavailable
 from failover.breaker import Breaker, Outcome, OutlierPolicy
+from failover.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.selfhelp")
 
@@ -135,6 +136,9 @@ class SelfHelpService:
         self._flight: SingleFlight[Bulletin] = SingleFlight("origin-fetch")
         self._background: set[asyncio.Task[None]] = set()
         self.hit_counts: dict[int, int] = {}
+        # Views of cached pages, counted by the page itself (cache/web.py `bulletin`: one
+        # dict update); `fold_hot_views` turns them into L1-hit counts, buffered hits and
+        # view counts twice a second.
         self.hot_views: dict[int, int] = {}
         self.trending_ids: list[int] = []
         self.boost = TopicBoost()
@@ -316,12 +320,6 @@ class SelfHelpService:
         counts = self.hit_counts
         counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
 
-    def hot_view(self, bulletin_id: int) -> None:
-        """A view served from a cached page. One dict update here; `fold_hot_views`
-        turns them into L1-hit counts, buffered hits and view counts once a second."""
-        views = self.hot_views
-        views[bulletin_id] = views.get(bulletin_id, 0) + 1
-
     def fold_hot_views(self) -> None:
         views, self.hot_views = self.hot_views, {}
         counts = self.hit_counts
@@ -373,7 +371,5 @@ class SelfHelpService:
         return entry is not None and judge(entry[1], now, self.policy) is Freshness.FRESH
 
     async def aclose(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_and_wait(*self._background)
         await self._flight.aclose()

@@ -251,7 +251,7 @@ class OutageView:
         self._outage = selfhelp.Outage(active=False)
 
     def __call__(self) -> selfhelp.Outage:
-        version = self._pool.snapshot().version
+        version = self._pool.version
         if version != self._version:
             outage = outage_of(self._pool, self._clock)
             if outage != self._outage:

@@ -34,7 +34,7 @@ TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LogFormat = Literal["json", "text"]
 
 
-# A new id is a per-process random prefix and a counter: 0.12 us, where `uuid4().hex`
+# A new id is a per-process random prefix and a decimal counter: 0.1 us, where `uuid4().hex`
 # takes 1.9 us and `os.urandom(8).hex()` 0.38 us (a getrandom(2) syscall; timeit, this
 # machine), on every request without an id. The counter also shows the order one
 # process saw its requests in; 48 random bits keep the prefixes of even thousands of
@@ -42,7 +42,7 @@ LogFormat = Literal["json", "text"]
 # client can tell roughly how many requests a replica served between two of its own
 # (switch to `os.urandom(8).hex()` if that ever matters).
 def _new_prefix() -> str:
-    return os.urandom(6).hex()
+    return os.urandom(6).hex() + "-"
 
 
 _prefix = _new_prefix()
@@ -58,14 +58,14 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 def new_request_id() -> str:
-    return f"{_prefix}-{next(_counter):x}"
+    return _prefix + str(next(_counter))
 
 
 def accept_request_id(incoming: str | None) -> str:
     """The client's `X-Request-ID` if it is sane, else a new one."""
     if incoming is not None and _SANE_ID.fullmatch(incoming):
         return incoming
-    return f"{_prefix}-{next(_counter):x}"  # new_request_id(), inlined: once per request
+    return _prefix + str(next(_counter))  # new_request_id(), inlined: once per request
 
 
 # Attributes every LogRecord has (`taskName` since 3.12), the two that formatting adds,

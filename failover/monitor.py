@@ -20,6 +20,7 @@ from failover.clock import Clock
 from failover.health import ProbeResult
 from failover.pool import Event, Pool
 from failover.probes import probe
+from failover.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,7 @@ class Monitor:
             self._tasks[name] = asyncio.create_task(self._run(name), name=f"probe:{name}")
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks.values())
         self._tasks.clear()
 
     async def probe_once(self, name: str) -> ProbeResult:

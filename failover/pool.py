@@ -250,6 +250,11 @@ class Pool:
             if settled != m.breaker:
                 self._put(replace(m, breaker=settled))
 
+    @property
+    def version(self) -> int:
+        """Bumped by every change: what `snapshot().version` would say, without one."""
+        return self._version
+
     def snapshot(self) -> PoolSnapshot:
         snap = self._snapshot
         if snap is None:

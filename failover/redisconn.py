@@ -10,7 +10,6 @@ asyncio `Retry` with jittered backoff for transient connection errors (redis-py 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
@@ -21,6 +20,8 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from failover.tasks import cancel_and_wait
 
 SOCKET_TIMEOUT = 0.5
 POOL_WAIT = 0.5
@@ -102,7 +103,5 @@ class RedisWatch:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

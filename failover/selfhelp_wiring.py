@@ -20,8 +20,9 @@ from cache.origin import DiscourseClient
 from cache.runtime import SelfHelpRuntime
 from cache.service import SelfHelpService
 from cache.store import RedisStore
-from cache.web import Outage, SelfHelp
+from cache.web import ROUTE, Outage, SelfHelp
 from failover.settings import Settings
+from monitoring.http import FRONT_DOOR
 from monitoring.metrics import Metrics
 
 
@@ -72,4 +73,5 @@ def build_self_help(
         outage=outage,
         on_helped=metrics.count_helped,
         observe=metrics.observe_request,
+        observe_hot=metrics.timer(ROUTE, FRONT_DOOR, 200).observe,
     )

@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 from failover.clock import Clock
 from failover.pool import Event, Pool
 from failover.routing import CallCenterView, Override, OverrideKind
+from failover.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.admin")
 
@@ -285,9 +286,7 @@ class Switches:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
 

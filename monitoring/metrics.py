@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from failover.health import HealthState
 from failover.pool import Pool
 from failover.routing import SELF_HELP, TAKING_CUSTOMERS, Availability, RouteChange
-from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram
+from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram, Timer
 
 # No `*_created` series beside every counter: nothing here reads them, and they double
 # the series count an SRE scrolls through (prometheus-client's global switch).
@@ -154,6 +154,11 @@ class Metrics:
     def observe_request(self, route: str, destination: str, status: int, seconds: float) -> None:
         self.requests_total.inc((route, destination, str(status)))
         self.request_duration.observe((route, destination), seconds)
+
+    def timer(self, route: str, destination: str, status: int) -> Timer:
+        """`observe_request` for one (route, destination, status), resolved now."""
+        answers = self.requests_total.cell((route, destination, str(status)))
+        return Timer(self.request_duration, (route, destination), answers)
 
     def count_attempt(self, backend: str, outcome: str) -> None:
         self.upstream_attempts_total.inc((backend, outcome))

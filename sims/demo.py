@@ -8,6 +8,7 @@ SWITCHBOARD_DEMO_PORT). Prints the URLs and how to break things; Ctrl-C stops al
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,16 +17,43 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Final
 
 PYTHON = sys.executable
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+PORTS_FROM: Final = 20000  # picked ports lie between this and the ephemeral range
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now, below the kernel's ephemeral range. A port the
+    kernel could hand out as the source of an outgoing connection can be taken while its
+    server is down (a client retrying a dead server on loopback may even connect to
+    itself), so a server restarted on the same port would find it in use."""
+    low = _ephemeral_low()
+    if low - PORTS_FROM < 1000:  # an unusual range: take what the kernel gives
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port: int = s.getsockname()[1]
+            return port
+    for _ in range(200):
+        candidate = random.randrange(PORTS_FROM, low)
+        with socket.socket() as s:
+            try:
+                s.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    raise RuntimeError(f"no free port between {PORTS_FROM} and {low}")
 
 
 def wait_http(url: str, *, seconds: float = 15.0) -> None:
@@ -64,6 +92,12 @@ def write_config(
         f'origin = "http://127.0.0.1:{community_port}"',
         f'snapshot_path = "{path.parent / "selfhelp.snapshot"}"',
     ]
+    path.write_text("\n".join([*lines, *callcenter_tables(centers)]) + "\n")
+
+
+def callcenter_tables(centers: Iterable[tuple[str, int]]) -> list[str]:
+    """`[[callcenters]]` lines for simulators on loopback ports, by priority in order."""
+    lines: list[str] = []
     for priority, (name, sim_port) in enumerate(centers, start=1):
         lines += [
             "[[callcenters]]",
@@ -71,7 +105,7 @@ def write_config(
             f'url = "http://127.0.0.1:{sim_port}"',
             f"priority = {priority}",
         ]
-    path.write_text("\n".join(lines) + "\n")
+    return lines
 
 
 def main() -> int:

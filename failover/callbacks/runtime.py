@@ -25,6 +25,7 @@ from failover.callbacks.dispatcher import Dispatcher
 from failover.callbacks.queue import CallbackQueue
 from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream, QueueUnavailable
+from failover.tasks import cancel_and_wait
 from monitoring.callbacks import BacklogSample
 
 log = logging.getLogger("switchboard.callbacks")
@@ -84,11 +85,7 @@ class CallbackRuntime:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         self.spool.close()
 

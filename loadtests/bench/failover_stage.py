@@ -20,7 +20,7 @@ from pathlib import Path
 from failover.settings.models import HealthSettings, ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.selfhelp_stage import READY_LOG, post
-from loadtests.bench.stage import Contender, Processes, wait_until_answers
+from loadtests.bench.stage import Contender, Processes, start_community, wait_until_answers
 from sims.demo import free_port
 
 SERVER_CORE, SIDE_CORE = 0, 1
@@ -158,20 +158,7 @@ def scene(procs: Processes, tmp: Path, fault: Fault) -> Scene:
 
 def community(procs: Processes, tmp: Path) -> str:
     """The community simulator (300 bulletins), the front door's self-help origin."""
-    port, control = free_port(), free_port()
-    procs.spawn(
-        SIDE_CORE,
-        sys.executable,
-        "-m",
-        "sims.community",
-        "--port",
-        str(port),
-        "--control-port",
-        str(control),
-        log=tmp / "community.log",
-    )
-    wait_until_answers(f"http://127.0.0.1:{control}/_sim/state")
-    return f"http://127.0.0.1:{port}"
+    return start_community(procs, tmp, core=SIDE_CORE)[0]
 
 
 def door(tmp: Path, s: Scene, origin: str) -> Contender:

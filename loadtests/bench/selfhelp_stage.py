@@ -22,7 +22,14 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.bench.stage import DOOR, Contender, Processes, door_argv, start_upstream
+from loadtests.bench.stage import (
+    DOOR,
+    Contender,
+    Processes,
+    door_argv,
+    start_community,
+    start_upstream,
+)
 from sims.community_seed import DEFAULT_SEED, Seed, build_seed
 from sims.demo import free_port
 
@@ -105,22 +112,9 @@ class SelfHelpStage:
         if self.redis_port == FORBIDDEN_REDIS_PORT:
             raise SystemExit("bench: got port 6379, the machine's own Redis; run again")
         self.start_redis()
-        port, control = free_port(), free_port()
-        self.procs.spawn(
-            SIDE_CORE,
-            sys.executable,
-            "-m",
-            "sims.community",
-            "--port",
-            str(port),
-            "--control-port",
-            str(control),
-            "--topics",
-            str(TOPICS),
-            log=self.tmp / "community.log",
+        self.origin, self.control = start_community(
+            self.procs, self.tmp, core=SIDE_CORE, topics=TOPICS
         )
-        self.origin, self.control = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control}"
-        self._wait(lambda: get(f"{self.control}/_sim/state")[0] == 200, "the community sim")
 
     def start_redis(self) -> None:
         """A redis-server of ours (no persistence) on `redis_port`; again after a kill."""

@@ -163,6 +163,19 @@ def wait_until_answers(url: str, *, seconds: float = 15.0) -> None:
     raise SystemExit(f"bench: {url} never answered")
 
 
+def start_community(
+    procs: Processes, tmp: Path, *, core: int = 1, topics: int | None = None
+) -> tuple[str, str]:
+    """The community simulator as its own process on `core` (`topics` bulletins, else its
+    default 300): its base URL and its control URL, once it answers."""
+    port, control = free_port(), free_port()
+    extra = () if topics is None else ("--topics", str(topics))
+    procs.spawn(core, sys.executable, "-m", "sims.community", "--port", str(port),
+                "--control-port", str(control), *extra, log=tmp / "community.log")  # fmt: skip
+    wait_until_answers(f"http://127.0.0.1:{control}/_sim/state")
+    return f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control}"
+
+
 def start_upstream(tmp: Path, procs: Processes) -> str:
     """nginx with one worker on core 1 (with the load generator); returns its base URL."""
     port = free_port()

@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from sims.demo import callcenter_tables
+from sims.demo import free_port as any_free_port
+
 ROOT: Final = Path(__file__).resolve().parents[2]
 REDIS_CONF: Final = ROOT / "deploy" / "redis-callbacks.conf"
 FORBIDDEN_PORTS: Final = frozenset({6379})  # the machine's own Redis: never ours
@@ -49,9 +52,7 @@ class StackError(RuntimeError):
 def free_port() -> int:
     """A loopback TCP port nothing listens on now, never one of `FORBIDDEN_PORTS`."""
     while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
+        port = any_free_port()
         if port not in FORBIDDEN_PORTS:
             return port
 
@@ -185,14 +186,7 @@ def write_config(
         "[callbacks]",
         f'spool_path = "{path.parent / "callbacks.spool"}"',
     ]
-    for priority, (name, sim_port) in enumerate(centers.items(), start=1):
-        lines += [
-            "[[callcenters]]",
-            f'name = "{name}"',
-            f'url = "http://127.0.0.1:{sim_port}"',
-            f"priority = {priority}",
-        ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join([*lines, *callcenter_tables(centers.items())]) + "\n")
 
 
 @contextlib.contextmanager

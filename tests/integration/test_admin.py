@@ -3,6 +3,7 @@ surviving a restart, the audit log, and the metrics an SRE reads after acting.""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,12 @@ async def test_a_missing_or_wrong_token_is_401_and_changes_nothing(
         assert metric(stack, 'switchboard_admin_actions_total{action="override"}') == 0
 
 
+def replica(tmp_path: Path, name: str, redis: RedisServer) -> AbstractAsyncContextManager[Stack]:
+    """A front door sharing `redis` with the others, in its own folder under `tmp_path`."""
+    (tmp_path / name).mkdir()
+    return running_stack(tmp_path / name, extra=extra(redis), token=TOKEN)
+
+
 def redis_client(server: RedisServer) -> Any:
     from failover.redisconn import connect  # noqa: PLC0415
 
@@ -87,11 +94,9 @@ def redis_client(server: RedisServer) -> Any:
 async def test_an_override_set_on_one_replica_is_applied_by_another_and_survives_a_restart(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
     async with (
-        running_stack(tmp_path / "one", extra=extra(redis), token=TOKEN) as one,
-        running_stack(tmp_path / "two", extra=extra(redis), token=TOKEN) as two,
+        replica(tmp_path, "one", redis) as one,
+        replica(tmp_path, "two", redis) as two,
         aiohttp.ClientSession() as s,
     ):
         body = {"mode": "self-help", "reason": "maintenance"}
@@ -102,8 +107,7 @@ async def test_an_override_set_on_one_replica_is_applied_by_another_and_survives
                        what="the second replica to apply the override")  # fmt: skip
         assert two.pool.snapshot().override is not None
         assert two.pool.snapshot().override.reason == "maintenance"  # type: ignore[union-attr]
-    (tmp_path / "three").mkdir()
-    async with running_stack(tmp_path / "three", extra=extra(redis), token=TOKEN) as three:
+    async with replica(tmp_path, "three", redis) as three:
         # A replica started after the fact applies it before it routes anyone.
         assert three.pool.snapshot().override is not None
         assert three.pool.snapshot().router.current == SELF_HELP
@@ -117,11 +121,9 @@ async def test_an_override_set_on_one_replica_is_applied_by_another_and_survives
 async def test_drain_and_emergency_are_shared_and_each_action_is_in_the_audit_log(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
     async with (
-        running_stack(tmp_path / "one", extra=extra(redis), token=TOKEN) as one,
-        running_stack(tmp_path / "two", extra=extra(redis), token=TOKEN) as two,
+        replica(tmp_path, "one", redis) as one,
+        replica(tmp_path, "two", redis) as two,
         aiohttp.ClientSession() as s,
     ):
         status, answer = await call(s, "POST", f"{one.url}/admin/callcenters/primary/drain",
@@ -155,11 +157,9 @@ async def test_drain_and_emergency_are_shared_and_each_action_is_in_the_audit_lo
 async def test_with_redis_down_an_action_applies_here_and_reaches_the_others_later(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
     async with (
-        running_stack(tmp_path / "one", extra=extra(redis), token=TOKEN) as one,
-        running_stack(tmp_path / "two", extra=extra(redis), token=TOKEN) as two,
+        replica(tmp_path, "one", redis) as one,
+        replica(tmp_path, "two", redis) as two,
         aiohttp.ClientSession() as s,
     ):
         await wait_for(lambda: metric(one, "switchboard_redis_up") == 1, within=5,

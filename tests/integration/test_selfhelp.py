@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest_asyncio
 from multidict import CIMultiDict
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from cache.model import Bulletin
@@ -58,6 +59,53 @@ async def test_warm_start_loads_the_whole_community_and_serves_pages(
                 headers={"If-None-Match": headers["ETag"]},
             )
             assert status == 304
+
+
+def _sample(metrics: bytes, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(metrics.decode()):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+async def test_a_cached_page_from_the_hot_path_answers_as_the_first_one_did(
+    tmp_path: Path, community: CommunitySim
+) -> None:
+    """The first GET renders the page; later ones are sent from the hot path (the page
+    kept with its headers built once). Same bytes and headers, its own Age and request
+    id, a 304 without Content-Type, and every answer counted in the request metrics."""
+    some = community.seed.topics[1]
+    url = f"/help/bulletins/{some.id}"
+    async with (
+        help_stack(tmp_path, redis=None, community=community) as stack,
+        aiohttp.ClientSession() as s,
+    ):
+        first = await fetch(s, f"{stack.url}{url}")
+        assert str(some.id) in stack.self_help.fresh  # kept for the hot path
+        hot = await fetch(s, f"{stack.url}{url}", headers={"X-Request-ID": "trace-42"})
+        again = await fetch(s, f"{stack.url}{url}")
+        padded = await fetch(s, f"{stack.url}/help/bulletins/0{some.id}")  # slow path
+        etag = first[1]["ETag"]
+        revalidated = await fetch(s, f"{stack.url}{url}", headers={"If-None-Match": etag})
+        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+    for status, headers, body in (first, hot, again, padded):
+        assert (status, body) == (200, first[2])
+        for name in ("ETag", "Cache-Control", "Content-Type"):
+            assert headers[name] == first[1][name], name
+        assert int(headers["Age"]) >= 0
+    assert hot[1]["X-Request-ID"] == "trace-42"  # the client's, honoured
+    ids = {first[1]["X-Request-ID"], again[1]["X-Request-ID"], padded[1]["X-Request-ID"]}
+    assert len(ids) == 3  # made afresh for each answer
+    status, headers, body = revalidated
+    assert (status, body) == (304, b"")
+    assert headers["ETag"] == etag
+    assert "Content-Type" not in headers  # RFC 9110 15.4.5: no representation metadata
+    assert headers["X-Request-ID"]
+    route = {"route": "help_bulletin", "destination": "front-door"}
+    assert _sample(metrics, "switchboard_requests_total", code="200", **route) == 4
+    assert _sample(metrics, "switchboard_requests_total", code="304", **route) == 1
+    assert _sample(metrics, "switchboard_request_duration_seconds_count", **route) == 5
 
 
 async def test_hostile_bulletin_html_is_served_sanitized(
@@ -218,7 +266,9 @@ async def test_votes_count_and_a_helpful_vote_during_an_outage_is_a_customer_hel
         assert status == 200
         assert b"Thanks for telling us" in page
         async with s.post(
-            f"{stack.url}/help/bulletins/{topic.id}/vote", data={"helpful": "maybe"}
+            f"{stack.url}/help/bulletins/{topic.id}/vote",
+            data={"helpful": "maybe"},
+            timeout=TIMEOUT,
         ) as r:
             assert r.status == 400
         _, _, metrics = await fetch(s, f"{stack.url}/metrics")

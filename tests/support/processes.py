@@ -11,18 +11,17 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 from collections.abc import Mapping
+
+from sims.demo import free_port as _free_port
 
 SWITCHBOARD_PREFIX = "SWITCHBOARD_"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the child binds it with SO_REUSEADDR)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port nothing listens on right now, outside the ephemeral range (the child
+    binds it with SO_REUSEADDR); see `sims.demo.free_port`."""
+    return _free_port(host)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

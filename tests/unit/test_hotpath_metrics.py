@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram
+from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram, Timer
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0, 4.0)
 
@@ -53,3 +53,33 @@ def test_a_value_on_a_bucket_bound_counts_in_that_bucket() -> None:
     family = histogram.family()
     le = {s.labels["le"]: s.value for s in family.samples if s.name.endswith("_bucket")}
     assert (le["0.001"], le["0.01"], le["+Inf"]) == (0.0, 1.0, 1.0)
+
+
+@given(
+    observations=st.lists(
+        st.tuples(st.booleans(), st.floats(min_value=0, max_value=10, allow_nan=False)),
+        max_size=40,
+    )
+)
+def test_a_timer_counts_as_observe_would(observations: list[tuple[bool, float]]) -> None:
+    """The hot path's resolved `Timer` and the general `inc` + `observe` feed the same
+    series: the exposition is prometheus-client's for the same calls."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    counter = LabeledCounter("t_requests", "doc", ["route", "code"])
+    histogram = LabeledHistogram("t_seconds", "doc", ["route"], BUCKETS)
+    ours.register(HotPathCollector(counter, histogram))
+    timer = Timer(histogram, ("page",), counter.cell(("page", "200")))
+    ref_counter = Counter("t_requests", "doc", ["route", "code"], registry=theirs)
+    ref_histogram = Histogram("t_seconds", "doc", ["route"], buckets=BUCKETS, registry=theirs)
+    ref_counter.labels("page", "200")  # the timer's series exists from the start, at 0
+    for hot, seconds in observations:
+        if hot:
+            timer.observe(seconds)
+        else:
+            counter.inc(("page", "200"))
+            histogram.observe(("page",), seconds)
+        ref_counter.labels("page", "200").inc()
+        ref_histogram.labels("page").observe(seconds)
+    if not observations:
+        ref_histogram.labels("page")  # made by the timer, empty
+    assert _samples(ours) == _samples(theirs)
