@@ -11,6 +11,7 @@ shows with the failure.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -27,14 +28,15 @@ def _print_tasks(signum: int, frame: FrameType | None) -> None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        print("asyncio: no loop running when the test neared its timeout", file=sys.stderr)
+        sys.stderr.write("asyncio: no loop running when the test neared its timeout\n")
         return
     tasks = asyncio.all_tasks(loop)
-    print(f"asyncio: {len(tasks)} tasks when the test neared its timeout", file=sys.stderr)
+    sys.stderr.write(f"asyncio: {len(tasks)} tasks when the test neared its timeout\n")
     for task in tasks:
-        print(f"--- task {task.get_name()}", file=sys.stderr)
+        # cancelling() > 0 on a task still running: it was asked to stop and went on.
+        sys.stderr.write(f"--- task {task.get_name()} (cancel requests: {task.cancelling()})\n")
         for line in _await_chain(task.get_coro()):
-            print(f"    {line}", file=sys.stderr)
+            sys.stderr.write(f"    {line}\n")
 
 
 def _await_chain(awaitable: object) -> list[str]:
@@ -44,6 +46,11 @@ def _await_chain(awaitable: object) -> list[str]:
     while awaitable is not None and len(lines) < 50:
         frame = next((getattr(awaitable, a) for a in ("cr_frame", "gi_frame", "ag_frame")
                       if getattr(awaitable, a, None) is not None), None)  # fmt: skip
+        if frame is None and type(awaitable).__name__.startswith("async_generator_"):
+            # asend/athrow of an async generator (an asynccontextmanager): go on in it.
+            awaitable = next((r for r in gc.get_referents(awaitable) if hasattr(r, "ag_frame")),
+                             None)  # fmt: skip
+            continue
         if frame is None:
             lines.append(f"waits for {awaitable!r}"[:300])
             break

@@ -107,8 +107,11 @@ class Dispatcher:
 
     async def _idle(self) -> None:
         self.wake.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the result when
+        # a cancel arrives as the event is set, and the cancel is lost (the loop goes on).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=IDLE_POLL)
+            async with asyncio.timeout(IDLE_POLL):
+                await self.wake.wait()
 
     async def step(self) -> bool:
         """One round; True if it did something (so the next round should follow at once)."""
