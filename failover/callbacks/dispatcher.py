@@ -3,7 +3,8 @@
 One loop per front door. Each round it takes, in this order:
 
 1. its own pending entries (handed to it earlier, not acked: after a restart under the
-   same consumer name they come back at once);
+   same consumer name they come back at once); not asked for again once Redis has said
+   there are none, until it reads or reclaims some;
 2. every `reclaim_idle / 2`, entries another replica was handed and left idle for
    `reclaim_idle` (that replica presumed dead; XAUTOCLAIM);
 3. new entries.
@@ -21,6 +22,10 @@ answer means is `delivery.Outcome`:
   from that call center; nothing is counted against the entry, so a flapping call
   center never dead-letters good callbacks. When the router sees it down and then
   healthy again, or picks another, delivery resumes at once.
+
+When a round finds nothing, the next look at the queue is `IDLE_READ_EVERY` later,
+unless intake in this process wakes it (or the router had no call center to send to):
+an idle front door reads the stream once a second, with one XREADGROUP.
 
 Delivery is at least once; the `Idempotency-Key` makes it once at the call center. The
 window for a second POST is a crash between the call center's answer and our ack.
@@ -51,7 +56,10 @@ from failover.clock import Clock
 
 log = logging.getLogger("switchboard.callbacks")
 
-IDLE_POLL = 0.25  # seconds between looks at the router and the queue when idle
+IDLE_POLL = 0.25  # seconds between looks at the router when idle
+# ...and between looks at the queue, unless intake here wakes it: what another replica
+# took in, that replica delivers itself, so this look is only a safety net.
+IDLE_READ_EVERY = 1.0
 MAX_BACKOFF = 10.0
 ENTRY_RETRY_BASE = 1.0  # an entry that failed waits 1, 2, 4... seconds (capped)
 MAX_BATCH = 100
@@ -92,6 +100,11 @@ class Dispatcher:
         self._paused_until = 0.0
         self._paused_target: str | None = None
         self.wake = asyncio.Event()  # set by intake: something new to deliver
+        # False once Redis said this consumer holds nothing: entries join its pending
+        # list only through its own read or reclaim, so until one returns something,
+        # asking again (twice as many Redis calls when idle) can only answer "nothing".
+        self._may_hold = True
+        self._quiet_until = 0.0  # no look at the queue before this, unless woken
 
     async def run(self) -> None:
         """Deliver until cancelled."""
@@ -101,12 +114,12 @@ class Dispatcher:
             except QueueUnavailable as exc:
                 log.warning("callbacks: Redis unavailable, dispatcher waits: %s", exc)
                 busy = False
+                self._may_hold = True  # a failed-over Redis may hold what this one did not
                 await asyncio.sleep(self._grow_backoff())
             if not busy:
                 await self._idle()
 
     async def _idle(self) -> None:
-        self.wake.clear()
         # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the result when
         # a cancel arrives as the event is set, and the cancel is lost (the loop goes on).
         with contextlib.suppress(TimeoutError):
@@ -115,6 +128,10 @@ class Dispatcher:
 
     async def step(self) -> bool:
         """One round; True if it did something (so the next round should follow at once)."""
+        # Cleared here, before the queue is read: a wake that comes during the read is
+        # kept, and the next round reads again at once.
+        woken = self.wake.is_set()
+        self.wake.clear()
         now = self._clock.monotonic()
         target = self._target()
         if target is None:
@@ -122,10 +139,14 @@ class Dispatcher:
             # once rather than sit out a pause from before.
             self._paused_until = 0.0
             self._backoff = 0.0
+            self._quiet_until = 0.0
             return False
         if now < self._paused_until and target == self._paused_target:
             return False
+        if now < self._quiet_until and not woken:
+            return False
         entries = await self._next_batch(now)
+        self._quiet_until = 0.0 if entries else now + IDLE_READ_EVERY
         for entry in entries:
             target = self._target()
             if target is None:
@@ -137,20 +158,26 @@ class Dispatcher:
         return bool(entries)
 
     async def _next_batch(self, now: float) -> list[Entry]:
-        waiting = len(self._not_before)
-        own = await self._stream.own_pending(self.batch + waiting)
-        due = [e for e in own if self._not_before.get(e.id, 0.0) <= now]
-        if due:
-            return due[: self.batch]
+        if self._may_hold:
+            waiting = len(self._not_before)
+            own = await self._stream.own_pending(self.batch + waiting)
+            self._may_hold = bool(own)
+            due = [e for e in own if self._not_before.get(e.id, 0.0) <= now]
+            if due:
+                return due[: self.batch]
         if now >= self._next_reclaim:
             self._next_reclaim = now + self._reclaim_idle / 2
             claimed = await self._stream.reclaim(
                 min_idle_ms=int(self._reclaim_idle * 1000), count=self.batch
             )
             if claimed:
+                self._may_hold = True
                 log.warning("callbacks: took over %d abandoned by another replica", len(claimed))
                 return claimed
-        return await self._stream.read(self.batch)
+        new = await self._stream.read(self.batch)
+        if new:
+            self._may_hold = True
+        return new
 
     async def _pace(self) -> None:
         delay = self._bucket.wait(self._clock.monotonic())
