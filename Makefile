@@ -47,6 +47,7 @@ integration: $(STAMP) debian
 bench: $(STAMP) debian
 	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
+	$(BIN)/python -m loadtests.bench_proxy_handler --out loadtests/results/proxy-handler.md
 	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
 	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
 	$(BIN)/python -m loadtests.bench_nginx_failover --out loadtests/results/failover-nginx.md

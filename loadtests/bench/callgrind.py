@@ -93,7 +93,7 @@ class Client:
             conn.close()
 
 
-def _callgrind_control(option: str, pid: int) -> None:
+def callgrind_control(option: str, pid: int) -> None:
     subprocess.run(  # noqa: S603
         ["callgrind_control", option, str(pid)],  # noqa: S607
         check=True,
@@ -102,7 +102,7 @@ def _callgrind_control(option: str, pid: int) -> None:
     )
 
 
-def _summary(dump: Path) -> int:
+def dump_total(dump: Path) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         match = re.search(r"^summary:\s+(\d+)", dump.read_text() if dump.exists() else "", re.M)
@@ -114,11 +114,11 @@ def _summary(dump: Path) -> int:
 
 def _idle_rate(pid: int, out: Path, seconds: float) -> float:
     """Ir per second with no requests at all (dump 2): what runs by the clock alone."""
-    _callgrind_control("-z", pid)
+    callgrind_control("-z", pid)
     began = time.monotonic()
     time.sleep(seconds)
-    _callgrind_control("-d", pid)
-    return _summary(Path(f"{out}.2")) / (time.monotonic() - began)
+    callgrind_control("-d", pid)
+    return dump_total(Path(f"{out}.2")) / (time.monotonic() - began)
 
 
 def measure(
@@ -142,10 +142,10 @@ def measure(
         try:
             with pinned(1):
                 client.send(WARMUP)
-                _callgrind_control("-z", pid)
+                callgrind_control("-z", pid)
                 began = time.monotonic()
                 client.send(requests)
-                _callgrind_control("-d", pid)
+                callgrind_control("-d", pid)
                 seconds = time.monotonic() - began
         finally:
             client.close()
@@ -153,7 +153,7 @@ def measure(
     finally:
         procs.stop(pid, grace=120)
     assert client.expected is not None  # set by the first send
-    ir = _summary(Path(f"{out}.1")) / requests
+    ir = dump_total(Path(f"{out}.1")) / requests
     return Counted(ir, client.expected, seconds, idle_rate)
 
 
