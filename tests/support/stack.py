@@ -7,20 +7,28 @@ the network (refuse, blackhole, reset, slow) or the application (5xx, hang, degr
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from failover.app import POOL, create_app
-from failover.pool import Pool
+from failover.health import HealthState
+from failover.pool import HealthChange, Pool
 from failover.settings import Settings, load_settings
 from sims.callcenter import CallCenterSim
 from tests.support.faultproxy import FaultProxy
+
+log = logging.getLogger("tests.stack")
+
+# How many times the front door is started when a first probe fails (see running_stack).
+START_TRIES = 3
 
 FAST_HEALTH = """
 [health]
@@ -85,14 +93,25 @@ async def running_stack(
         if token:
             overrides["SWITCHBOARD_ADMIN_TOKEN"] = token
         settings = load_settings(write_config(tmp, centers, extra), env=overrides)
-        app = create_app(settings, registry=CollectorRegistry())
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        stack = Stack(url=f"http://127.0.0.1:{port}", app=app, centers=centers, settings=settings)
-        await wait_for(lambda: _ready(stack), within=5, what="first probes")
+        for attempt in range(1, START_TRIES + 1):
+            app = create_app(settings, registry=CollectorRegistry())
+            runner = web.AppRunner(app, shutdown_timeout=1.0)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            stack = Stack(
+                url=f"http://127.0.0.1:{port}", app=app, centers=centers, settings=settings
+            )
+            await wait_for(partial(_ready, stack), within=5, what="first probes")
+            if _first_probes_answered(stack) or attempt == START_TRIES:
+                break
+            # Every call center is up and passing here, so a failed first probe is a stall
+            # of this test process or the machine longer than FAST_HEALTH's 100 ms (seen
+            # once in a full run): it would start the test in self-help, for the 5 s
+            # hold-down. Start the front door again rather than fail the test.
+            log.warning("stack: a first probe failed on a passing call center; restarting")
+            await runner.cleanup()
         yield stack
     finally:
         if runner is not None:
@@ -104,6 +123,15 @@ async def running_stack(
 
 def _ready(stack: Stack) -> bool:
     return all(m.last_probe is not None for m in stack.pool.snapshot().members)
+
+
+def _first_probes_answered(stack: Stack) -> bool:
+    """No call center went anywhere but UP since the start. (Its last probe is not
+    enough: a failed one can already be followed by an answered one, too late.)"""
+    return not any(
+        isinstance(event, HealthChange) and event.transition.target is not HealthState.UP
+        for event in stack.pool.snapshot().timeline
+    )
 
 
 async def wait_for(
