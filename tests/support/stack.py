@@ -108,10 +108,11 @@ async def running_stack(
                 break
             # Every call center is up and passing here, so a failed first probe is a stall
             # of this test process or the machine longer than FAST_HEALTH's 100 ms (seen
-            # once in a full run): it would start the test in self-help, for the 5 s
+            # twice in full runs): it would start the test in self-help, for the 5 s
             # hold-down. Start the front door again rather than fail the test.
             log.warning("stack: a first probe failed on a passing call center; restarting")
             await runner.cleanup()
+            runner = None
         yield stack
     finally:
         if runner is not None:
