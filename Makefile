@@ -52,6 +52,7 @@ bench: $(STAMP) debian
 	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
 	$(BIN)/python -m loadtests.bench_nginx_failover --out loadtests/results/failover-nginx.md
 	$(BIN)/python -m loadtests.bench_idle --out loadtests/results/idle.md
+	$(BIN)/python -m loadtests.bench_index --out loadtests/results/index.md
 
 # The spike test (loadtests/README.md): the whole stack as processes and locust headless,
 # front door and locust pinned to different cores; the output folder is printed at the end.

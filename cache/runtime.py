@@ -73,7 +73,7 @@ class SelfHelpRuntime:
             if data is not None:
                 self.service.load(data.bulletins, data.written_at, "snapshot")
                 self.service.hit_counts.update(data.hits)
-                self._rebuild_index()
+                await self._rebuild_index()
                 log.info("self-help: %d bulletins from the snapshot", len(data.bulletins))
         if self._flusher is not None:
             self._flusher.start()
@@ -115,7 +115,7 @@ class SelfHelpRuntime:
                     self.service.load([bulletin], stored_at, "redis")
         await self.refresh_rankings()
         warmed = await self.service.warm()
-        self._rebuild_index()
+        await self._rebuild_index()
         log.info("self-help: %d bulletins known, %d fetched", len(self.service.known()), warmed)
         return warmed
 
@@ -131,7 +131,8 @@ class SelfHelpRuntime:
             self.recovered_at = self.clock()  # the boost fades from here
 
     async def _warm_top_now(self) -> None:
-        await self.service.warm(top=self._warm_top)
+        if await self.service.warm(top=self._warm_top):
+            await self._rebuild_index()
 
     async def refresh_rankings(self) -> None:
         service = self.service
@@ -149,7 +150,7 @@ class SelfHelpRuntime:
                 service.hit_counts = dict(top)
                 service.trending_ids = self._boosted(scores)
         if service.version != self._index_version:
-            self._rebuild_index()
+            await self._rebuild_index()
 
     def _boosted(self, scores: dict[int, float]) -> list[int]:
         catalog = {b.id: b for b in self.service.known()}
@@ -166,9 +167,9 @@ class SelfHelpRuntime:
         }
         return trending(scores, factors, TRENDING_SIZE)
 
-    def _rebuild_index(self) -> None:
+    async def _rebuild_index(self) -> None:
         self._index_version = self.service.version
-        self.service.rebuild_index()
+        await self.service.rebuild_index()
 
     async def save_snapshot(self) -> None:
         if self._snapshot is None:

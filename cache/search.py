@@ -133,8 +133,10 @@ class SearchIndex:
 
     @classmethod
     def build(cls, bulletins: Iterable[Bulletin], hits: Mapping[int, int]) -> SearchIndex:
-        """Index `bulletins` (a later duplicate id replaces an earlier one) in a new database."""
-        conn = sqlite3.connect(":memory:")
+        """Index `bulletins` (a later duplicate id replaces an earlier one) in a new database.
+        Built in a worker thread and then used by the event loop's (one at a time), so the
+        connection is not tied to the thread that made it."""
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
         _require_fts5(conn)
         rows: dict[int, tuple[str, str, str, str, str]] = {}
         for b in bulletins:

@@ -303,8 +303,14 @@ class SelfHelpService:
     def search(self, query: str, limit: int = 20) -> SearchResult:
         return self.index.search(query, limit=limit)
 
-    def rebuild_index(self) -> None:
-        self.index = SearchIndex.build(self.known(), self.hit_counts)
+    async def rebuild_index(self) -> None:
+        """The search index of what is known now, built in a worker thread from copies
+        taken here. A few thousand bulletins take a few hundred ms to index (see
+        loadtests/bench_index.py); on the event loop that would stall every customer and
+        every probe meanwhile, and a probe that misses its timeout at start-up sends
+        customers to self-help for the hold-down."""
+        known, hits = self.known(), dict(self.hit_counts)
+        self.index = await asyncio.to_thread(SearchIndex.build, known, hits)
 
     def note_arrival(self, words: Sequence[str]) -> None:
         """A customer came through /support/<topic> during a failover."""
@@ -363,7 +369,6 @@ class SelfHelpService:
                 return True
 
         done = await asyncio.gather(*(one(i) for i in stale))
-        self.rebuild_index()
         return sum(done)
 
     def _fresh(self, bulletin_id: int, now: float) -> bool:

@@ -1,0 +1,102 @@
+"""Benchmark: what a search-index rebuild costs customers, on the loop and off it.
+
+The self-help index is rebuilt at start, after a warm-up, and whenever bulletins change
+(`cache/service.py` `rebuild_index`). A ticker stands in for customers and probes: it
+wakes every millisecond and records how late it woke. Side by side, for each size:
+
+- `on the loop`: `SearchIndex.build` called directly by a coroutine (how it was);
+- `in a thread`: `SelfHelpService.rebuild_index`, which builds it in a worker thread.
+
+Reported: the build's own time, and the ticker's longest wait (the longest any request
+or probe would have waited for the loop). Bulletins are the search tests' generated ones.
+
+    python -m loadtests.bench_index [--sizes 300,3000,10000] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from cache.freshness import FreshnessPolicy
+from cache.hits import HitBuffer
+from cache.search import SearchIndex
+from cache.service import SelfHelpService
+from loadtests.bench.stage import pinned
+from tests.unit.test_search import generate, generated_hits
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "index.md"
+
+
+async def measure(n: int, *, threaded: bool) -> tuple[float, float]:
+    """(build seconds, longest loop stall in seconds) for `n` bulletins."""
+    bulletins = generate(n)
+    service = SelfHelpService(
+        origin=None, store=None, policy=FreshnessPolicy(),
+        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(),
+    )  # fmt: skip
+    service.load(bulletins, time.time(), "snapshot")
+    service.hit_counts = generated_hits(bulletins)
+    worst = 0.0
+    running = True
+
+    async def ticker() -> None:
+        nonlocal worst
+        while running:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.001)
+            worst = max(worst, time.perf_counter() - asked - 0.001)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    began = time.perf_counter()
+    if threaded:
+        await service.rebuild_index()
+    else:
+        service.index = SearchIndex.build(service.known(), service.hit_counts)
+    took = time.perf_counter() - began
+    await asyncio.sleep(0.01)
+    running = False
+    await task
+    return took, worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="300,3000,10000")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    rows = []
+    with pinned(0):
+        for n in (int(s) for s in args.sizes.split(",")):
+            on = asyncio.run(measure(n, threaded=False))
+            off = asyncio.run(measure(n, threaded=True))
+            rows.append((n, on, off))
+            print(f"{n}: on the loop {on[0] * 1000:.0f} ms, stall {on[1] * 1000:.0f} ms; "
+                  f"in a thread {off[0] * 1000:.0f} ms, stall {off[1] * 1000:.1f} ms",
+                  flush=True)  # fmt: skip
+    lines = [
+        "# Search-index rebuild: on the event loop and in a worker thread",
+        "",
+        "`python -m loadtests.bench_index`, one core. A 1 ms ticker stands in for customers "
+        "and probes; its longest wait is the longest any of them would wait for the loop.",
+        "",
+        "| bulletins | build, on the loop | longest wait, on the loop "
+        "| build, in a thread | longest wait, in a thread |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {n:,} | {on[0] * 1000:.0f} ms | {on[1] * 1000:.0f} ms "
+        f"| {off[0] * 1000:.0f} ms | {off[1] * 1000:.1f} ms |"
+        for n, on, off in rows
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    args.out.write_text(report)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The self-help search index is built off the event loop (no network, no Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cache.freshness import FreshnessPolicy
+from cache.hits import HitBuffer
+from cache.service import SelfHelpService
+from tests.unit.test_search import generate
+
+
+def service_knowing(n: int) -> SelfHelpService:
+    service = SelfHelpService(
+        origin=None, store=None, policy=FreshnessPolicy(),
+        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(),
+    )  # fmt: skip
+    service.load(generate(n), time.time(), "snapshot")
+    return service
+
+
+async def test_the_loop_keeps_running_while_the_index_is_built_and_then_searches_it() -> None:
+    service = service_knowing(1500)
+    ticks = 0
+    building = True
+
+    async def ticker() -> None:  # stands in for customers and probes
+        nonlocal ticks
+        while building:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await service.rebuild_index()
+    building = False
+    await task
+    # Built on the loop, the rebuild would leave no room for a single tick.
+    assert ticks - before > 10
+    assert len(service.index) == 1500
+    # Built in a worker thread, searched from the loop's: the connection allows it.
+    assert service.search("router").hits
