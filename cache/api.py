@@ -53,7 +53,7 @@ async def one_bulletin(request: web.Request) -> web.Response:
         doc,
         headers={
             "Cache-Control": cache_control(sh.service.policy),
-            "Age": str(age(served.stored_at, sh.runtime.now())),
+            "Age": str(age(served.stored_at, sh.runtime.clock())),
         },
     )
 

@@ -55,14 +55,11 @@ class SelfHelpRuntime:
         self._snapshot_every = snapshot_every
         self._writes_snapshot = writes_snapshot
         self._warm_top = warm_top
-        self.clock = clock  # the hot path calls it directly: no frame of ours around it
+        self.clock = clock  # wall-clock seconds; pages call it directly, the hot path too
         self._tasks: list[asyncio.Task[None]] = []
         self._index_version = -1
         self.recovered_at: float | None = None
         self.started = asyncio.Event()
-
-    def now(self) -> float:
-        return self.clock()
 
     def _run(self, coro: Coroutine[None, None, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"selfhelp:{name}"))

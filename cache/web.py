@@ -276,7 +276,7 @@ async def _bulletin_slow(
         )
         return _answer(request, missing, cache="no-store", status=404)
     sh.service.record_hit(served.bulletin)
-    now_age = age(served.stored_at, sh.runtime.now())
+    now_age = age(served.stored_at, sh.runtime.clock())
     voted = request.query.get("voted") == "1"
     key = ("bulletin", bulletin_id, served.stored_at, _outage_key(sh.outage()), voted)
     page = sh.pages.get(key)

@@ -31,10 +31,7 @@ class LabeledCounter:
         self.values: dict[tuple[str, ...], list[float]] = {}  # one-element cells
 
     def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
-        cell = self.values.get(key)
-        if cell is None:
-            cell = self.values[key] = [0.0]
-        cell[0] += amount
+        (self.values.get(key) or self.cell(key))[0] += amount
 
     def cell(self, key: tuple[str, ...]) -> list[float]:
         """The label set's one-element cell, created at 0: a caller may keep it."""
