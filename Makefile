@@ -1,33 +1,55 @@
 # The two commands of the README: `make run` (the demo) and `make test` (the whole suite).
-# Both create .venv and install what they need, Debian packages included.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
-DEBIAN := redis-server:redis-server chromium:chromium
+# Both install what they need from the lock file (uv.lock) into .venv, with a pinned uv that
+# scripts/ensure-uv fetches from PyPI (no pip or python3-venv needed), and the Debian
+# packages they use. `make lock` refreshes the lock on purpose (README, "Dependencies").
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+UV_PINNED  := .tools/uv-$(UV_VERSION)/uv
+UV         ?= $(UV_PINNED)
+VENV       := .venv
+BIN        := $(VENV)/bin
+# uv uses this interpreter for .venv; copies rather than hard links, so a cache on another
+# file system does not warn at every install.
+export UV_PYTHON    := $(PYTHON)
+export UV_LINK_MODE := copy
+DEBIAN_RUN  := redis-server:redis-server
+DEBIAN_TEST := redis-server:redis-server chromium:chromium
 
-.PHONY: run test lint typecheck rules unit integration debian bench clean
+.PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+# The pinned uv, unless UV= names another one.
+ensure-uv:
+	@[ "$(UV)" != "$(UV_PINNED)" ] || [ -x "$(UV_PINNED)" ] || { \
+	  scripts/ensure-debian-packages python3:python3 && $(PYTHON) scripts/ensure-uv >/dev/null; }
+
+# Exactly the lock: --locked fails if uv.lock no longer matches pyproject.toml instead of
+# quietly re-resolving. The demo gets the runtime set only; --inexact leaves what make test
+# added in place. The tests get the runtime set, dev and loadtest (the spike gate is tested).
+sync-run: ensure-uv
+	@$(UV) sync --locked --inexact --quiet
+
+sync-test: ensure-uv
+	@$(UV) sync --locked --extra dev --extra loadtest --quiet
+
+# Refresh every pin to the newest release that pyproject's ranges allow, then run make test.
+lock: ensure-uv
+	$(UV) lock --upgrade
 
 debian:
-	@scripts/ensure-debian-packages $(DEBIAN)
+	@scripts/ensure-debian-packages $(DEBIAN_TEST)
 
-run: $(STAMP) debian
+run: sync-run
+	@scripts/ensure-debian-packages $(DEBIAN_RUN)
 	$(BIN)/python -m sims.demo
 
-lint: $(STAMP)
+lint: sync-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: sync-test
 	$(BIN)/mypy
 
-test: $(STAMP) debian lint typecheck rules
+test: sync-test debian lint typecheck rules
 	$(BIN)/pytest
 
 # Prometheus config, recording rules and alerts (monitoring/), with their promtool unit
@@ -38,13 +60,13 @@ rules:
 	promtool check rules monitoring/rules/*.yml
 	promtool test rules monitoring/rules/tests/*.yml
 
-unit: $(STAMP)
+unit: sync-test
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP) debian
+integration: sync-test debian
 	$(BIN)/pytest tests/integration
 
-bench: $(STAMP) debian
+bench: sync-test debian
 	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
 	$(BIN)/python -m loadtests.bench_proxy_handler --out loadtests/results/proxy-handler.md
@@ -58,11 +80,11 @@ bench: $(STAMP) debian
 # front door and locust pinned to different cores; the output folder is printed at the end.
 # loadtest-ci: the same phases in 85 s (run by .ci/run; the gate's own tests run in make test).
 .PHONY: loadtest loadtest-ci
-loadtest: $(STAMP) debian
+loadtest: sync-test debian
 	$(BIN)/python -m loadtests.spike --profile full
 
-loadtest-ci: $(STAMP) debian
+loadtest-ci: sync-test debian
 	$(BIN)/python -m loadtests.spike --profile ci
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

@@ -23,6 +23,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from failover.tasks import cancel_and_wait
 
+# redis-py before 8.2 left Sentinel.__init__ unannotated (mypy strict: untyped call), 8.2
+# annotates it (a `type: ignore` there is then unused, also an error). Called through a
+# typed name, the call checks the same under both, whichever version the range admits.
+_new_sentinel: Callable[..., Sentinel] = Sentinel
+
 SOCKET_TIMEOUT = 0.5
 POOL_WAIT = 0.5
 MAX_CONNECTIONS = 32
@@ -66,8 +71,7 @@ def _via_sentinel(url: str) -> Redis:
     segments = [s for s in parts.path.split("/") if s]
     service = segments[0] if segments else "mymaster"
     db = int(segments[1]) if len(segments) > 1 else 0
-    # redis-py's Sentinel.__init__ carries no annotations.
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = _new_sentinel(
         hosts,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
