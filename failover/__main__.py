@@ -24,6 +24,7 @@ from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
 from failover.logs import LogFormat, configure
 from failover.pool import Pool
+from failover.server import runner_for
 from failover.settings import ConfigError, Settings, load_settings
 from failover.workers import (
     WorkerInfo,
@@ -42,7 +43,7 @@ async def serve(
     settings: Settings, worker: WorkerInfo | None = None, fd: int | None = None
 ) -> None:
     app = create_app(settings, worker=worker)
-    runner = web.AppRunner(
+    runner = runner_for(
         app,
         handle_signals=False,
         access_log=None,

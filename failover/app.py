@@ -18,6 +18,7 @@ from cache import api as selfhelp_api
 from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
+from failover.admission import InFlight
 from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS, WORKER
 from failover.breaker import OutlierPolicy
 from failover.callbacks import web as callbacks_web
@@ -83,6 +84,7 @@ def proxy_policy(settings: Settings) -> ProxyPolicy:
         budget=p.request_budget_ms / 1000,
         buffer_bytes=p.buffer_bytes,
         trusted_proxies=tuple(settings.server.trusted_proxies),
+        max_connections=p.max_connections,
     )
 
 
@@ -187,6 +189,10 @@ async def _resources(
             monitor=monitor,
             observe=sink,
             note_topic=helper.service.note_arrival,
+            in_flight=InFlight(limit=settings.proxy.max_in_flight_per_client),
+            uploads=InFlight(limit=settings.proxy.max_uploads),
+            max_body_bytes=settings.proxy.max_body_bytes,
+            body_timeout=settings.proxy.body_timeout_ms / 1000,
         )
         await switches.start()  # before the first probe routes anyone
         await helper.runtime.start()

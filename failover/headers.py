@@ -9,6 +9,14 @@ X-Forwarded-For/-Proto/-Host (and RFC 7239 `Forwarded`) from the client are kept
 only when the peer is a configured trusted proxy; otherwise a client could claim any
 address. Compare nginx's `real_ip` module and its `set_real_ip_from`.
 
+Other headers that name a client's address, a scheme, a host or a path are in common
+use by proxies and frameworks (nginx's X-Real-IP, Akamai's True-Client-IP,
+Cloudflare's CF-Connecting-IP, IIS/Symfony's X-Original-URL and X-Rewrite-URL, ...): a
+client could claim any of them, so they are dropped unless the peer is a trusted proxy,
+which may have set them itself. Method overrides (X-HTTP-Method-Override) are always
+dropped: a GET that a call center would run as a DELETE must not be retried as a GET.
+`Expect` is dropped: the body is already read, there is nothing left to wait for.
+
 `X-Request-ID` is never copied: the call center gets the id we log under (the
 client's, once checked, or ours; `failover/logs.py`), so both sides' logs line up.
 """
@@ -44,6 +52,39 @@ _REQUEST_OWNED: Final = frozenset({"host", "content-length"})
 _FORWARDING: Final = frozenset(
     {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"}
 )
+# Kept only from a trusted proxy (see the module's docstring).
+CLIENT_CLAIMS: Final = frozenset(
+    {
+        "x-real-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-client-ip",
+        "client-ip",
+        "x-cluster-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+        "x-proxyuser-ip",
+        "x-original-forwarded-for",
+        "x-forwarded",
+        "forwarded-for",
+        "x-forwarded-server",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-scheme",
+        "x-forwarded-ssl",
+        "front-end-https",
+        "x-url-scheme",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-host",
+        "x-host",
+    }
+)
+_ALWAYS_DROPPED: Final = frozenset(
+    {"x-http-method-override", "x-http-method", "x-method-override", "expect"}
+)
 
 
 def _connection_named(
@@ -69,6 +110,46 @@ def is_trusted(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
     return any(address in net for net in trusted)
 
 
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]
+) -> str:
+    """The customer's address: the peer; when the peer is a trusted proxy, the right-most
+    X-Forwarded-For entry that is not itself a trusted proxy (nginx's `real_ip_recursive
+    on`): entries left of it are the client's own claims. A malformed entry where the
+    client's address should be means a misconfigured proxy: the peer then stands for it."""
+    if not peer:
+        return "?"
+    if not is_trusted(peer, trusted):
+        return peer
+    for value in reversed(forwarded_for):
+        for hop in reversed(value.split(",")):
+            address = hop.strip()
+            if not address:
+                continue
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                return peer
+            if not is_trusted(address, trusted):
+                return address
+    return peer
+
+
+def client_key(address: str | None) -> str:
+    """Who a connection or request counts against: the address; for IPv6 its /64, which
+    one customer's device usually holds whole (RFC 6177), so rotating through it gains
+    nothing."""
+    if not address:
+        return "?"
+    if ":" not in address:
+        return address
+    try:
+        net = ipaddress.IPv6Network(f"{address}/64", strict=False)
+    except ValueError:
+        return address
+    return str(net.network_address)
+
+
 def _without(
     headers: CIMultiDict[str] | CIMultiDictProxy[str] | Mapping[str, str],
     names: frozenset[str],
@@ -84,7 +165,9 @@ def _without(
     return out
 
 
-_UPSTREAM_DROP: Final = HOP_BY_HOP | _FORWARDING | _REQUEST_OWNED | {REQUEST_ID_HEADER.lower()}
+_UPSTREAM_DROP: Final = (
+    HOP_BY_HOP | _FORWARDING | _REQUEST_OWNED | _ALWAYS_DROPPED | {REQUEST_ID_HEADER.lower()}
+)
 _UPSTREAM_DROP_KEEP_LENGTH: Final = _UPSTREAM_DROP - {"content-length"}
 _DOWNSTREAM_DROP: Final = HOP_BY_HOP | {"content-length"}
 
@@ -104,6 +187,9 @@ def upstream_request_headers(
     if request_id is not None:
         out.add(REQUEST_ID_HEADER, request_id)
     if not is_trusted(peer, trusted):
+        for name in CLIENT_CLAIMS:
+            if name in out:
+                out.popall(name)
         # `add`, not item assignment: `_without` removed them all, nothing to replace.
         if peer:
             out.add("X-Forwarded-For", peer)

@@ -4,8 +4,15 @@ The caller (web.py) decides where to go and whether to retry; this module only c
 one request there and reports what happened, keeping backend-originated failures (a
 5xx answer) apart from local-origin ones (refused, reset, timeout), as Envoy does.
 
-Bodies up to `buffer_bytes` (with a known length, or chunked and ending within it)
-are read whole before the customer sees a byte, so a failure while reading them can
+The upstream URL is built from parts: scheme, host and port of the configured base, its
+path, then the customer's checked path (`failover/target.py`). The request body comes
+already read (`failover/admission.py`), so it is relayed byte for byte, with its own
+Content-Encoding, and a failure while sending it is never the client's doing. A free
+connection is waited for within the budget; none free is `NotSent`, which says nothing
+about the call center and counts against none.
+
+Response bodies up to `buffer_bytes` (with a known length, or chunked and ending within
+it) are read whole before the customer sees a byte, so a failure while reading them can
 still be retried elsewhere. Larger bodies are streamed; once streaming has begun, a
 failure can only cut the connection (the status line is gone), and it is counted
 against the call center.
@@ -45,6 +52,7 @@ class ProxyPolicy:
     buffer_bytes: int
     trusted_proxies: tuple[IPNetwork, ...] = ()
     mount: str = "/support"
+    max_connections: int = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +62,14 @@ class Answered:
     response: web.StreamResponse
     status: int
     outcome: Outcome  # SUCCESS, or BACKEND_FAILURE for a 5xx passed through / cut stream
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotSent:
+    """Nothing left the front door: no free connection within the budget (ours, not the
+    call center's doing: nothing is recorded against it)."""
+
+    detail: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +102,11 @@ class Proxy:
     ) -> None:
         self._session = session
         self._bases = {name: base.rstrip("/") for name, base in bases.items()}
+        self._urls = {name: URL(base) for name, base in bases.items()}
         self._policy = policy
+        # One slot per pooled connection: waiting for one is bounded by the budget here,
+        # where running out is known to be ours, not inside aiohttp's connector.
+        self._slots = asyncio.Semaphore(max(1, policy.max_connections))
         # The usual case, a first attempt with the whole budget left, reuses one object.
         self._full_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=policy.connect_timeout, sock_read=policy.read_timeout
@@ -99,28 +119,59 @@ class Proxy:
         *,
         path_qs: str,
         remaining: float,
+        body: bytes | None = None,
         extra_response_headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
-    ) -> Answered | Failed:
+    ) -> Answered | Failed | NotSent:
         """Send the request to `name`. A 5xx answer comes back as `Failed`, like a
         refused connection: the caller retries elsewhere or sends the customer to
         self-help; an error page from a failing call center is never passed on.
+        `path_qs` is the checked path under the mount, with its query (`target.py`);
+        `body` the whole request body, already read.
         `request_id` goes to the call center and back to the customer as `X-Request-ID`
         (set here, not by the caller: a streamed answer's headers leave from here)."""
-        p = self._policy
         if remaining <= 0:
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget spent")
         deadline = asyncio.get_running_loop().time() + remaining
+        slots = self._slots
+        if slots.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await slots.acquire()
+            except TimeoutError:
+                return NotSent(detail="no free call-center connection within the budget")
+        else:
+            await slots.acquire()  # one is free: returns at once
+        try:
+            return await self._attempt(
+                request, name, path_qs=path_qs, deadline=deadline, remaining=remaining,
+                body=body, extra=extra_response_headers, request_id=request_id,
+            )  # fmt: skip
+        finally:
+            slots.release()
+
+    async def _attempt(
+        self,
+        request: web.Request,
+        name: str,
+        *,
+        path_qs: str,
+        deadline: float,
+        remaining: float,
+        body: bytes | None,
+        extra: Mapping[str, str] | None,
+        request_id: str | None,
+    ) -> Answered | Failed:
+        p = self._policy
         base = self._bases[name]
-        url = URL(base + path_qs, encoded=True)
-        has_body = request.body_exists
+        url = upstream_url(self._urls[name], path_qs)
         headers = upstream_request_headers(
             request.headers,
             peer=request.remote,
             scheme=request.scheme,
-            host=request.host,
+            host=request.headers.get("Host"),
             trusted=p.trusted_proxies,
-            keep_content_length=has_body,
+            keep_content_length=False,
             request_id=request_id,
         )
         if remaining >= p.connect_timeout and remaining >= p.read_timeout:
@@ -135,7 +186,7 @@ class Proxy:
             request.method,
             url,
             headers=headers,
-            data=request.content if has_body else None,
+            data=body,
             allow_redirects=False,
             timeout=timeout,
         )
@@ -155,15 +206,13 @@ class Proxy:
             length = upstream.content_length
             if length is None or length <= p.buffer_bytes:
                 if upstream.content.is_eof():
-                    body, whole = await upstream.read(), True  # arrived with the headers
+                    answer, whole = await upstream.read(), True  # arrived with the headers
                 else:
                     async with asyncio.timeout_at(deadline):
-                        body, whole = await _read_up_to(upstream, p.buffer_bytes)
+                        answer, whole = await _read_up_to(upstream, p.buffer_bytes)
                 if whole:
-                    return self._buffered(upstream, body, base, extra_response_headers, request_id)
-                return await self._stream(
-                    request, upstream, base, extra_response_headers, request_id, prefix=body
-                )
+                    return self._buffered(upstream, answer, base, extra, request_id)
+                return await self._stream(request, upstream, base, extra, request_id, prefix=answer)
         except TimeoutError:
             _close(upstream)
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="timeout")
@@ -171,7 +220,7 @@ class Proxy:
             _close(upstream)
             detail = f"{type(exc).__name__}: {exc}"[:200]
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
-        return await self._stream(request, upstream, base, extra_response_headers, request_id)
+        return await self._stream(request, upstream, base, extra, request_id)
 
     def _response_headers(
         self,
@@ -253,6 +302,19 @@ class Proxy:
             else:
                 upstream.close()
         return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
+
+
+def upstream_url(base: URL, path_qs: str) -> URL:
+    """The call center's URL for a checked path and query: authority from `base` only."""
+    path, _, query = path_qs.partition("?")
+    return URL.build(
+        scheme=base.scheme,
+        host=base.raw_host or "",
+        port=base.explicit_port,
+        path=base.raw_path.rstrip("/") + path,
+        query_string=query,
+        encoded=True,
+    )
 
 
 async def _read_up_to(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -9,21 +9,25 @@ self-help redirect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
+from failover.admission import ClientFaultError, InFlight, read_body
 from failover.clock import Clock
+from failover.headers import client_address, client_key
 from failover.logs import REQUEST_ID
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
-from failover.proxy import Answered, Proxy, ProxyPolicy
+from failover.proxy import Answered, NotSent, Proxy, ProxyPolicy
 from failover.routing import OfferSelfHelp, SendToSelfHelp
+from failover.target import BadTargetError, upstream_path
 from monitoring.http import DESTINATION, Wrap
 from monitoring.metrics import Metrics
 
@@ -52,6 +56,11 @@ class FrontDoor:
     observe: Callable[[Sequence[Event]], None]
     # Topic words of customers sent to self-help, for the trending boost.
     note_topic: Callable[[Sequence[str]], None] = lambda _: None
+    # What one client may hold on the proxy path (failover/admission.py).
+    in_flight: InFlight = field(default_factory=lambda: InFlight(limit=32))
+    uploads: InFlight = field(default_factory=lambda: InFlight(limit=128))
+    max_body_bytes: int = 1024**2
+    body_timeout: float = 10.0
 
 
 FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
@@ -110,30 +119,71 @@ def _wants_continue(request: web.Request) -> bool:
 
 
 def _upstream_path(request: web.Request, mount: str) -> str:
-    raw = request.raw_path[len(mount) :] or "/"
-    if CONTINUE_PARAM in raw and CONTINUE_PARAM in request.query:
-        query = [(k, v) for k, v in request.query.items() if k != CONTINUE_PARAM]
-        path = raw.split("?", 1)[0]
-        raw = path + ("?" + urlencode(query) if query else "")
-    if raw.startswith("?"):
-        raw = "/" + raw
-    return raw
+    """The checked path under the mount, with the query minus our own parameter; from
+    the parsed origin-form path, never the raw target (which may be a whole URL)."""
+    url = request.rel_url
+    query = url.raw_query_string
+    if CONTINUE_PARAM in query and CONTINUE_PARAM in request.query:
+        query = urlencode([(k, v) for k, v in request.query.items() if k != CONTINUE_PARAM])
+    return upstream_path(url.raw_path, query, mount=mount)
 
 
 async def support(request: web.Request) -> web.StreamResponse:
-    """The customer entry. A fault of ours becomes the self-help redirect, not a 500."""
+    """The customer entry. A fault of ours becomes the self-help redirect, not a 500; a
+    fault of the client's is a 4xx with the reason, and no call center hears of it."""
+    fd = request.app[FRONT_DOOR]
     try:
-        return await _support(request, request.app[FRONT_DOOR])
+        return await _support(request, fd)
+    except ClientFaultError as fault:
+        fd.metrics.count_refused(fault.reason)
+        return _refused(fault.status, fault.text)
     except Exception:
         log.exception("support handler failed; sending the customer to self-help")
         request[DESTINATION] = "self-help"
         return _see_other(self_help_location(request.match_info.get("tail", "")))
 
 
+def _refused(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text + "\n", headers={"Cache-Control": "no-store"})
+    if status in {429, 503}:
+        response.headers["Retry-After"] = "1"
+    if status in (400, 408, 413):
+        response.force_close()  # the rest of the body, if any, is not worth reading
+    return response
+
+
 async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
+    try:
+        path_qs = _upstream_path(request, fd.policy.mount)
+    except BadTargetError as bad:
+        raise ClientFaultError(400, "bad_target", str(bad)) from None
+    client = client_key(
+        client_address(request.remote, request.headers.getall("X-Forwarded-For", ()),
+                       fd.policy.trusted_proxies)
+    )  # fmt: skip
+    if not fd.in_flight.enter(client):
+        raise ClientFaultError(429, "client_in_flight", "too many requests in progress from you")
+    try:
+        return await _admitted(request, fd, path_qs)
+    finally:
+        fd.in_flight.leave(client)
+
+
+async def _read_whole_body(request: web.Request, fd: FrontDoor) -> bytes | None:
+    if not request.body_exists:
+        return None
+    if not fd.uploads.enter(""):
+        raise ClientFaultError(503, "uploads_full", "too many uploads at once; try again")
+    try:
+        deadline = asyncio.get_running_loop().time() + fd.body_timeout
+        return await read_body(request, limit=fd.max_body_bytes, deadline=deadline)
+    finally:
+        fd.uploads.leave("")
+
+
+async def _admitted(request: web.Request, fd: FrontDoor, path_qs: str) -> web.StreamResponse:
     clock = fd.clock
     started = clock.monotonic()
-    deadline = started + fd.policy.budget
     decision, change = fd.pool.route(now=started, wall=clock.wall)
     if change is not None:
         fd.observe([change])
@@ -156,7 +206,10 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
             "Set-Cookie": f"{CONTINUE_COOKIE}=1; Max-Age={CONTINUE_COOKIE_AGE}; "
             "Path=/support; HttpOnly; SameSite=Lax"
         }
-    path_qs = _upstream_path(request, fd.policy.mount)
+    body = await _read_whole_body(request, fd)
+    if body is not None:  # the budget is the call center's: it starts once the body is in
+        started = clock.monotonic()
+    deadline = started + fd.policy.budget
     request_id = REQUEST_ID.get()  # set by `observed`, which wraps this handler
     now = started
     for i, name in enumerate(targets):
@@ -164,10 +217,14 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
         if remaining <= 0:
             break
         result = await fd.proxy.attempt(
-            request, name, path_qs=path_qs, remaining=remaining,
+            request, name, path_qs=path_qs, remaining=remaining, body=body,
             extra_response_headers=extra, request_id=request_id,
         )  # fmt: skip
         now = clock.monotonic()
+        if isinstance(result, NotSent):  # every connection busy: nothing of the call center's
+            log.warning("no attempt at %s: %s", name, result.detail,
+                        extra={"event": "attempt_not_sent", "backend": name})  # fmt: skip
+            return _to_self_help(request, fd, tail, cause="busy")
         fd.metrics.count_attempt(name, result.outcome.value)
         events = fd.pool.record_outcome(name, result.outcome, now=now)
         if events:

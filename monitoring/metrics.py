@@ -90,6 +90,13 @@ class Metrics:
             ["backend"],
             registry=registry,
         )
+        self.refused_total = Counter(
+            "switchboard_requests_refused_total",
+            "Requests and connections refused before a page or a call center saw them, by "
+            "reason: the client's fault or a per-client limit, never a call center's.",
+            ["reason"],
+            registry=registry,
+        )
         self.selfhelp_redirects_total = Counter(
             "switchboard_selfhelp_redirects_total",
             "Customers sent to self-help, by cause.",
@@ -165,6 +172,9 @@ class Metrics:
 
     def count_cache_lookup(self, tier: str, result: str, amount: int = 1) -> None:
         self.cache_lookups_total.inc((tier, result), amount)
+
+    def count_refused(self, reason: str) -> None:
+        self.refused_total.labels(reason).inc()
 
     def count_helped(self) -> None:
         self.helped_total.inc()

@@ -52,6 +52,26 @@ class ServerSettings(_Section):
         "[redis] url, through which they share admin switches and callbacks",
     )
 
+    header_timeout_ms: Millis = Field(
+        default=10000,
+        description="a request's headers must arrive within this from its first byte (or "
+        "from the connection's start); slower connections are closed",
+    )
+    keepalive_timeout_ms: Millis = Field(
+        default=75000,
+        description="an idle keep-alive connection is closed after this; keep it above the "
+        "load balancer's idle timeout",
+    )
+    max_connections: AtLeastOne = Field(
+        default=10000, description="open customer connections per process, in all"
+    )
+    max_connections_per_client: AtLeastOne = Field(
+        default=256,
+        description="open connections per client address (IPv6: per /64); trusted proxies "
+        "are exempt. A browser opens up to 6, so 256 leaves room for ~40 busy customers "
+        "behind one NAT",
+    )
+
     @property
     def shutdown_grace(self) -> float:
         return self.shutdown_grace_ms / 1000
@@ -161,6 +181,22 @@ class ProxySettings(_Section):
     )
     buffer_bytes: Annotated[StrictInt, Field(ge=0)] = Field(
         default=262144, description="response bytes buffered before streaming (0 = stream at once)"
+    )
+    max_body_bytes: AtLeastOne = Field(
+        default=1048576,
+        description="largest request body passed on (413 beyond); bodies are read whole "
+        "before a call center is chosen, so a slow upload holds no call-center connection",
+    )
+    body_timeout_ms: Millis = Field(
+        default=10000, description="a request body must arrive within this (408 beyond)"
+    )
+    max_in_flight_per_client: AtLeastOne = Field(
+        default=32, description="proxied requests in progress per client address (429 beyond)"
+    )
+    max_uploads: AtLeastOne = Field(
+        default=128,
+        description="request bodies being received at once, all clients (503 beyond); "
+        "bounds the memory bodies take to max_uploads x max_body_bytes",
     )
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from failover.app import CALLBACKS, METRICS, create_app
 from failover.callbacks.stream import DEAD
 from failover.redisconn import connect
+from failover.server import runner_for
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from tests.support.redis import RedisServer
@@ -323,7 +324,7 @@ async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call
                 folder / "switchboard.toml", env={"SWITCHBOARD_CALLBACKS__CONSUMER": name}
             )
             app = create_app(settings, registry=CollectorRegistry())
-            runner = web.AppRunner(app, shutdown_timeout=1.0)
+            runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             runners.append(runner)
@@ -343,8 +344,8 @@ async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call
         shares = [delivered_by(app) for app, _ in apps]
         assert all(share > 0 for share in shares), shares  # both did part of the work
     finally:
-        for runner in runners:
-            await runner.cleanup()
+        for started in runners:
+            await started.cleanup()
         await sim.stop()
 
 

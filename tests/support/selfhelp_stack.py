@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from cache.web import SELF_HELP, SelfHelp
 from failover.app import create_app
+from failover.server import runner_for
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
@@ -58,7 +59,7 @@ async def help_stack(
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
         )
         app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from failover.app import POOL, create_app
 from failover.health import HealthState
 from failover.pool import HealthChange, Pool
+from failover.server import runner_for
 from failover.settings import Settings, load_settings
 from sims.callcenter import CallCenterSim
 from tests.support.faultproxy import FaultProxy
@@ -95,7 +96,7 @@ async def running_stack(
         settings = load_settings(write_config(tmp, centers, extra), env=overrides)
         for attempt in range(1, START_TRIES + 1):
             app = create_app(settings, registry=CollectorRegistry())
-            runner = web.AppRunner(app, shutdown_timeout=1.0)
+            runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()

@@ -1,0 +1,89 @@
+"""What of a request's target and framing a call center may see (pure).
+
+The upstream URL is built from parts: scheme, host and port from the configured base
+only, then the base's own path, then the customer's path under the mount, then the query.
+Nothing a client sends can carry a scheme, an authority or userinfo into it: the path
+comes from the parsed origin-form path (`request.rel_url.raw_path`), never from the raw
+request target, which in absolute form (RFC 9112 3.2.2, `GET http://host:port/x`) is a
+whole URL.
+
+Paths that would resolve outside the call center's mount are refused with a 400, not
+normalised: a browser removes dot segments before sending (RFC 3986 5.2.4), so only
+tools and attackers send them, and a call center mounted under a path would resolve
+`%2e%2e`, `..%2f` or a double-encoded `%252e` outside it (the "path confusion" class,
+e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). Control characters and
+backslashes are refused for the same reason.
+
+`host_problem` and `framing_problem` are the RFC 9112 checks that aiohttp's parser leaves
+to us: a Host that is not `host[:port]` (3.2), and an HTTP/1.0 message with
+Transfer-Encoding (6.1: its framing is faulty).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import unquote
+
+_DOTS: Final = frozenset({".", ".."})
+# Still an encoded '.', '/', '\' or '%' after one decoding: a second decoder (the call
+# center's framework, or a proxy behind it) would turn it into a dot segment or a slash.
+_DOUBLE_ENCODED: Final = re.compile(r"%(?:2e|2f|5c|25)", re.IGNORECASE)
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 3986 3.2.2: IP-literal, IPv4 or reg-name (unreserved / pct-encoded / sub-delims),
+# then an optional port. Host names in practice: letters, digits, '-', '.', '_' (seen in
+# internal names), so reg-name is held to those; an IP-literal holds hex, ':' and '.'.
+_HOST: Final = re.compile(r"(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+class BadTargetError(ValueError):
+    """The request target cannot be sent on; the message is the 400's reason."""
+
+
+def upstream_path(raw_path: str, raw_query: str, *, mount: str) -> str:
+    """`/support/a/b` with query `x=1` -> `/a/b?x=1`: the part that goes after the call
+    center's base path. `raw_path` is the origin-form path, still percent-encoded."""
+    if not raw_path.startswith(mount):
+        raise BadTargetError(f"path outside {mount}")
+    tail = raw_path[len(mount) :] or "/"
+    if not tail.startswith("/"):
+        raise BadTargetError(f"path outside {mount}")
+    check_path(tail)
+    return f"{tail}?{raw_query}" if raw_query else tail
+
+
+def check_path(path: str) -> None:
+    if "\\" in path:
+        raise BadTargetError("backslash in path")
+    if "?" in path or "#" in path:  # never in a parsed path: the query is apart
+        raise BadTargetError("query or fragment delimiter in path")
+    if "%" not in path and "." not in path:
+        return  # the usual path: nothing to decode, no dot segment possible
+    for segment in path.split("/"):
+        if not segment:
+            continue
+        decoded = unquote(segment) if "%" in segment else segment
+        if decoded in _DOTS:
+            raise BadTargetError("dot segment in path")
+        if "/" in decoded or "\\" in decoded:
+            raise BadTargetError("encoded slash in path")
+        if _CONTROL.search(decoded):
+            raise BadTargetError("control character in path")
+        if "%" in decoded and _DOUBLE_ENCODED.search(decoded):
+            raise BadTargetError("double-encoded character in path")
+
+
+def host_problem(host: str | None, *, http11: bool) -> str | None:
+    """Why a Host header value is refused, or None. RFC 9112 3.2: a 1.1 request without
+    Host, or with an invalid one, gets a 400."""
+    if host is None:
+        return "missing Host header" if http11 else None
+    if not _HOST.fullmatch(host):
+        return "invalid Host header"
+    return None
+
+
+def framing_problem(*, http10: bool, has_transfer_encoding: bool) -> str | None:
+    if http10 and has_transfer_encoding:
+        return "Transfer-Encoding in an HTTP/1.0 request"
+    return None

@@ -1,0 +1,117 @@
+"""What slow or stalled clients can hold on the proxy path.
+
+Before: 260 stalled uploads to /support held every pooled call-center connection, and
+customers' GETs got nothing for 10 s and more against the promised 4 s budget. Clients
+here come from several loopback addresses (127.0.0.0/8 is all loopback on Linux), so
+per-client limits apply to each as they would to customers on the internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.attack import attack_stack
+from tests.support.stack import wait_for
+
+TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5, sock_read=15)
+
+
+async def _stalled_upload(port: int, source: str, hold: asyncio.Event) -> int | None:
+    """Announce 10,000 bytes, send 10, then stall until `hold` is set. The status the
+    front door answered with, if it answered while stalled (503 or 429), else None."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        writer.write(
+            b"POST /support/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10000\r\n\r\n" + b"x" * 10
+        )
+        await writer.drain()
+        read = asyncio.ensure_future(reader.readline())
+        held = asyncio.ensure_future(hold.wait())
+        done, _ = await asyncio.wait({read, held}, return_when=asyncio.FIRST_COMPLETED)
+        held.cancel()
+        if read in done and read.result():
+            return int(read.result().split()[1])
+        read.cancel()
+        return None
+    finally:
+        writer.transport.abort()
+
+
+async def _customer_get(url: str, source: str) -> tuple[int, str]:
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with (
+        aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session,
+        session.get(url, allow_redirects=False) as resp,
+    ):
+        body = await resp.read()
+        return resp.status, body.decode(errors="replace")
+
+
+async def test_260_stalled_uploads_leave_customers_their_call_center(tmp_path: Path) -> None:
+    async with attack_stack(tmp_path) as stack:
+        hold = asyncio.Event()
+        sources = [f"127.0.0.{2 + i % 26}" for i in range(260)]  # 10 from each of 26
+        uploads = [
+            asyncio.ensure_future(_stalled_upload(stack.port, source, hold)) for source in sources
+        ]
+        try:
+            # The uploads the cap refuses are told so at once; the rest are held.
+            await wait_for(lambda: stack.refused("uploads_full") >= 260 - 128, within=10,
+                           what="uploads over max_uploads refused")  # fmt: skip
+            answers = await asyncio.gather(
+                *(_customer_get(f"{stack.url}/support/page-{i}", f"127.0.1.{i}")
+                  for i in range(1, 21))
+            )  # fmt: skip
+            for status, body in answers:
+                assert status == 200, body
+                assert '"center": "primary"' in body
+            assert stack.centers["primary"].customer_requests()[-1].method == "GET"
+            assert all(s.method == "GET" for s in stack.centers["primary"].customer_requests())
+        finally:
+            hold.set()
+            results = await asyncio.gather(*uploads)
+        assert results.count(503) == 260 - 128
+        assert stack.failures_recorded() == {"primary": 0, "backup": 0}
+
+
+async def test_one_client_cannot_hold_more_than_its_share_of_a_slow_call_center(
+    tmp_path: Path,
+) -> None:
+    extra = "[proxy]\nmax_connections = 12\nmax_in_flight_per_client = 8\n"
+    async with attack_stack(tmp_path, extra=extra) as stack:
+        greedy = [
+            asyncio.ensure_future(_customer_get(f"{stack.url}/support/slow?s=1.5", "127.0.0.2"))
+            for _ in range(30)
+        ]
+        try:
+            await wait_for(lambda: stack.refused("client_in_flight") >= 22, within=5,
+                           what="the greedy client's requests over its share refused")  # fmt: skip
+            # Another customer still gets a connection: the greedy one holds 8 of 12.
+            status, body = await _customer_get(f"{stack.url}/support/other", "127.0.0.3")
+            assert status == 200
+            assert '"center": "primary"' in body
+        finally:
+            results = await asyncio.gather(*greedy)
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200] * 8 + [429] * 22
+        assert stack.failures_recorded() == {"primary": 0, "backup": 0}
+
+
+async def test_a_stalled_upload_is_cut_at_the_body_deadline_without_blame(tmp_path: Path) -> None:
+    extra = "[proxy]\nbody_timeout_ms = 400\n"
+    async with attack_stack(tmp_path, extra=extra) as stack:
+        hold = asyncio.Event()
+        task = asyncio.ensure_future(_stalled_upload(stack.port, "127.0.0.2", hold))
+        try:
+            status = await asyncio.wait_for(task, 5)
+        finally:
+            hold.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert status == 408
+        assert stack.refused("body_timeout") == 1
+        assert stack.failures_recorded() == {"primary": 0, "backup": 0}
