@@ -68,7 +68,10 @@ def _with_semantics(result: ProbeResult, body: bytes) -> ProbeResult:
     """Read the optional JSON fields of the contract; a plain 2xx is simply healthy."""
     try:
         doc = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Not the contract's JSON (or nested deeper than the parser goes: a 64 KiB body
+        # of brackets): only the status code speaks. RecursionError escaped here before,
+        # so the probe loop logged a traceback and the call center's state froze.
         return result
     if not isinstance(doc, dict):
         return result
@@ -80,7 +83,7 @@ def _with_semantics(result: ProbeResult, body: bytes) -> ProbeResult:
         latency=result.latency,
         http_status=result.http_status,
         reported_status=reported,
-        agents_available=agents if isinstance(agents, int) and agents >= 0 else None,
+        agents_available=agents if _is_number(agents) and isinstance(agents, int) else None,
         queue_wait_seconds=float(wait)
         if isinstance(wait, int | float) and _is_number(wait)
         else None,

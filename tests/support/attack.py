@@ -144,8 +144,10 @@ class AttackStack:
 async def attack_stack(
     tmp: Path, *, server: str = "", extra: str = "",
     names: tuple[str, ...] = ("primary", "backup"), base_path: str = "",
+    urls: dict[str, str] | None = None,
 ) -> AsyncIterator[AttackStack]:  # fmt: skip
-    """`server`: more [server] keys; `extra`: more sections."""
+    """`server`: more [server] keys; `extra`: more sections; `urls`: call centers that
+    are not recording ones (name -> base URL)."""
     centers = {name: RecordingCallCenter(name=name, base_path=base_path) for name in names}
     runner: GuardedRunner | None = None
     try:
@@ -153,8 +155,9 @@ async def attack_stack(
             await center.start()
         lines = ['[server]\nhost = "127.0.0.1"\nport = 0\n' + server, FAST_HEALTH, extra]
         for priority, c in enumerate(centers.values(), start=1):
+            url = (urls or {}).get(c.name, c.url)
             lines.append(
-                f'[[callcenters]]\nname = "{c.name}"\nurl = "{c.url}"\npriority = {priority}\n'
+                f'[[callcenters]]\nname = "{c.name}"\nurl = "{url}"\npriority = {priority}\n'
                 'health_path = "/health"\n'
             )
         config = tmp / "switchboard.toml"
