@@ -102,7 +102,7 @@ class Proxy:
     ) -> None:
         self._session = session
         self._bases = {name: base.rstrip("/") for name, base in bases.items()}
-        self._urls = {name: URL(base) for name, base in bases.items()}
+        self._origins = {name: Origin.of(URL(base)) for name, base in bases.items()}
         self._policy = policy
         # One slot per pooled connection: waiting for one is bounded by the budget here,
         # where running out is known to be ours, not inside aiohttp's connector.
@@ -164,7 +164,7 @@ class Proxy:
     ) -> Answered | Failed:
         p = self._policy
         base = self._bases[name]
-        url = upstream_url(self._urls[name], path_qs)
+        url = upstream_url(self._origins[name], path_qs)
         headers = upstream_request_headers(
             request.headers,
             peer=request.remote,
@@ -304,17 +304,27 @@ class Proxy:
         return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
 
 
-def upstream_url(base: URL, path_qs: str) -> URL:
-    """The call center's URL for a checked path and query: authority from `base` only."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """A configured call-center base URL, taken apart once."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str  # without its trailing "/"
+
+    @classmethod
+    def of(cls, base: URL) -> Origin:
+        return cls(scheme=base.scheme, host=base.raw_host or "", port=base.explicit_port,
+                   path=base.raw_path.rstrip("/"))  # fmt: skip
+
+
+def upstream_url(origin: Origin, path_qs: str) -> URL:
+    """The call center's URL for a checked path and query (`target.upstream_path`):
+    scheme, host and port from the configuration only, never from the request."""
     path, _, query = path_qs.partition("?")
-    return URL.build(
-        scheme=base.scheme,
-        host=base.raw_host or "",
-        port=base.explicit_port,
-        path=base.raw_path.rstrip("/") + path,
-        query_string=query,
-        encoded=True,
-    )
+    return URL.build(scheme=origin.scheme, host=origin.host, port=origin.port,
+                     path=origin.path + path, query_string=query, encoded=True)  # fmt: skip
 
 
 async def _read_up_to(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from failover.proxy import upstream_url
+from failover.proxy import Origin, upstream_url
 from failover.target import BadTargetError, upstream_path
 from tests.support.attack import Trap, attack_stack, get, raw_request
 
@@ -209,7 +209,7 @@ async def test_a_trusted_proxy_keeps_its_address_headers_but_never_a_method_over
 
 # The pure rule, over every target hypothesis can think of: whatever the path, the URL a
 # call center is sent to has the configured scheme, host and port, and stays under its base.
-BASE = URL("http://10.0.0.7:8443/cc")
+BASE = Origin.of(URL("http://10.0.0.7:8443/cc"))
 PATH_CHARS = st.sampled_from(
     ["/", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%25", "@", ":", "?", "#", "a", "b",
      "%00", "\\", "//", "http://", "evil.example", "%40", ";", "=", "&", "~", " "]
