@@ -11,6 +11,7 @@ A browser cannot send this content type cross-site without a CORS preflight, whi
 never grant, so JSON needs no form token.
 
 Answers: 202 with the ticket once the callback is durable (Redis, or the local spool);
+400 for a body that is not a JSON object (nested deeper than 32 levels included);
 422 naming each bad field; 403 for a forged or expired form (shown again, nothing
 lost); 413 for an oversized body; 503 with Retry-After, saying plainly that nothing was
 saved, when neither Redis nor the spool could take it. Never a false success.
@@ -18,7 +19,6 @@ saved, when neither Redis nor the spool could take it. Never a false success.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import uuid
@@ -32,6 +32,7 @@ from failover.callbacks import formtoken
 from failover.callbacks.queue import CallbackQueue, NotSaved, Receipt
 from failover.callbacks.request import FIELDS, LIMITS, CallbackRequest, Invalid, validate
 from failover.clock import Clock
+from failover.jsonbody import JsonBodyError, loads_object
 from monitoring.callbacks import CallbackMetrics
 from monitoring.http import Wrap
 
@@ -122,9 +123,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await _submit(request, intake)
     except web.HTTPException:
         raise
-    except Exception:  # a fault of ours: say plainly nothing was saved, never a 500 page
+    except Exception:
+        # A fault of ours (a bug): say plainly nothing was saved, never a 500 page. Not
+        # "unavailable": that reason means Redis and the spool both refused, and pages
+        # someone about storage (SwitchboardCallbacksRefused). Client input never gets
+        # here: every parse is guarded above and answered with a 4xx (issue 14).
         log.exception("callbacks: intake failed")
-        intake.metrics.refused_total.labels("unavailable").inc()
+        intake.metrics.refused_total.labels("error").inc()
         return _not_saved()
 
 
@@ -159,12 +164,10 @@ def _too_large(request: web.Request) -> web.Response:
 
 async def _submit_json(request: web.Request, intake: Intake, body: bytes) -> web.Response:
     try:
-        fields = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        fields = None
-    if not isinstance(fields, dict):
+        fields = loads_object(body)
+    except JsonBodyError as exc:  # not JSON, not an object, or nested too deep: the client's
         intake.metrics.refused_total.labels("invalid").inc()
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
+        return web.json_response({"error": str(exc)}, status=400)
     key = request.headers.get("Idempotency-Key")
     if key is None:
         key = "generated:" + uuid.uuid4().hex
