@@ -148,3 +148,30 @@ async def test_deep_json_to_the_admin_api_is_a_400_not_a_500(stack: Stack) -> No
             assert "nested deeper" in (await r.json())["error"]
     assert stack.pool.snapshot().override is None
     assert server_errors(stack) == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("multipart/form-data; boundary=x", b"--x\r\ngarbage\r\n\r\n", 415),
+        ("multipart/form-data", b"helpful=yes", 415),
+        ("application/x-www-form-urlencoded; charset=nope", b"helpful=yes", 404),
+        ("application/x-www-form-urlencoded", b"helpful=\xff", 400),
+        ("application/x-www-form-urlencoded", b"&".join([b"a=1"] * 20), 400),
+        ("application/x-www-form-urlencoded", b"helpful=" + b"y" * 5000, 413),
+        ("application/x-www-form-urlencoded", b"helpful=maybe", 400),
+        ("application/json", b'{"helpful": "yes"}', 415),
+    ],
+)
+async def test_no_vote_body_ends_on_the_help_is_limited_page(
+    stack: Stack, caplog: pytest.LogCaptureFixture, content_type: str, body: bytes, status: int
+) -> None:
+    # Before: request.post() raised on a bad multipart body or charset, and the page's
+    # catch-all answered 200 "Help is limited" and logged the traceback as an error.
+    async with aiohttp.ClientSession() as s:
+        headers = {"Content-Type": content_type}
+        async with s.post(f"{stack.url}/help/bulletins/1/vote", data=body, headers=headers) as r:
+            assert r.status == status  # 404: a good form, but no bulletin 1 here
+            assert "Help is limited" not in await r.text()
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "failed" in r.message]
+    assert server_errors(stack) == 0
