@@ -138,7 +138,7 @@ class Limiter:
         limiting: bool = True,
         budget: float = 0.1,
         retry_after: float = 2.0,
-        local_entries: int = 20_000,
+        local_entries: int = 10_000,
         prefix: str = "sb:",
         observer: LimitObserver | None = None,
         monotonic: Callable[[], float] = time.monotonic,

@@ -55,8 +55,8 @@ class LimitSettings(_Section):
     seen_per_window: AtLeastOne = Field(
         default=100_000,
         description="at most this many (client, bulletin) pairs are remembered in Redis per "
-        "window, for views and for votes each (about 100 bytes each); past it, no more are "
-        "counted until the window ends",
+        "window, for views and for votes each (about 150 bytes each, two windows' worth at "
+        "most); past it, no more are counted until the window ends",
     )
     ipv6_prefix: Annotated[StrictInt, Field(ge=32, le=128)] = Field(
         default=64,
@@ -74,7 +74,8 @@ class LimitSettings(_Section):
         "before Redis is asked again",
     )
     local_entries: AtLeastOne = Field(
-        default=20_000,
-        description="per-process memory for limits and counted-once pairs, entries per action "
-        "(about 200 bytes each): used while Redis is unreachable, and to ask Redis less",
+        default=10_000,
+        description="per-process memory for limits and counted-once pairs: entries per cache, "
+        "five caches, about 270 bytes an entry (14 MB at most by default); used while Redis "
+        "is unreachable, and to ask Redis less",
     )
