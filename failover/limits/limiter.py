@@ -31,6 +31,13 @@ per window per replica.
 Its entries live `once` seconds from when this process learnt of them, so a pair
 another replica counted earlier can be held back here a little past Redis's own
 window: at most once per window, sometimes a little less often.
+
+Hand-written rather than the `limits` library: what we need around a limit is most of
+the work, and `limits` leaves it to the caller: the time budget, the switch to a
+bounded per-process store when Redis is slow or down (its memory storage is bounded by
+expiry, not by size), the "counted once" check in the same atomic step as the limit,
+and using the app's own client (Sentinel included) rather than a storage it builds
+from a URI. The Redis side is one 30-line script.
 """
 
 from __future__ import annotations

@@ -149,6 +149,7 @@ async def test_votes_for_bulletins_that_do_not_exist_are_404_and_store_nothing(
         assert (await vote(s, door, known, "198.51.100.8"))[0] == 303
         await wait_for(lambda: voted(redis, known), within=5, what="a real vote flushed")
         before = await redis.hgetall("sb:votes:helpful")
+        keys_before = sorted(await redis.keys("*"))
         missing = [9_000_000 + i for i in range(200)]
         for bulletin_id in missing:
             status, _, page = await vote(s, door, bulletin_id, ATTACKER)
@@ -156,6 +157,7 @@ async def test_votes_for_bulletins_that_do_not_exist_are_404_and_store_nothing(
             assert "could not find that bulletin" in page
         await asyncio.sleep(1.2)  # a flush interval: nothing to write
         assert await redis.hgetall("sb:votes:helpful") == before
+        assert sorted(await redis.keys("*")) == keys_before  # not one key more
         assert await redis.hgetall("sb:votes:unhelpful") == {}
         assert await redis.keys("sb:once:vote:9*") == []
         assert await redis.keys(f"sb:rl:vote:4:{ATTACKER}") == []
