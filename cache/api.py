@@ -45,7 +45,7 @@ async def one_bulletin(request: web.Request) -> web.Response:
         served = await sh.service.bulletin(bulletin_id)
     except NotInCatalog:
         return web.json_response({"error": f"no bulletin {bulletin_id}"}, status=404)
-    sh.service.record_hit(served.bulletin)
+    sh.service.record_view(bulletin_id, sh.client_of(request))
     doc = bulletin_json(served.bulletin, sh.service.hit_counts.get(bulletin_id, 0))
     doc["body_html"] = served.bulletin.body_html
     doc["freshness"] = served.freshness.value

@@ -81,12 +81,12 @@ class SelfHelpRuntime:
             self._run(self._every(self._snapshot_every, self.save_snapshot), "snapshot")
 
     async def _fold(self) -> None:
-        self.service.fold_hot_views()
+        await self.service.fold_views()
 
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks)
         self._tasks.clear()
-        self.service.fold_hot_views()  # the last second's views go out with the flush
+        await self.service.fold_views()  # the last second's views go out with the flush
         if self._flusher is not None:
             await self._flusher.stop(final_flush=True)
         if self._snapshot is not None and self._writes_snapshot and self.service.known():
@@ -133,7 +133,7 @@ class SelfHelpRuntime:
 
     async def refresh_rankings(self) -> None:
         service = self.service
-        service.fold_hot_views()
+        await service.fold_views()
         if self._store is not None and not service.redis_dep.open:
             try:
                 top = await self._store.top(TOP_SIZE)

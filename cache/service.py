@@ -41,7 +41,9 @@ from cache.ranking import TopicBoost, top_all_time, words_of
 from cache.sanitize import sanitize
 from cache.search import SearchIndex, SearchResult
 from cache.store import RedisStore, StoreUnavailable
+from cache.views import ViewLog, counted
 from failover.breaker import Breaker, Outcome, OutlierPolicy
+from failover.limits.limiter import Limiter
 from failover.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.selfhelp")
@@ -115,6 +117,7 @@ class SelfHelpService:
         monotonic: Callable[[], float] = time.monotonic,
         l1_size: int = 10_000,
         catalog_size: int = 100_000,
+        limiter: Limiter | None = None,
     ) -> None:
         self._origin = origin
         self._store = store
@@ -136,10 +139,12 @@ class SelfHelpService:
         self._flight: SingleFlight[Bulletin] = SingleFlight("origin-fetch")
         self._background: set[asyncio.Task[None]] = set()
         self.hit_counts: dict[int, int] = {}
-        # Views of cached pages, counted by the page itself (cache/web.py `bulletin`: one
-        # dict update); `fold_hot_views` turns them into L1-hit counts, buffered hits and
-        # view counts twice a second.
-        self.hot_views: dict[int, int] = {}
+        # Views as (bulletin, client) pairs, noted by the pages (a set insert);
+        # `fold_views` counts each once per client per window (cache/views.py) into
+        # buffered hits and view counts twice a second. `limiter` decides what counts
+        # (None: each distinct pair of a fold, for unit tests).
+        self.views = ViewLog()
+        self.limiter = limiter
         self.trending_ids: list[int] = []
         self.boost = TopicBoost()
         self.index = SearchIndex.build((), {})
@@ -316,21 +321,26 @@ class SelfHelpService:
         """A customer came through /support/<topic> during a failover."""
         self.boost = self.boost.record(words, self._clock())
 
-    def record_hit(self, bulletin: Bulletin) -> None:
-        self.record_view(bulletin.id)
+    def is_known(self, bulletin_id: int) -> bool:
+        """Whether the catalog holds it now (no I/O; see `bulletin` for a full lookup)."""
+        return bulletin_id in self._catalog
 
-    def record_view(self, bulletin_id: int) -> None:
-        # Authors' views for the leaderboard are summed from their bulletins' views
-        # (cache/web.py author_rows), so the hot path counts the bulletin only.
-        self.hits.add_hit(bulletin_id)
-        counts = self.hit_counts
-        counts[bulletin_id] = counts.get(bulletin_id, 0) + 1
+    def record_view(self, bulletin_id: int, client: str) -> None:
+        """A view by `client` (failover/limits/identity); counted by `fold_views`."""
+        self.views.note(bulletin_id, client)
 
-    def fold_hot_views(self) -> None:
-        views, self.hot_views = self.hot_views, {}
+    async def fold_views(self) -> None:
+        """Count the views noted since the last fold: cached pages served as L1 hits,
+        and each (bulletin, client) pair the limiter allows as one hit (issue 14).
+        Authors' views for the leaderboard are summed from their bulletins' views
+        (cache/web.py author_rows), so only the bulletin is counted."""
+        pairs, hot = self.views.drain()
+        if hot:
+            self.count_lookup("l1", "hit", hot)
+        if not pairs:
+            return
         counts = self.hit_counts
-        for bulletin_id, n in views.items():
-            self.count_lookup("l1", "hit", n)
+        for bulletin_id, n in (await counted(self.limiter, pairs)).items():
             self.hits.add_hit(bulletin_id, count=n)
             counts[bulletin_id] = counts.get(bulletin_id, 0) + n
 

@@ -33,6 +33,7 @@ from cache.model import Bulletin
 from cache.ranking import leaderboard
 from cache.runtime import SelfHelpRuntime
 from cache.service import NotInCatalog, SelfHelpService
+from failover.limits.limiter import Limiter
 from failover.logs import REQUEST_ID, REQUEST_ID_HEADER, accept_request_id
 from monitoring.http import FRONT_DOOR, Wrap
 
@@ -85,6 +86,10 @@ class SelfHelp:
 
     runtime: SelfHelpRuntime
     outage: OutageInfo
+    # Whom a request counts against (failover/limits/identity), and the per-client
+    # limits (issue 14): views and votes count once per client per bulletin per window.
+    client_of: Callable[[web.Request], str]
+    limiter: Limiter
     on_helped: Callable[[], None] = lambda: None  # a "yes, this helped" during an outage
     # (route, destination, status, seconds): request metrics, counted inline on the
     # bulletin page (monitoring.metrics.Metrics.observe_request).
@@ -223,8 +228,9 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         if hot is not None and not request.query_string:
             now = sh.runtime.clock()
             if now < hot.fresh_until and hot.outage is sh.outage():
-                views = sh.service.hot_views
-                views[hot.id] = views.get(hot.id, 0) + 1
+                views = sh.service.views
+                views.hot += 1
+                views.note(hot.id, sh.client_of(request))
                 inm = request.headers.get(hdrs.IF_NONE_MATCH)
                 if inm is not None and not_modified(inm, hot.page.etag):
                     response = web.Response(status=304, headers=hot.not_modified_headers)
@@ -260,22 +266,26 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _not_found(request: web.Request, sh: SelfHelp) -> web.Response:
+    page = sh.render(
+        "unavailable.html",
+        title="Bulletin not found",
+        message="We could not find that bulletin. Try searching for your topic instead.",
+        query="",
+        continue_to=None,
+        stale_age=None,
+    )
+    return _answer(request, page, cache="no-store", status=404)
+
+
 async def _bulletin_slow(
     request: web.Request, sh: SelfHelp, bulletin_id: int
 ) -> web.StreamResponse:
     try:
         served = await sh.service.bulletin(bulletin_id)
     except NotInCatalog:
-        missing = sh.render(
-            "unavailable.html",
-            title="Bulletin not found",
-            message="We could not find that bulletin. Try searching for your topic instead.",
-            query="",
-            continue_to=None,
-            stale_age=None,
-        )
-        return _answer(request, missing, cache="no-store", status=404)
-    sh.service.record_hit(served.bulletin)
+        return _not_found(request, sh)
+    sh.service.record_view(bulletin_id, sh.client_of(request))
     now_age = age(served.stored_at, sh.runtime.clock())
     voted = request.query.get("voted") == "1"
     key = ("bulletin", bulletin_id, served.stored_at, _outage_key(sh.outage()), voted)
@@ -326,19 +336,6 @@ def _human(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h"
-
-
-async def vote(request: web.Request) -> web.StreamResponse:
-    sh = request.app[SELF_HELP]
-    bulletin_id = _bulletin_id(request)
-    form = await request.post()
-    helpful = form.get("helpful")
-    if helpful not in ("yes", "no"):
-        raise web.HTTPBadRequest(text="Field 'helpful' must be 'yes' or 'no'.")
-    sh.service.hits.add_vote(bulletin_id, helpful == "yes")
-    if helpful == "yes" and sh.outage().active:
-        sh.on_helped()
-    raise web.HTTPSeeOther(f"/help/bulletins/{bulletin_id}?voted=1")
 
 
 def author_rows(service: SelfHelpService, n: int) -> list[dict[str, Any]]:
@@ -417,5 +414,7 @@ def add_routes(app: web.Application, wrap: Wrap) -> None:
     app.router.add_get("/help", wrap("help", _safe(landing)))
     app.router.add_get("/help/search", wrap("help_search", _safe(search)))
     app.router.add_get("/help/bulletins/{id}", bulletin)  # times itself: the hot path
+    from cache.votes import vote  # noqa: PLC0415 - cache.votes imports this module
+
     app.router.add_post("/help/bulletins/{id}/vote", wrap("help_vote", _safe(vote)))
     app.router.add_get("/help/authors", wrap("help_authors", _safe(authors)))

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 import logging
 from typing import Final
 
 from aiohttp import web
 
 from cache import web as selfhelp
+from failover.jsonbody import JsonBodyError, loads_object
 from failover.routing import Override, OverrideKind
 from failover.switches import Desired, Switches
 from monitoring.http import Wrap
@@ -61,12 +61,10 @@ async def _json_body(request: web.Request) -> dict[str, object] | web.Response:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
-    if not isinstance(body, dict):
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
-    return body
+        # Not request.json(): deeply nested JSON raises RecursionError there, a 500.
+        return loads_object(await request.read())
+    except JsonBodyError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
 
 
 def _actor(request: web.Request, body: dict[str, object]) -> str:

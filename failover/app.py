@@ -27,6 +27,8 @@ from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
 from failover.eventsink import EventSink
 from failover.health import HealthPolicy
+from failover.limits.limiter import Limiter
+from failover.limits.wiring import ClientOf, build_limiter, client_of
 from failover.monitor import Monitor, ProbeSchedule
 from failover.pool import CallCenterSpec, Pool
 from failover.probes import new_probe_session
@@ -41,6 +43,7 @@ from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
 from monitoring.http import observed
+from monitoring.limits import LimitMetrics
 from monitoring.metrics import Metrics, PoolCollector
 
 log = logging.getLogger("switchboard")
@@ -111,6 +114,7 @@ def create_app(
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))
     sink = EventSink(metrics, health_policy(settings))
     callback_metrics = CallbackMetrics(registry)
+    limit_metrics = LimitMetrics(registry)
 
     app = web.Application(client_max_size=1024**2)
     app[POOL] = pool
@@ -121,7 +125,9 @@ def create_app(
         app[WORKER] = worker
 
     app.cleanup_ctx.append(
-        lambda app: _resources(app, sink=sink, callback_metrics=callback_metrics)
+        lambda app: _resources(
+            app, sink=sink, callback_metrics=callback_metrics, limit_metrics=limit_metrics
+        )
     )
     wrap = observed(metrics)
     frontdoor.add_routes(app, wrap)
@@ -140,7 +146,11 @@ def create_app(
 
 
 async def _resources(
-    app: web.Application, *, sink: EventSink, callback_metrics: CallbackMetrics
+    app: web.Application,
+    *,
+    sink: EventSink,
+    callback_metrics: CallbackMetrics,
+    limit_metrics: LimitMetrics,
 ) -> AsyncIterator[None]:
     """Everything with a lifetime, opened in order and closed in reverse."""
     settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
@@ -161,16 +171,21 @@ async def _resources(
         redis = connect(settings.redis.url) if settings.redis.url else None
         if redis is not None:
             app[REDIS] = redis
+        # Per-client limits (issue 14): the app's Redis client, shared by the replicas.
+        limiter = build_limiter(settings, redis=redis, observer=limit_metrics)
+        client = client_of(settings)
         helper = build_self_help(
             settings, redis=redis, session=proxy_session, metrics=metrics,
             outage=OutageView(pool, clock), writes_snapshot=worker is None or worker.index == 0,
+            limiter=limiter, client_of=client,
         )  # fmt: skip
         app[selfhelp.SELF_HELP] = helper
         sink.on_route_change = lambda e: helper.runtime.follow_routing(
             into_self_help=e.target == SELF_HELP
         )
         callbacks = _callbacks(app, redis=redis, session=proxy_session,
-                               metrics=callback_metrics, helper=helper)  # fmt: skip
+                               metrics=callback_metrics, helper=helper,
+                               limiter=limiter, client_of=client)  # fmt: skip
         switches = app[admin.SWITCHBOARD] = Switches(
             pool, redis=redis, clock=clock, observe=sink,
             replica=replica_name(settings) + (f"/{worker.suffix}" if worker else ""),
@@ -222,6 +237,8 @@ def _callbacks(
     session: ClientSession,
     metrics: CallbackMetrics,
     helper: selfhelp.SelfHelp,
+    limiter: Limiter,
+    client_of: ClientOf,
 ) -> CallbackRuntime | None:
     settings = app[SETTINGS]
     if not settings.callbacks.enabled:
@@ -231,7 +248,7 @@ def _callbacks(
         return None
     runtime, intake = build_callbacks(
         settings, redis=redis, session=session, pool=app[POOL], clock=app[CLOCK],
-        metrics=metrics, worker=app.get(WORKER),
+        metrics=metrics, worker=app.get(WORKER), limiter=limiter, client_of=client_of,
     )  # fmt: skip
     app[CALLBACKS] = runtime
     app[callbacks_web.INTAKE] = intake

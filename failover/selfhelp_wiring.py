@@ -21,6 +21,8 @@ from cache.runtime import SelfHelpRuntime
 from cache.service import SelfHelpService
 from cache.store import RedisStore
 from cache.web import ROUTE, Outage, SelfHelp
+from failover.limits.limiter import Limiter
+from failover.limits.wiring import ClientOf
 from failover.settings import Settings
 from monitoring.http import FRONT_DOOR
 from monitoring.metrics import Metrics
@@ -33,6 +35,8 @@ def build_self_help(
     session: aiohttp.ClientSession,
     metrics: Metrics,
     outage: Callable[[], Outage],
+    limiter: Limiter,
+    client_of: ClientOf,
     writes_snapshot: bool = True,
 ) -> SelfHelp:
     s = settings.selfhelp
@@ -58,6 +62,7 @@ def build_self_help(
         ),
         count_lookup=metrics.count_cache_lookup,
         hits=hits,
+        limiter=limiter,
     )
     runtime = SelfHelpRuntime(
         service,
@@ -71,6 +76,8 @@ def build_self_help(
     return SelfHelp(
         runtime=runtime,
         outage=outage,
+        client_of=client_of,
+        limiter=limiter,
         on_helped=metrics.count_helped,
         observe=metrics.observe_request,
         observe_hot=metrics.timer(ROUTE, FRONT_DOOR, 200).observe,

@@ -21,7 +21,10 @@ from prometheus_client.registry import Collector
 # A callback's value falls over hours: from seconds (no outage) to a day.
 DELIVERY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
 
-REFUSED_REASONS = ("invalid", "forged", "unavailable")
+# invalid: bad input (4xx); forged: a forged or expired form; rate_limited: the client
+# was over its callbacks limit (429, [limits]); unavailable: neither Redis nor the spool
+# could store it (503, pages: SwitchboardCallbacksRefused); error: a fault of ours (503).
+REFUSED_REASONS = ("invalid", "forged", "rate_limited", "unavailable", "error")
 DEAD_REASONS = ("rejected", "attempts")
 FAILURE_KINDS = ("entry", "unreachable")
 
@@ -47,8 +50,8 @@ class CallbackMetrics:
         )
         self.refused_total = Counter(
             "switchboard_callbacks_refused",
-            "Callback requests not taken: invalid input, forged or expired form, or "
-            "nowhere durable to store them.",
+            "Callback requests not taken: invalid input, forged or expired form, over "
+            "the client's rate limit, nowhere durable to store them, or a fault of ours.",
             ["reason"],
             registry=registry,
         )

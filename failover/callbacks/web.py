@@ -11,17 +11,20 @@ A browser cannot send this content type cross-site without a CORS preflight, whi
 never grant, so JSON needs no form token.
 
 Answers: 202 with the ticket once the callback is durable (Redis, or the local spool);
+400 for a body that is not a JSON object (nested deeper than 32 levels included);
 422 naming each bad field; 403 for a forged or expired form (shown again, nothing
-lost); 413 for an oversized body; 503 with Retry-After, saying plainly that nothing was
-saved, when neither Redis nor the spool could take it. Never a false success.
+lost); 413 for an oversized body; 429 with Retry-After when the client is over its
+`[limits]` callbacks limit (the form shown again, nothing lost); 503 with Retry-After,
+saying plainly that nothing was saved, when neither Redis nor the spool could take it.
+Never a false success.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,6 +35,10 @@ from failover.callbacks import formtoken
 from failover.callbacks.queue import CallbackQueue, NotSaved, Receipt
 from failover.callbacks.request import FIELDS, LIMITS, CallbackRequest, Invalid, validate
 from failover.clock import Clock
+from failover.jsonbody import JsonBodyError, loads_object
+from failover.limits.gcra import Verdict
+from failover.limits.limiter import Action, Limiter
+from failover.limits.wiring import too_many_json, wait_text
 from monitoring.callbacks import CallbackMetrics
 from monitoring.http import Wrap
 
@@ -52,6 +59,8 @@ class Intake:
     region: str
     clock: Clock
     metrics: CallbackMetrics
+    limiter: Limiter  # per-client limit on submissions (issue 14)
+    client_of: Callable[[web.Request], str]
 
 
 INTAKE: Final[web.AppKey[Intake]] = web.AppKey("callback_intake", Intake)
@@ -68,6 +77,7 @@ def _form_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     problem: dict[str, str] | None = None,
+    retry_after: int | None = None,
 ) -> web.Response:
     intake = request.app[INTAKE]
     sh = request.app[selfhelp.SELF_HELP]
@@ -100,6 +110,8 @@ def _form_page(
         )
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_S
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -122,9 +134,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await _submit(request, intake)
     except web.HTTPException:
         raise
-    except Exception:  # a fault of ours: say plainly nothing was saved, never a 500 page
+    except Exception:
+        # A fault of ours (a bug): say plainly nothing was saved, never a 500 page. Not
+        # "unavailable": that reason means Redis and the spool both refused, and pages
+        # someone about storage (SwitchboardCallbacksRefused). Client input never gets
+        # here: every parse is guarded above and answered with a 4xx (issue 14).
         log.exception("callbacks: intake failed")
-        intake.metrics.refused_total.labels("unavailable").inc()
+        intake.metrics.refused_total.labels("error").inc()
         return _not_saved()
 
 
@@ -159,12 +175,10 @@ def _too_large(request: web.Request) -> web.Response:
 
 async def _submit_json(request: web.Request, intake: Intake, body: bytes) -> web.Response:
     try:
-        fields = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        fields = None
-    if not isinstance(fields, dict):
+        fields = loads_object(body)
+    except JsonBodyError as exc:  # not JSON, not an object, or nested too deep: the client's
         intake.metrics.refused_total.labels("invalid").inc()
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
+        return web.json_response({"error": str(exc)}, status=400)
     key = request.headers.get("Idempotency-Key")
     if key is None:
         key = "generated:" + uuid.uuid4().hex
@@ -180,6 +194,8 @@ async def _submit_json(request: web.Request, intake: Intake, body: bytes) -> web
         return web.json_response(
             {"error": "invalid callback request", "fields": result.errors}, status=422
         )
+    if (limited := await _over_limit(request, intake)) is not None:
+        return too_many_json(limited, "callback requests")
     try:
         receipt = await intake.queue.submit("api:" + key, result)
     except NotSaved:
@@ -223,6 +239,18 @@ async def _submit_form(request: web.Request, intake: Intake, body: bytes) -> web
     if isinstance(result, Invalid):
         intake.metrics.refused_total.labels("invalid").inc()
         return _form_page(request, status=422, values=values, errors=result.errors)
+    if (limited := await _over_limit(request, intake)) is not None:
+        return _form_page(
+            request,
+            status=429,
+            values=values,
+            problem={
+                "title": "Sorry: too many callback requests from your network. ",
+                "text": "Nothing was sent, and what you typed is kept below. Please try again "
+                f"in {wait_text(limited)}.",
+            },
+            retry_after=limited.retry_after_s,
+        )
     try:
         receipt = await intake.queue.submit("form:" + str(data[TOKEN_FIELD]), result)
     except NotSaved:
@@ -239,6 +267,17 @@ async def _submit_form(request: web.Request, intake: Intake, body: bytes) -> web
         )
     _count(intake, receipt)
     return _accepted_page(request, result, receipt)
+
+
+async def _over_limit(request: web.Request, intake: Intake) -> Verdict | None:
+    """The verdict when this client is over its callbacks limit, else None. Checked
+    once the request is valid (a typo does not use up a customer's allowance) and
+    before it is stored, so a 429 never follows a 202: nothing is lost silently."""
+    verdict = await intake.limiter.check(Action.CALLBACK, intake.client_of(request))
+    if verdict.allowed:
+        return None
+    intake.metrics.refused_total.labels("rate_limited").inc()
+    return verdict
 
 
 def _parse_form(body: bytes) -> dict[str, Any]:

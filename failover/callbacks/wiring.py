@@ -16,6 +16,8 @@ from failover.callbacks.spool import Spool
 from failover.callbacks.stream import CallbackStream
 from failover.callbacks.web import Intake, new_secret
 from failover.clock import Clock
+from failover.limits.limiter import Limiter
+from failover.limits.wiring import ClientOf
 from failover.pool import Pool
 from failover.routing import callback_target
 from failover.settings import Settings
@@ -45,6 +47,8 @@ def build_callbacks(
     pool: Pool,
     clock: Clock,
     metrics: CallbackMetrics,
+    limiter: Limiter,
+    client_of: ClientOf,
     worker: WorkerInfo | None = None,
 ) -> tuple[CallbackRuntime, Intake]:
     """Raises `SpoolError` if the spool file cannot be opened (a configuration error:
@@ -90,5 +94,7 @@ def build_callbacks(
         region=cb.phone_region,
         clock=clock,
         metrics=metrics,
+        limiter=limiter,
+        client_of=client_of,
     )
     return runtime, intake

@@ -13,8 +13,8 @@ Environment overrides (names are matched case-insensitively after the prefix)::
     SWITCHBOARD_CONFIG                           ignored (reserved)
 
 SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp,
-callbacks. The separator is a double underscore. <NAME> is the call-center name upper-cased with
-'-' written as '_' (``eu-west`` -> ``EU_WEST``); it overrides a call center that is
+callbacks, limits. The separator is a double underscore. <NAME> is the call-center name
+upper-cased with '-' written as '_' (``eu-west`` -> ``EU_WEST``); it overrides a call center that is
 in the file (the environment cannot add one, nor rename one); a NAME matching two
 call centers (``eu-west`` and ``eu_west``) is an error. A value is read as a TOML
 value if it parses as one (``500`` -> integer, ``true`` -> boolean, ``"x"`` or
@@ -28,10 +28,10 @@ Error tree::
      └── ConfigError   every problem found, one per line: "<file>: <key>: <what is wrong>"
 
 Modules: ``models`` (the sections and :class:`Settings`), ``callcenters`` (one call
-center), ``callbacks`` (the callback section), ``validators`` (field types, URL and
-network checks), ``loader`` (file, environment, :func:`load_settings`), ``errors``
-(:class:`ConfigError` and its messages), ``example`` (:func:`dump_example`),
-``render`` (values written as TOML).
+center), ``callbacks`` (the callback section), ``limits`` (per-client limits),
+``validators`` (field types, URL and network checks), ``loader`` (file, environment,
+:func:`load_settings`), ``errors`` (:class:`ConfigError` and its messages), ``example``
+(:func:`dump_example`), ``render`` (values written as TOML).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
 from failover.settings.errors import ConfigError
 from failover.settings.example import dump_example
+from failover.settings.limits import LimitSettings
 from failover.settings.loader import load_settings
 from failover.settings.models import (
     AdminSettings,
@@ -60,6 +61,7 @@ __all__ = [
     "CallbackSettings",
     "ConfigError",
     "HealthSettings",
+    "LimitSettings",
     "OutlierSettings",
     "ProxySettings",
     "RedisSettings",

@@ -17,6 +17,7 @@ from pydantic import (
 
 from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
+from failover.settings.limits import LimitSettings
 from failover.settings.validators import (
     AtLeastOne,
     HttpUrl,
@@ -270,6 +271,7 @@ class Settings(BaseModel):
     callcenters: tuple[CallCenterSettings, ...]
     selfhelp: SelfHelpSettings = Field(default_factory=SelfHelpSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
@@ -319,5 +321,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "proxy": ProxySettings,
     "selfhelp": SelfHelpSettings,
     "callbacks": CallbackSettings,
+    "limits": LimitSettings,
     "admin": AdminSettings,
 }

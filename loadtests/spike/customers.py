@@ -18,10 +18,11 @@ measured as "bulletin".
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import uuid
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from locust import FastHttpUser, task
@@ -67,12 +68,28 @@ def _header(resp: ResponseContextManager, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+_ADDRESSES: Final = itertools.count(1)
+
+
+def customer_address(n: int) -> str:
+    """Customer `n`'s address, in 198.18.0.0/15 (RFC 2544: for benchmarks)."""
+    return f"198.{18 + (n >> 16) % 2}.{(n >> 8) & 255}.{n & 255}"
+
+
 class Customer(FastHttpUser):
-    """One customer; several hundred of them make the load (profile.py)."""
+    """One customer; several hundred of them make the load (profile.py). Each comes from
+    an address of its own, as customers do behind a load balancer: the front door
+    trusts 127.0.0.1 as its proxy (stack.write_config) and reads X-Forwarded-For, so
+    per-client limits and counted-once views and votes (issue 14) apply per customer."""
 
     network_timeout = 10.0
     connection_timeout = 5.0
     max_retries = 0  # a retried request would hide a failure from the count
+
+    def __init__(self, environment: Any) -> None:
+        # Read by FastHttpUser.__init__ for every request of this user's client.
+        self.default_headers = {"X-Forwarded-For": customer_address(next(_ADDRESSES))}
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.rng = random.Random()

@@ -172,12 +172,15 @@ def wait_port(port: int, *, what: str, seconds: float = START_S) -> None:
 def write_config(
     path: Path, *, port: int, redis_port: int, community_port: int, centers: dict[str, int]
 ) -> None:
-    """The front door's config: defaults for everything measured; only addresses and the
-    files it writes (in `path`'s folder) are set."""
+    """The front door's config: defaults for everything measured; only addresses, the
+    files it writes (in `path`'s folder) and the trusted proxy are set."""
     lines = [
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        # locust plays the load balancer: each customer sends its own X-Forwarded-For
+        # (customers.Customer), so per-client limits apply per customer (issue 14).
+        'trusted_proxies = ["127.0.0.1/32"]',
         "[redis]",
         f'url = "redis://127.0.0.1:{redis_port}/0"',
         "[selfhelp]",

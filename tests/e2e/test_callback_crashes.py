@@ -107,6 +107,11 @@ url = "{redis.url}"
 consumer = "{consumer}"
 spool_path = "callbacks.spool"
 {callbacks}
+# Up to 53 callbacks from one address (127.0.0.1) per test; per-client limits have their
+# own tests (tests/attacks/test_limits_*.py).
+[limits]
+callbacks_burst = 1000
+
 [[callcenters]]
 name = "primary"
 url = "{sim.url}"

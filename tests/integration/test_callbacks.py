@@ -29,6 +29,10 @@ burst = 50
 max_attempts = 3
 delivery_timeout_ms = 300
 reclaim_idle_ms = 1000
+# These tests send hundreds of callbacks from one address (127.0.0.1) to test delivery;
+# per-client limits have their own tests (tests/attacks/test_limits_*.py).
+[limits]
+callbacks_burst = 100000
 """
 
 

@@ -41,8 +41,12 @@ async def help_stack(
     redis: RedisServer | None,
     community: CommunitySim,
     extra: str = "",
+    server: str = "",
     warm: bool = True,
 ) -> AsyncIterator[HelpStack]:
+    """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
+    more keys of [server] (e.g. trusted_proxies, to tell clients apart by
+    X-Forwarded-For from 127.0.0.1)."""
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
     runner: web.AppRunner | None = None
@@ -51,6 +55,7 @@ async def help_stack(
         redis_part = f'[redis]\nurl = "{redis.url}"\n' if redis is not None else ""
         config.write_text(
             "[server]\nport = 0\n"
+            + server
             + FAST_HEALTH
             + redis_part
             + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = 300\n'

@@ -1,0 +1,87 @@
+"""`POST /help/bulletins/<id>/vote`: "did this help?".
+
+A vote counts (the votes hashes in Redis, and `switchboard_selfhelp_helped_total`
+during an outage) once per client per bulletin per `[limits] vote_window_s`, only for a
+bulletin that exists, and only within the client's vote limit: past it, a 429 page
+that says when to try again (issue 14, point 6). A repeat is thanked like the first
+and not counted. The form is read here, small and URL-encoded only, so that no body
+a client sends can end in the page's catch-all (issue 14, point 5).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from cache.service import NotInCatalog
+from cache.web import SELF_HELP, SelfHelp, _answer, _bulletin_id, _not_found
+from failover.limits.gcra import Outcome, Verdict
+from failover.limits.limiter import Action
+from failover.limits.wiring import wait_text
+
+MAX_VOTE_BODY: Final = 1024  # the vote form sends "helpful=yes"
+
+
+async def vote(request: web.Request) -> web.StreamResponse:
+    """A "did this help?" vote. Counted (votes, and the "helped" metric during an
+    outage) once per client per bulletin per `[limits] vote_window_s`, only for a
+    bulletin that exists, and only within the client's vote limit (else 429). A repeat
+    is thanked like the first and not counted (issue 14)."""
+    sh = request.app[SELF_HELP]
+    bulletin_id = _bulletin_id(request)
+    helpful = await _vote_field(request) == "yes"
+    if not await _exists(sh, bulletin_id):  # before the limiter: it would remember the id
+        return _not_found(request, sh)
+    verdict = await sh.limiter.check(Action.VOTE, sh.client_of(request), bulletin_id)
+    if verdict.outcome is Outcome.LIMITED:
+        return _too_many_votes(request, sh, verdict)
+    if verdict.allowed:
+        sh.service.hits.add_vote(bulletin_id, helpful)
+        if helpful and sh.outage().active:
+            sh.on_helped()
+    raise web.HTTPSeeOther(f"/help/bulletins/{bulletin_id}?voted=1")
+
+
+async def _vote_field(request: web.Request) -> str:
+    """The form's `helpful`, or a 4xx: only a small urlencoded form is read (not
+    `request.post()`, which takes multipart and any charset, and raises on bad ones)."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise web.HTTPUnsupportedMediaType(text="Send the vote form (URL-encoded).")
+    body = await request.content.read(MAX_VOTE_BODY + 1)
+    if len(body) > MAX_VOTE_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_VOTE_BODY, actual_size=len(body))
+    try:
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except ValueError:  # not UTF-8 (UnicodeDecodeError), or too many fields
+        raise web.HTTPBadRequest(text="We could not read that form.") from None
+    helpful = next((value for name, value in fields if name == "helpful"), None)
+    if helpful not in ("yes", "no"):
+        raise web.HTTPBadRequest(text="Field 'helpful' must be 'yes' or 'no'.")
+    return helpful
+
+
+async def _exists(sh: SelfHelp, bulletin_id: int) -> bool:
+    if sh.service.is_known(bulletin_id):
+        return True
+    try:
+        await sh.service.bulletin(bulletin_id)
+    except NotInCatalog:
+        return False
+    return True
+
+
+def _too_many_votes(request: web.Request, sh: SelfHelp, verdict: Verdict) -> web.Response:
+    page = sh.render(
+        "unavailable.html",
+        title="Too many votes from your network",
+        message="Thank you, but this vote was not counted: we received many votes from your "
+        f"network in a short time. Please try again in {wait_text(verdict)}.",
+        query="",
+        continue_to=None,
+        stale_age=None,
+    )
+    response = _answer(request, page, cache="no-store", status=429)
+    response.headers["Retry-After"] = str(verdict.retry_after_s)
+    return response
