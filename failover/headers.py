@@ -107,47 +107,9 @@ def is_trusted(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
         address = ipaddress.ip_address(peer)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # what a dual-stack socket reports for an IPv4 peer
     return any(address in net for net in trusted)
-
-
-def client_address(
-    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]
-) -> str:
-    """The customer's address: the peer; when the peer is a trusted proxy, the right-most
-    X-Forwarded-For entry that is not itself a trusted proxy (nginx's `real_ip_recursive
-    on`): entries left of it are the client's own claims. A malformed entry where the
-    client's address should be means a misconfigured proxy: the peer then stands for it."""
-    if not peer:
-        return "?"
-    if not is_trusted(peer, trusted):
-        return peer
-    for value in reversed(forwarded_for):
-        for hop in reversed(value.split(",")):
-            address = hop.strip()
-            if not address:
-                continue
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                return peer
-            if not is_trusted(address, trusted):
-                return address
-    return peer
-
-
-def client_key(address: str | None) -> str:
-    """Who a connection or request counts against: the address; for IPv6 its /64, which
-    one customer's device usually holds whole (RFC 6177), so rotating through it gains
-    nothing."""
-    if not address:
-        return "?"
-    if ":" not in address:
-        return address
-    try:
-        net = ipaddress.IPv6Network(f"{address}/64", strict=False)
-    except ValueError:
-        return address
-    return str(net.network_address)
 
 
 def _without(

@@ -36,7 +36,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from failover.appkeys import METRICS, SETTINGS
-from failover.headers import IPNetwork, client_key, is_trusted
+from failover.headers import IPNetwork, is_trusted
+from failover.limits.identity import client_identity
 from failover.target import framing_problem, host_problem
 
 log = logging.getLogger("switchboard.server")
@@ -81,7 +82,7 @@ class Connections:
         """(key to release later, None) if admitted, else (None, reason)."""
         if self.total >= self.limits.max_connections:
             return None, "connection_limit"
-        key = client_key(peer)
+        key = client_identity(peer, (), ())  # the TCP peer; an IPv6 one by its /64
         full = self.by_client.get(key, 0) >= self.limits.max_connections_per_client
         if full and not is_trusted(peer, self.limits.trusted):
             return None, "client_connection_limit"

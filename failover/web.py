@@ -21,7 +21,7 @@ from aiohttp import web
 
 from failover.admission import ClientFaultError, InFlight, read_body
 from failover.clock import Clock
-from failover.headers import client_address, client_key
+from failover.limits.identity import client_identity
 from failover.logs import REQUEST_ID
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
@@ -157,10 +157,9 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
         path_qs = _upstream_path(request, fd.policy.mount)
     except BadTargetError as bad:
         raise ClientFaultError(400, "bad_target", str(bad)) from None
-    client = client_key(
-        client_address(request.remote, request.headers.getall("X-Forwarded-For", ()),
-                       fd.policy.trusted_proxies)
-    )  # fmt: skip
+    client = client_identity(
+        request.remote, request.headers.getall("X-Forwarded-For", ()), fd.policy.trusted_proxies
+    )
     if not fd.in_flight.enter(client):
         raise ClientFaultError(429, "client_in_flight", "too many requests in progress from you")
     try:

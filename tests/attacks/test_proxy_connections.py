@@ -90,7 +90,7 @@ async def test_a_client_over_its_connection_cap_is_refused_others_are_not(
                             closed_at_once += 1
             assert closed_at_once == 10
             assert stack.refused("client_connection_limit") == 10
-            assert stack.runner.connections.by_client.get("127.0.0.2") == 20
+            assert stack.runner.connections.by_client.get("4:127.0.0.2") == 20
             connector = aiohttp.TCPConnector(local_addr=("127.0.0.3", 0))
             async with (
                 aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session,
