@@ -13,7 +13,7 @@ BIN        := $(VENV)/bin
 export UV_PYTHON    := $(PYTHON)
 export UV_LINK_MODE := copy
 DEBIAN_RUN  := redis-server:redis-server
-DEBIAN_TEST := redis-server:redis-server chromium:chromium
+DEBIAN_TEST := redis-server:redis-server chromium:chromium amtool:prometheus-alertmanager
 
 .PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 
@@ -53,12 +53,19 @@ test: sync-test debian lint typecheck rules
 	$(BIN)/pytest
 
 # Prometheus config, recording rules and alerts (monitoring/), with their promtool unit
-# tests. Debian ships promtool in the prometheus package.
+# tests; the Alertmanager config and where each severity is routed. Debian ships promtool
+# in the prometheus package, amtool (and the Alertmanager the tests run) in
+# prometheus-alertmanager.
+AMTOOL_ROUTE := amtool config routes test --config.file=monitoring/alertmanager.yml
 rules:
-	@scripts/ensure-debian-packages promtool:prometheus
+	@scripts/ensure-debian-packages promtool:prometheus amtool:prometheus-alertmanager
 	promtool check config monitoring/prometheus.yml
 	promtool check rules monitoring/rules/*.yml
 	promtool test rules monitoring/rules/tests/*.yml
+	amtool check-config monitoring/alertmanager.yml
+	$(AMTOOL_ROUTE) --verify.receivers=pager severity=critical alertname=SwitchboardAllCallCentersDown
+	$(AMTOOL_ROUTE) --verify.receivers=tickets severity=warning alertname=SwitchboardCallCenterDown
+	$(AMTOOL_ROUTE) --verify.receivers=null severity=info alertname=SwitchboardFailoverActive
 
 unit: sync-test
 	$(BIN)/pytest tests/unit

@@ -26,6 +26,7 @@ from failover.logs import LogFormat, configure
 from failover.pool import Pool
 from failover.server import runner_for
 from failover.settings import ConfigError, Settings, load_settings
+from failover.version import VERSION
 from failover.workers import (
     WorkerInfo,
     inherited_socket,
@@ -125,6 +126,7 @@ def _load(path: str) -> Settings | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"switchboard {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run the front door")
     p_serve.add_argument("--config", required=True, help="TOML configuration file")

@@ -25,7 +25,7 @@ from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
-from failover.eventsink import EventSink
+from failover.eventsink import EventSink, prime_series
 from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
 from failover.limits.wiring import ClientOf, build_limiter, client_of
@@ -39,6 +39,7 @@ from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
 from failover.status import status_handler, status_page, wall_of
 from failover.switches import Switches
+from failover.version import VERSION
 from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
@@ -108,7 +109,8 @@ def create_app(
     clock = clock or SystemClock()
     registry = registry or CollectorRegistry()
     pool = build_pool(settings)
-    metrics = Metrics(registry, now=clock.monotonic)
+    metrics = Metrics(registry, now=clock.monotonic, version=VERSION)
+    prime_series(metrics, [c.name for c in settings.callcenters])
     if settings.redis.url:
         metrics.track_redis()
     registry.register(PoolCollector(pool, now=clock.monotonic, wall=clock.wall))

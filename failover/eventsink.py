@@ -6,12 +6,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from failover.health import HealthPolicy, ProbeResult, classify
+from failover.breaker import Outcome
+from failover.health import HealthPolicy, HealthState, Observation, ProbeResult, classify
 from failover.pool import Ejected, Event, HealthChange, SwitchChanged
-from failover.routing import RouteChange
+from failover.routing import SELF_HELP, RouteChange, SelfHelpCause
 from monitoring.metrics import Metrics
 
 log = logging.getLogger("switchboard")
+
+
+# Why the support handler sends a customer to self-help, besides the router's causes
+# (failover/web.py): offered while degraded, every attempt failed, no free connection.
+REDIRECT_CAUSES = (*(c.value for c in SelfHelpCause), "degraded", "upstream_failed", "busy")
+
+
+def prime_series(metrics: Metrics, backends: Sequence[str]) -> None:
+    """Create every bounded series at 0 before anything happens. Prometheus cannot see
+    the first increment of a series that did not exist (rate() and increase() need two
+    samples), so without this the first outage showed no transition, ejection or
+    redirect at all on the dashboard."""
+    m = metrics
+    for name in backends:
+        for obs in Observation:
+            m.probes_total.labels(name, obs.value)
+        for state in HealthState:
+            m.health_transitions_total.labels(name, state.value)
+        m.ejections_total.labels(name)
+        m.retries_total.labels(name)
+        m.failover_transitions_total.labels(name)
+        for outcome in Outcome:
+            m.upstream_attempts_total.cell((name, outcome.value))
+    m.failover_transitions_total.labels(SELF_HELP)
+    for cause in REDIRECT_CAUSES:
+        m.selfhelp_redirects_total.labels(cause)
 
 
 class EventSink:

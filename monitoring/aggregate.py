@@ -29,6 +29,11 @@ GAUGE_MODES: Final[dict[str, str]] = {
     "switchboard_backend_up": "min",  # up only if every worker can send customers there
     "switchboard_redis_up": "min",
     "switchboard_callbacks_redis_up": "min",
+    # prometheus-client's ProcessCollector, one per worker: memory and fds add up; the
+    # start time is the latest worker's (max, the default), so a restart shows.
+    "process_resident_memory_bytes": "sum",
+    "process_virtual_memory_bytes": "sum",
+    "process_open_fds": "sum",
 }
 _COMBINE: Final[dict[str, Callable[[list[float]], float]]] = {
     "sum": lambda xs: float(sum(xs)),

@@ -12,6 +12,7 @@ actually sees.
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -21,6 +22,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -35,6 +37,14 @@ from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogra
 # the series count an SRE scrolls through (prometheus-client's global switch).
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
+# The (tier, result) pairs the self-help layer counts (cache/service.py), created at 0.
+CACHE_LOOKUPS = (
+    ("l1", "hit"), ("l1", "miss"), ("l1", "stale"),
+    ("redis", "hit"), ("redis", "miss"), ("redis", "error"),
+    ("origin", "hit"), ("origin", "miss"), ("origin", "error"), ("origin", "stale_served"),
+    ("last_known", "hit"),
+)  # fmt: skip
+
 # Customer-facing latency: most answers are a few ms (self-help, redirect) or a proxied
 # page (tens of ms); the top buckets show the timeout budget being hit.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8)
@@ -43,9 +53,23 @@ PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2)
 
 class Metrics:
     def __init__(
-        self, registry: CollectorRegistry, *, now: Callable[[], float] = time.monotonic
+        self,
+        registry: CollectorRegistry,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        version: str = "0+unknown",
     ) -> None:
         self.registry = registry
+        # process_start_time_seconds, resident memory, CPU seconds, open fds (Linux):
+        # restarts and leaks show on the dashboard. One per registry, hence here.
+        ProcessCollector(registry=registry)
+        build = Gauge(
+            "switchboard_build_info",
+            "Always 1; the labels say which version runs (and on which Python).",
+            ["version", "python"],
+            registry=registry,
+        )
+        build.labels(version, platform.python_version()).set(1)
         # Counted on every request: plain numbers, exported at scrape (hotpath.py).
         self.requests_total = LabeledCounter(
             "switchboard_requests",
@@ -71,6 +95,8 @@ class Metrics:
             "error, stale_served).",
             ["tier", "result"],
         )
+        for key in CACHE_LOOKUPS:
+            self.cache_lookups_total.cell(key)
         registry.register(
             HotPathCollector(
                 self.requests_total,

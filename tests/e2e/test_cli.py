@@ -134,3 +134,12 @@ def test_serve_with_a_bad_file_exits_2_with_the_message_and_serves_nothing(
     run = switchboard("serve", "--config", str(path))
     assert_names_problem(run, path, "health.interval_ms", "must be greater than 0, got -250")
     assert "listening" not in run.stderr
+
+
+def test_version_comes_from_pyproject() -> None:
+    import tomllib  # noqa: PLC0415 - only this test reads pyproject
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    run = switchboard("--version")
+    assert run.code == 0
+    assert run.stdout.strip() == f"switchboard {version}"

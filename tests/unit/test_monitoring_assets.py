@@ -695,6 +695,27 @@ def test_every_alert_says_how_bad_what_and_where_to_look() -> None:
         anchor = f"monitoring/README.md#{alert.name.lower()}"
         assert alert.annotations["runbook"].startswith(anchor), alert.name
         assert f"### {alert.name}\n" in readme, f"README has no runbook for {alert.name}"
+        assert alert.annotations.get("runbook_url") == anchor, alert.name
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The fragment each heading gets on GitHub (and most renderers): lower case, spaces
+    to hyphens, punctuation other than hyphens and underscores dropped."""
+    return {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in markdown.splitlines()
+        if line.startswith("#")
+    }
+
+
+def test_every_runbook_url_resolves_to_a_section_of_the_runbook() -> None:
+    anchors = github_anchors(README.read_text())
+    urls = [r.annotations["runbook_url"] for r in load_rules() if r.alert]
+    assert urls
+    for url in urls:
+        path, _, fragment = url.partition("#")
+        assert (ROOT.parent / path).resolve() == README.resolve(), url
+        assert fragment in anchors, f"{url}: no such section"
 
 
 def test_every_alert_has_promtool_cases_that_fire_and_stay_quiet() -> None:
