@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from cache.web import SELF_HELP
+from failover.accesslog import access_log_options
 from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
 from failover.logs import LogFormat, configure
@@ -47,7 +48,7 @@ async def serve(
     runner = runner_for(
         app,
         handle_signals=False,
-        access_log=None,
+        **access_log_options(settings.server.access_log),
         shutdown_timeout=settings.server.shutdown_grace_ms / 1000,
     )
     try:
