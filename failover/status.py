@@ -38,6 +38,7 @@ from failover.pool import Ejected, Event, HealthChange, PoolSnapshot
 from failover.redisconn import reachable
 from failover.routing import SELF_HELP as TO_SELF_HELP
 from failover.routing import Override, RouteChange
+from failover.security_headers import STATUS_PAGE_HEADERS
 from failover.statusview import viewer
 
 log = logging.getLogger("switchboard.status")
@@ -46,6 +47,7 @@ LIMIT: Final = 50  # timeline and audit entries shown
 PART_TIMEOUT: Final = 1.5  # s; Redis calls give up sooner (redisconn.SOCKET_TIMEOUT)
 REFRESH_SECONDS: Final = 5
 NO_STORE: Final = {"Cache-Control": "no-store"}
+PAGE_HEADERS: Final = {**NO_STORE, **STATUS_PAGE_HEADERS}  # its own style's hash in the CSP
 TEMPLATES: Final = Path(__file__).parent / "templates"
 
 Json = dict[str, Any]
@@ -305,4 +307,4 @@ async def status_page(request: web.Request) -> web.Response:
     except Exception:  # never a 5xx for what we report on
         log.exception("status: page failed")
         text = FALLBACK_PAGE
-    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=NO_STORE)
+    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
