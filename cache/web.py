@@ -35,6 +35,7 @@ from cache.runtime import SelfHelpRuntime
 from cache.service import NotInCatalog, SelfHelpService
 from failover.limits.limiter import Limiter
 from failover.logs import REQUEST_ID, REQUEST_ID_HEADER, accept_request_id
+from failover.security_headers import PAGE_HEADERS
 from monitoring.http import FRONT_DOOR, Wrap
 
 log = logging.getLogger("switchboard.selfhelp")
@@ -319,15 +320,23 @@ def _keep_hot(sh: SelfHelp, b: Bulletin, stored_at: float, page: Page) -> None:
         fresh_until=stored_at + sh.service.policy.max_age,
         author=b.author,
         outage=sh.outage(),
-        headers=CIMultiDict(
+        headers=_prebuilt(
             {
                 hdrs.ETAG: page.etag,
                 hdrs.CACHE_CONTROL: cache_control,
                 hdrs.CONTENT_TYPE: "text/html; charset=utf-8",
             }
         ),
-        not_modified_headers=CIMultiDict({hdrs.ETAG: page.etag, hdrs.CACHE_CONTROL: cache_control}),
+        not_modified_headers=_prebuilt({hdrs.ETAG: page.etag, hdrs.CACHE_CONTROL: cache_control}),
     )
+
+
+def _prebuilt(headers: dict[istr, str]) -> CIMultiDict[str]:
+    """With the pages' security headers already in (failover/security_headers.py), so
+    that the response hook finds them there and adds nothing."""
+    out = CIMultiDict(headers)
+    out.extend(PAGE_HEADERS)
+    return out
 
 
 def _human(seconds: int) -> str:

@@ -57,6 +57,12 @@ def _authorize(request: web.Request) -> web.Response | None:
     return None
 
 
+def authorize(request: web.Request) -> web.Response | None:
+    """The same check for other handlers (the status pages' operator view,
+    `failover.statusview`): None when the bearer token is right, else /admin's 401/403."""
+    return _authorize(request)
+
+
 async def _json_body(request: web.Request) -> dict[str, object] | web.Response:
     if not request.can_read_body:
         return {}

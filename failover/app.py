@@ -35,6 +35,7 @@ from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
 from failover.redisconn import RedisWatch, connect
 from failover.routing import SELF_HELP
+from failover.security_headers import install as install_security_headers
 from failover.selfhelp_wiring import build_self_help
 from failover.settings import Settings
 from failover.status import status_handler, status_page, wall_of
@@ -144,6 +145,7 @@ def create_app(
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     app.router.add_get("/status", wrap("status_page", status_page))
+    install_security_headers(app, proxied_mount=proxy_policy(settings).mount)  # routes first
     return app
 
 

@@ -10,6 +10,8 @@ Each part is gathered on its own under a time limit: one that fails or hangs (Re
 down, a bug) is named in `unknown` and shows as "unknown" while the rest still shows.
 A fault in what the page reports on never makes it a 5xx. Lists are capped at `LIMIT`.
 
+Who sees what: without the admin token, the public view (`failover.statusview`).
+
 Errors: none raised to callers; a failing part is logged and listed in `unknown`.
 """
 
@@ -36,6 +38,8 @@ from failover.pool import Ejected, Event, HealthChange, PoolSnapshot
 from failover.redisconn import reachable
 from failover.routing import SELF_HELP as TO_SELF_HELP
 from failover.routing import Override, RouteChange
+from failover.security_headers import STATUS_PAGE_HEADERS
+from failover.statusview import viewer
 
 log = logging.getLogger("switchboard.status")
 
@@ -43,6 +47,7 @@ LIMIT: Final = 50  # timeline and audit entries shown
 PART_TIMEOUT: Final = 1.5  # s; Redis calls give up sooner (redisconn.SOCKET_TIMEOUT)
 REFRESH_SECONDS: Final = 5
 NO_STORE: Final = {"Cache-Control": "no-store"}
+PAGE_HEADERS: Final = {**NO_STORE, **STATUS_PAGE_HEADERS}  # its own style's hash in the CSP
 TEMPLATES: Final = Path(__file__).parent / "templates"
 
 Json = dict[str, Any]
@@ -147,6 +152,7 @@ async def _callcenters(snap: PoolSnapshot, now: float, wall: datetime, at: Stamp
                     "status": probe.reported_status,
                     "agents_available": probe.agents_available,
                     "queue_wait_seconds": probe.queue_wait_seconds,
+                    "failure": None if probe.failure is None else probe.failure.value,
                     "detail": probe.detail,
                 },
             }
@@ -230,8 +236,10 @@ def _credit_override(facts: Json) -> None:
 
 
 async def status_handler(request: web.Request) -> web.Response:
+    if isinstance(view := viewer(request), web.Response):
+        return view
     try:
-        body = await gather(request.app)
+        body = view(await gather(request.app))
     except Exception as exc:  # never a 5xx for what we report on; say what is unknown
         log.exception("status: gathering failed")
         body = {"unknown": ["all"], "error": type(exc).__name__}
@@ -292,9 +300,11 @@ FALLBACK_PAGE: Final = (
 
 
 async def status_page(request: web.Request) -> web.Response:
+    if isinstance(view := viewer(request), web.Response):
+        return view
     try:
-        text = _ENV.get_template("status.html").render(s=await gather(request.app))
+        text = _ENV.get_template("status.html").render(s=view(await gather(request.app)))
     except Exception:  # never a 5xx for what we report on
         log.exception("status: page failed")
         text = FALLBACK_PAGE
-    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=NO_STORE)
+    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)

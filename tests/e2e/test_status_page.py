@@ -1,5 +1,7 @@
 """`/status` in headless Chromium (tests/support/cdp.py), on a phone and on a desktop,
-during a failover with an override whose reason is hostile HTML.
+during a failover with an override whose reason is hostile HTML. The operator view (the
+browser sends the admin token, as an SRE's would) shows that reason; the public view
+must not (issue 14).
 
 The phone visit goes through the self-help pages' audit (`tests/e2e/test_selfhelp_pages`:
 no sideways scrolling, readable text, thumb-sized tap targets, an h1 and a title, no
@@ -22,13 +24,19 @@ from tests.e2e.test_selfhelp_pages import (
     phone_page,
     visit,
 )
-from tests.support.cdp import Browser
+from tests.support.cdp import Browser, Page
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
 TOKEN = "admin-token-" + "e" * 20
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 DESKTOP_WIDTH, DESKTOP_HEIGHT = 1280, 800
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def as_operator(page: Page) -> Page:
+    await page.cdp.send("Network.setExtraHTTPHeaders", {"headers": OPERATOR})
+    return page
 
 
 @pytest_asyncio.fixture
@@ -62,7 +70,7 @@ async def test_on_a_phone_the_status_page_is_readable_script_free_and_outcome_fi
     tmp_path: Path, browser: Browser, stack: Stack
 ) -> None:
     await outage_with_hostile_override(stack)
-    page = await phone_page(browser)
+    page = await as_operator(await phone_page(browser))
 
     seen = await visit(page, stack.url, "status", "/status", tmp_path / "shots")
 
@@ -97,7 +105,7 @@ async def test_on_a_desktop_the_status_page_fits_and_keeps_readable_text(
     tmp_path: Path, browser: Browser, stack: Stack
 ) -> None:
     await outage_with_hostile_override(stack)
-    page = await browser.new_page()
+    page = await as_operator(await browser.new_page())
     await page.emulate_device(width=DESKTOP_WIDTH, height=DESKTOP_HEIGHT, scale=1, mobile=False)
     await page.navigate(f"{stack.url}/status")
 
@@ -117,3 +125,21 @@ async def test_on_a_desktop_the_status_page_fits_and_keeps_readable_text(
     # The two call centers sit side by side on a wide screen.
     assert len(layout["cards"]) == 2
     assert layout["cards"][0] == layout["cards"][1], layout["cards"]
+
+
+async def test_the_public_status_page_shows_the_outage_and_not_the_operators_words(
+    tmp_path: Path, browser: Browser, stack: Stack
+) -> None:
+    await outage_with_hostile_override(stack)
+    page = await phone_page(browser)
+
+    seen = await visit(page, stack.url, "status-public", "/status", tmp_path / "shots")
+
+    assert_no_problems([seen])
+    shown = await page.evaluate("document.querySelector('main').innerText")
+    assert "FAILOVER" in shown
+    assert "force_self_help" in shown
+    assert HOSTILE not in shown
+    assert "alice" not in shown
+    assert "127.0.0.1" not in shown
+    assert "Shown with the admin token only." in shown

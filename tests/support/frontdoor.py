@@ -81,8 +81,9 @@ class FrontDoorProcess:
 class FrontDoors:
     """Starts front door processes in `directory/<name>/` and stops all of them on exit."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, env: dict[str, str] | None = None) -> None:
         self.directory = directory
+        self.env = dict(env or {})  # e.g. SWITCHBOARD_ADMIN_TOKEN, for every process
         self._started: list[FrontDoorProcess] = []
 
     async def start(self, name: str, config: Callable[[int], str]) -> FrontDoorProcess:
@@ -107,7 +108,7 @@ class FrontDoors:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "failover", "serve", "--config", str(path),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                env=clean_env(), cwd=REPO,
+                env=clean_env(self.env), cwd=REPO,
                 start_new_session=True,  # its workers, if any, go with it (stop_process)
             )  # fmt: skip
         door = FrontDoorProcess(name=name, proc=proc, port=port, config=path, log=log)

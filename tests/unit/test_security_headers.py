@@ -1,0 +1,60 @@
+"""The header sets of failover/security_headers.py: what each policy allows, and that a
+page's style hash is computed the way browsers compute it (CSP3 "hash-source")."""
+
+from __future__ import annotations
+
+from failover.security_headers import (
+    OTHER_HEADERS,
+    PAGE_HEADERS,
+    STATUS_PAGE_HEADERS,
+    page_csp,
+    style_hashes,
+)
+
+CSP = "Content-Security-Policy"
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        assert name not in out, f"{name} twice"
+        out[name] = values
+    return out
+
+
+def test_a_style_hash_is_the_base64_sha256_of_the_element_text_as_written() -> None:
+    # sha256("") in base64, the empty stylesheet's hash in every CSP3 implementation.
+    assert style_hashes("<style></style>") == (
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    )
+    assert style_hashes("<p>no style</p>") == ()
+    assert len(set(style_hashes("<style>a{}</style><style>b{}</style>"))) == 2
+
+
+def test_pages_may_load_nothing_but_their_own_style_and_may_not_be_framed() -> None:
+    for headers in (PAGE_HEADERS, STATUS_PAGE_HEADERS):
+        d = directives(headers[CSP])
+        assert d["default-src"] == ["'none'"]
+        assert d["frame-ancestors"] == ["'none'"]
+        assert d["base-uri"] == ["'none'"]
+        assert d["form-action"] == ["'self'"]
+        assert d["img-src"] == ["data:"]
+        assert len(d["style-src"]) == 1
+        assert d["style-src"][0].startswith("'sha256-")
+        assert "script-src" not in d
+        assert "unsafe" not in headers[CSP]
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    # Each layout allows its own stylesheet only.
+    assert PAGE_HEADERS[CSP] != STATUS_PAGE_HEADERS[CSP]
+    assert PAGE_HEADERS[CSP] == page_csp("cache", "base.html")
+
+
+def test_other_answers_may_load_nothing_and_may_not_be_framed() -> None:
+    d = directives(OTHER_HEADERS[CSP])
+    assert d == {"default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"]}
+    assert OTHER_HEADERS["X-Content-Type-Options"] == "nosniff"
+    assert OTHER_HEADERS["X-Frame-Options"] == "DENY"
