@@ -24,6 +24,7 @@ from failover.accesslog import access_log_options
 from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
 from failover.logs import LogFormat, configure
+from failover.opsport import adopt_ops_socket, listen_ops
 from failover.pool import Pool
 from failover.server import runner_for
 from failover.settings import ConfigError, Settings, load_settings
@@ -42,7 +43,10 @@ EXIT_BAD_CONFIG = 2
 
 
 async def serve(
-    settings: Settings, worker: WorkerInfo | None = None, fd: int | None = None
+    settings: Settings,
+    worker: WorkerInfo | None = None,
+    fd: int | None = None,
+    ops_fd: int | None = None,
 ) -> None:
     app = create_app(settings, worker=worker)
     runner = runner_for(
@@ -56,13 +60,20 @@ async def serve(
     except SpoolError as exc:  # the one start-up failure that is the config's doing
         print(f"switchboard: bad configuration\ncallbacks.spool_path: {exc}", file=sys.stderr)  # noqa: T201
         raise SystemExit(EXIT_BAD_CONFIG) from exc
+    ops_port: int | None = None
     if worker is not None and fd is not None:  # one of several: the master's socket
         # Its siblings already take connections on this socket: take none before the
         # first probes, or they would all be sent to self-help.
         await _first_probes(app[POOL], within=2 * settings.health.timeout + 1.0)
         await web.SockSite(runner, inherited_socket(fd)).start()
         await web.UnixSite(runner, str(worker.socket_path())).start()  # for /metrics
+        if ops_fd is not None:
+            ops = inherited_socket(ops_fd)
+            adopt_ops_socket(app, ops)
+            await web.SockSite(runner, ops).start()
     else:
+        ops_port = await listen_ops(runner, app, settings.ops.host, settings.ops.port)
+        log.warning("switchboard ops listening on http://%s:%s", settings.ops.host, ops_port)
         site = web.TCPSite(
             runner, settings.server.host, settings.server.port, backlog=1024, reuse_address=True
         )
@@ -78,7 +89,8 @@ async def serve(
     if worker is None:
         for address in runner.addresses:
             host, port = address[0], address[1]
-            log.warning("switchboard listening on http://%s:%s", host, port)
+            if port != ops_port:
+                log.warning("switchboard listening on http://%s:%s", host, port)
     else:
         log.warning("worker %d of %d serving", worker.index + 1, worker.count)
     stop = asyncio.Event()
@@ -106,7 +118,12 @@ async def _freeze_when(ready: asyncio.Event) -> None:
     gc.freeze()
 
 
-def _run(coro_settings: Settings, worker: WorkerInfo | None = None, fd: int | None = None) -> None:
+def _run(
+    coro_settings: Settings,
+    worker: WorkerInfo | None = None,
+    fd: int | None = None,
+    ops_fd: int | None = None,
+) -> None:
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
 
@@ -114,7 +131,7 @@ def _run(coro_settings: Settings, worker: WorkerInfo | None = None, fd: int | No
     except ImportError:  # pragma: no cover
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(coro_settings, worker, fd))
+        runner.run(serve(coro_settings, worker, fd, ops_fd))
 
 
 def _load(path: str) -> Settings | None:
@@ -135,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("--worker", help=argparse.SUPPRESS)
     p_serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     p_serve.add_argument("--peers", help=argparse.SUPPRESS)
+    p_serve.add_argument("--ops-fd", type=int, help=argparse.SUPPRESS)
     p_check = sub.add_parser("check-config", help="validate a configuration file and exit")
     p_check.add_argument("file")
     sub.add_parser("demo", help="run the local demo (redis-server, two simulated call centers)")
@@ -163,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.worker is not None:
             index, count = parse_worker(args.worker)
             info = WorkerInfo(index=index, count=count, peers=Path(args.peers))
-            _run(settings, info, args.listen_fd)
+            _run(settings, info, args.listen_fd, args.ops_fd)
             return 0
         if settings.server.workers > 1:
             return supervise(
@@ -172,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=settings.server.port,
                 workers=settings.server.workers,
                 grace=settings.server.shutdown_grace,
+                ops=(settings.ops.host, settings.ops.port),
             )
         _run(settings)
         return 0

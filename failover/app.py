@@ -30,6 +30,7 @@ from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
 from failover.limits.wiring import ClientOf, build_limiter, client_of
 from failover.monitor import Monitor, ProbeSchedule
+from failover.opsport import OPS_PORTS, ops_only
 from failover.pool import CallCenterSpec, Pool
 from failover.probes import new_probe_session
 from failover.proxy import Proxy, ProxyPolicy, new_proxy_session
@@ -44,7 +45,7 @@ from failover.version import VERSION
 from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
-from monitoring.http import observed
+from monitoring.http import Handler, observed
 from monitoring.limits import LimitMetrics
 from monitoring.metrics import Metrics, PoolCollector
 
@@ -124,6 +125,7 @@ def create_app(
     app[METRICS] = metrics
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[OPS_PORTS] = set()
     if worker is not None:
         app[WORKER] = worker
 
@@ -133,8 +135,12 @@ def create_app(
         )
     )
     wrap = observed(metrics)
+
+    def ops_wrap(route: str, handler: Handler) -> Handler:  # the ops listener only
+        return wrap(route, ops_only(handler))
+
     frontdoor.add_routes(app, wrap)
-    admin.add_routes(app, settings.admin.token, wrap)
+    admin.add_routes(app, settings.admin.token, ops_wrap)
     selfhelp.add_routes(app, wrap)
     selfhelp_api.add_routes(app, wrap)
     callbacks_web.add_routes(app, wrap)
@@ -142,9 +148,9 @@ def create_app(
         BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
                          wall=clock.wall)
     )  # fmt: skip
-    app.router.add_get("/metrics", wrap("metrics", metrics_handler))
-    app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
-    app.router.add_get("/status", wrap("status_page", status_page))
+    app.router.add_get("/metrics", ops_wrap("metrics", metrics_handler))
+    app.router.add_get("/api/v1/status", ops_wrap("status_api", status_handler))
+    app.router.add_get("/status", ops_wrap("status_page", status_page))
     install_security_headers(app, proxied_mount=proxy_policy(settings).mount)  # routes first
     return app
 

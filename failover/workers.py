@@ -87,11 +87,26 @@ async def gather_metrics(info: WorkerInfo, own: bytes) -> tuple[list[str], int]:
     return texts, len(texts)
 
 
-def supervise(argv: Sequence[str], *, host: str, port: int, workers: int, grace: float) -> int:
-    """Run `workers` copies of `argv` (plus --worker and --listen-fd), sharing one socket;
-    until SIGTERM or SIGINT. Returns the exit code for the master."""
+def supervise(
+    argv: Sequence[str],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    grace: float,
+    ops: tuple[str, int] | None = None,
+) -> int:
+    """Run `workers` copies of `argv` (plus --worker and --listen-fd), sharing one socket
+    (and the ops listener's, `--ops-fd`); until SIGTERM or SIGINT. Returns the exit code
+    for the master."""
     sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
     sock.set_inheritable(True)
+    ops_sock = None
+    if ops is not None:
+        ops_sock = socket.create_server(ops, backlog=128, reuse_port=False)
+        ops_sock.set_inheritable(True)
+        bound_ops = ops_sock.getsockname()
+        log.warning("switchboard ops listening on http://%s:%s", bound_ops[0], bound_ops[1])
     peers = Path(tempfile.mkdtemp(prefix="switchboard-workers-"))
     bound = sock.getsockname()
     log.warning("switchboard listening on http://%s:%s with %d workers", bound[0], bound[1],
@@ -107,7 +122,11 @@ def supervise(argv: Sequence[str], *, host: str, port: int, workers: int, grace:
     def spawn(index: int) -> subprocess.Popen[bytes]:
         cmd = [*argv, "--worker", f"{index}/{workers}", "--listen-fd", str(sock.fileno()),
                "--peers", str(peers)]  # fmt: skip
-        return subprocess.Popen(cmd, pass_fds=(sock.fileno(),))  # noqa: S603 - our own argv
+        fds = [sock.fileno()]
+        if ops_sock is not None:
+            cmd += ["--ops-fd", str(ops_sock.fileno())]
+            fds.append(ops_sock.fileno())
+        return subprocess.Popen(cmd, pass_fds=fds)  # noqa: S603 - our own argv
 
     procs = {i: (spawn(i), time.monotonic()) for i in range(workers)}
     try:
@@ -134,6 +153,8 @@ def supervise(argv: Sequence[str], *, host: str, port: int, workers: int, grace:
                 proc.kill()
                 proc.wait()
         sock.close()
+        if ops_sock is not None:
+            ops_sock.close()
         shutil.rmtree(peers, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from loadtests.bench.stage import ops_base
 from loadtests.spike.stack import cores, stack
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -43,7 +44,7 @@ def switch(controls: dict[str, str], mode: str) -> None:
 
 
 def routed_to(base: str) -> str:
-    with urllib.request.urlopen(f"{base}/api/v1/status", timeout=5) as answer:  # noqa: S310
+    with urllib.request.urlopen(f"{ops_base(base)}/api/v1/status", timeout=5) as answer:  # noqa: S310
         return str(json.load(answer)["destination"])
 
 

@@ -68,7 +68,8 @@ async def one_round(mode: str) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "switchboard.toml"
         config.write_text(
-            f'[server]\nport = {port}\n[[callcenters]]\nname = "solo"\nurl = "{sim.url}"\n'
+            f"[server]\nport = {port}\n[ops]\nport = 0\n"
+            f'[[callcenters]]\nname = "solo"\nurl = "{sim.url}"\n'
         )
         door = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "failover", "serve", "--config", str(config),

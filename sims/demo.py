@@ -34,6 +34,18 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default
 
 
+OPS_PORT = 9180  # the [ops] default
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on now, below the kernel's ephemeral range. A port the
     kernel could hand out as the source of an outgoing connection can be taken while its
@@ -78,12 +90,16 @@ def wait_port(port: int, *, seconds: float = 10.0) -> None:
 
 
 def write_config(
-    path: Path, *, port: int, redis_port: int, community_port: int, centers: list[tuple[str, int]]
-) -> None:
+    path: Path, *, port: int, ops_port: int, redis_port: int, community_port: int,
+    centers: list[tuple[str, int]],
+) -> None:  # fmt: skip
     lines = [
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        "[ops]",  # /status, /metrics, /admin: loopback, apart from the customers' port
+        'host = "127.0.0.1"',
+        f"port = {ops_port}",
         "[redis]",
         f'url = "redis://127.0.0.1:{redis_port}/0"',
         "[routing]",
@@ -155,9 +171,11 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{sim_port}/health")
         wait_http(f"http://127.0.0.1:{community_port}/latest.json")
         config = workdir / "switchboard.toml"
+        ops_port = OPS_PORT if port_is_free(OPS_PORT) else free_port()
         write_config(
             config,
             port=port,
+            ops_port=ops_port,
             redis_port=redis_port,
             community_port=community_port,
             centers=centers,
@@ -172,8 +190,7 @@ Switchboard demo is up.
   self-help:      {base}/help   (300 bulletins from the community simulator)
   search:         {base}/help/search?q=wifi+dropping
   callback form:  {base}/help/callbacks/new
-  status (JSON):  {base}/api/v1/status
-  metrics:        {base}/metrics
+  ops (private):  http://127.0.0.1:{ops_port}/status   (also /api/v1/status, /metrics, /admin)
   redis:          redis://127.0.0.1:{redis_port}/0   config: {config}
 
 Break things (modes: up, down, hang, slow, error, flap):

@@ -45,6 +45,7 @@ from failover.settings.loader import load_settings
 from failover.settings.models import (
     AdminSettings,
     HealthSettings,
+    OpsSettings,
     OutlierSettings,
     ProxySettings,
     RedisSettings,
@@ -62,6 +63,7 @@ __all__ = [
     "ConfigError",
     "HealthSettings",
     "LimitSettings",
+    "OpsSettings",
     "OutlierSettings",
     "ProxySettings",
     "RedisSettings",

@@ -84,6 +84,18 @@ class ServerSettings(_Section):
         return self.shutdown_grace_ms / 1000
 
 
+class OpsSettings(_Section):
+    host: StrictStr = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address of the ops listener (/status, /api/v1/status, /metrics, "
+        "/admin); keep it private: loopback, or an address only Prometheus and SREs reach",
+    )
+    port: Annotated[StrictInt, Field(ge=0, le=65535)] = Field(
+        default=9180, description="TCP port of the ops listener (0 = any free port, for tests)"
+    )
+
+
 class RedisSettings(_Section):
     url: StrictStr | None = Field(
         default=None,
@@ -269,6 +281,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     server: ServerSettings = Field(default_factory=ServerSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     outlier: OutlierSettings = Field(default_factory=OutlierSettings)
@@ -288,6 +301,16 @@ class Settings(BaseModel):
         if isinstance(value, list | tuple) and not value:
             raise ValueError(_NO_CALLCENTERS)
         return value
+
+    @model_validator(mode="after")
+    def _ops_apart(self) -> Self:
+        s, o = self.server, self.ops
+        if o.port and o.port == s.port and o.host == s.host:
+            raise _invalid(
+                ("ops", "port"),
+                f"must differ from server.port ({s.port}): the ops listener is the private one",
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
@@ -320,6 +343,7 @@ class Settings(BaseModel):
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "server": ServerSettings,
+    "ops": OpsSettings,
     "redis": RedisSettings,
     "health": HealthSettings,
     "outlier": OutlierSettings,

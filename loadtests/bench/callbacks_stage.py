@@ -29,7 +29,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from failover.callbacks.stream import DEAD, STREAM
-from loadtests.bench.stage import DOOR, Contender, Processes, door_argv
+from loadtests.bench.stage import DOOR, Contender, Processes, door_argv, ops_base, ops_section
 from sims.demo import free_port
 
 REDIS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "redis-callbacks.conf"
@@ -62,7 +62,7 @@ def _get(url: str) -> bytes:
 
 def door_accepted(door: Contender) -> dict[str, float]:
     """`switchboard_callbacks_accepted_total` by store (redis, spool), from /metrics."""
-    text = _get(f"http://127.0.0.1:{door.port}/metrics").decode()
+    text = _get(f"{ops_base(door.port)}/metrics").decode()
     found: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -75,7 +75,7 @@ def wait_down(door: Contender, *, seconds: float = START_S) -> None:
     """Until /api/v1/status shows every call center down: nothing to deliver to."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = json.loads(_get(f"http://127.0.0.1:{door.port}/api/v1/status"))
+        status = json.loads(_get(f"{ops_base(door.port)}/api/v1/status"))
         if all(c["availability"] == "down" for c in status["callcenters"]):
             return
         time.sleep(0.1)
@@ -149,6 +149,7 @@ class CallbackStage:
         port, closed = free_port(), free_port()  # nothing listens on `closed`
         lines = [
             f"[server]\nport = {port}",
+            ops_section(port),
             f'[redis]\nurl = "{self.redis_url}"',
             f'[callbacks]\nspool_path = "{self.tmp / "callbacks.spool"}"\nconsumer = "bench"',
             f'[[callcenters]]\nname = "cc"\nurl = "http://127.0.0.1:{closed}"',

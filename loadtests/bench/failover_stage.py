@@ -20,7 +20,13 @@ from pathlib import Path
 from failover.settings.models import HealthSettings, ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.selfhelp_stage import READY_LOG, post
-from loadtests.bench.stage import Contender, Processes, start_community, wait_until_answers
+from loadtests.bench.stage import (
+    Contender,
+    Processes,
+    ops_section,
+    start_community,
+    wait_until_answers,
+)
 from sims.demo import free_port
 
 SERVER_CORE, SIDE_CORE = 0, 1
@@ -166,7 +172,7 @@ def door(tmp: Path, s: Scene, origin: str) -> Contender:
     port = free_port()
     config = tmp / f"switchboard-failover-{port}.toml"
     config.write_text(
-        f"[server]\nport = {port}\n"
+        f"[server]\nport = {port}\n{ops_section(port)}"
         f'[selfhelp]\norigin = "{origin}"\n'
         f'[[callcenters]]\nname = "primary"\nurl = "http://{s.primary}"\npriority = 1\n'
         f'[[callcenters]]\nname = "backup"\nurl = "http://{s.backup}"\npriority = 2\n'

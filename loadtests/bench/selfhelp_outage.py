@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from loadtests.bench.loadgen import Event, Mix, Request, Run, Window, every, run_load, windows
 from loadtests.bench.selfhelp_pages import DOOR_START_S
 from loadtests.bench.selfhelp_stage import READY_LOG, Lookups, SelfHelpStage, get, lookups
-from loadtests.bench.stage import start, wait_ready
+from loadtests.bench.stage import ops_base, start, wait_ready
 
 CONCURRENCY = 32
 KILLED = "redis-server killed (SIGKILL)"
@@ -101,7 +101,7 @@ def run_outage(
         total = before + during + after
         run = _paced(stage, base, seed=seed, rate=rate, cuts=(before, before + during), total=total)
         after_load = lookups(base)
-        status = json.loads(get(f"{base}/api/v1/status")[2])
+        status = json.loads(get(f"{ops_base(base)}/api/v1/status")[2])
     finally:
         stage.procs.stop(pid)
     assert door.log is not None

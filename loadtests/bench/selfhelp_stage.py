@@ -27,6 +27,8 @@ from loadtests.bench.stage import (
     Contender,
     Processes,
     door_argv,
+    ops_base,
+    ops_section,
     start_community,
     start_upstream,
 )
@@ -61,7 +63,7 @@ def post(url: str, payload: object = None) -> None:
 
 def lookups(base: str) -> Lookups:
     """`switchboard_cache_lookups_total` by (tier, result), scraped from /metrics."""
-    _, _, body = get(f"{base}/metrics")
+    _, _, body = get(f"{ops_base(base)}/metrics")
     found: Lookups = {}
     for family in text_string_to_metric_families(body.decode()):
         for sample in family.samples:
@@ -177,7 +179,8 @@ class SelfHelpStage:
         healthy call center; otherwise the defaults, except `health` = (probe interval,
         probe timeout) in ms and `[selfhelp] max_age_s`."""
         port = free_port()
-        lines = [f"[server]\nport = {port}", f'[redis]\nurl = "{self.redis_url}"']
+        lines = [f"[server]\nport = {port}", ops_section(port)]
+        lines.append(f'[redis]\nurl = "{self.redis_url}"')
         if health is not None:
             lines.append(f"[health]\ninterval_ms = {health[0]}\ntimeout_ms = {health[1]}")
         lines.append(f'[selfhelp]\norigin = "{self.origin}"')

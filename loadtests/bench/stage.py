@@ -106,6 +106,23 @@ class Processes:
             self.stop(pid)
 
 
+# The ops listener (/metrics, /api/v1/status, /admin) of each front door a bench starts,
+# by the door's customer port: the benches read metrics and status there.
+_OPS_PORTS: dict[int, int] = {}
+
+
+def ops_section(door_port: int) -> str:
+    """The `[ops]` table for a bench's front door on `door_port`: its own free port."""
+    ops = _OPS_PORTS.setdefault(door_port, free_port())
+    return f"[ops]\nport = {ops}\n"
+
+
+def ops_base(door: int | str) -> str:
+    """The ops listener's base URL of the front door on this customer port (or base URL)."""
+    port = door if isinstance(door, int) else int(door.rstrip("/").rsplit(":", 1)[1])
+    return f"http://127.0.0.1:{_OPS_PORTS[port]}"
+
+
 def door_argv(config: Path) -> tuple[str, ...]:
     """The front door as its own process, serving `config`, logging text lines (the
     benches read its log by eye and by pattern)."""
@@ -201,7 +218,8 @@ def contenders(
         section = f"[health]\ninterval_ms = {health[0]}\ntimeout_ms = {health[1]}\n"
     config = tmp / f"switchboard-{door}.toml"
     config.write_text(
-        f'[server]\nport = {door}\n{section}[[callcenters]]\nname = "cc"\nurl = "{upstream}"\n'
+        f"[server]\nport = {door}\n{ops_section(door)}{section}"
+        f'[[callcenters]]\nname = "cc"\nurl = "{upstream}"\n'
     )
     py = sys.executable
     bare = str(Path(__file__).with_name("bare.py"))

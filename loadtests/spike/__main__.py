@@ -148,7 +148,8 @@ def _run(profile: Profile, slo: Slo, stage: Path, workdir: Path, *, drain_s: flo
             )
             print(f"spike: stack up, front door {st.base_url}; {pins}", flush=True)
             config = RunConfig(
-                profile=profile, host=st.base_url, controls=st.controls, door_pid=st.door_pid,
+                profile=profile, host=st.base_url, ops=st.ops_url, controls=st.controls,
+                door_pid=st.door_pid,
                 out=stage, slo=slo, drain_s=drain_s,
             )  # fmt: skip
             run_file = stage / "run.json"

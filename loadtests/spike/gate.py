@@ -59,7 +59,7 @@ def drain(config: RunConfig) -> tuple[Reconciled | None, appmetrics.Samples]:
     best: float | None = None
     while True:
         try:
-            samples = appmetrics.parse(get(f"{config.host}/metrics").decode())
+            samples = appmetrics.parse(get(f"{config.ops}/metrics").decode())
             found = _callbacks(config)
         except OSError as exc:
             log.error("could not read the stack: %s", exc)  # noqa: TRY400 - a finding, not a crash

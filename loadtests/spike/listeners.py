@@ -62,7 +62,7 @@ def _test_start(environment: Environment, **_: object) -> None:
     config = RUN.need_config()
     doc = json.loads(get(f"{config.host}/api/v1/bulletins?limit=100"))
     RUN.catalog = Catalog.zipf([int(b["id"]) for b in doc["bulletins"]])
-    RUN.metrics_before = appmetrics.parse(get(f"{config.host}/metrics").decode())
+    RUN.metrics_before = appmetrics.parse(get(f"{config.ops}/metrics").decode())
     log.info(
         "%d bulletins; the 5 most read get %.0f%% of reads",
         len(RUN.catalog.ids), 100 * RUN.catalog.share_of_top(5),

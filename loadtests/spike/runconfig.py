@@ -18,6 +18,7 @@ from loadtests.spike.slo import Latency, Slo
 class RunConfig:
     profile: Profile
     host: str  # the front door's base URL
+    ops: str  # its ops listener's base URL (/metrics)
     controls: dict[str, str]  # call center -> simulator control URL
     door_pid: int | None  # for its CPU in the timeline
     out: Path
@@ -28,6 +29,7 @@ class RunConfig:
         doc: dict[str, Any] = {
             "profile": dataclasses.asdict(self.profile),
             "host": self.host,
+            "ops": self.ops,
             "controls": self.controls,
             "door_pid": self.door_pid,
             "out": str(self.out),
@@ -44,6 +46,7 @@ class RunConfig:
         return cls(
             profile=Profile(**doc["profile"]),
             host=doc["host"],
+            ops=doc["ops"],
             controls=dict(doc["controls"]),
             door_pid=doc["door_pid"],
             out=Path(doc["out"]),

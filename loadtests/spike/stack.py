@@ -129,6 +129,7 @@ class Stack:
     """Where everything answers, once `stack` has started it."""
 
     base_url: str  # the front door
+    ops_url: str  # its ops listener: /metrics, /status, /admin
     door_pid: int
     controls: dict[str, str]  # call center name -> its simulator's control URL
     community_control: str
@@ -142,7 +143,7 @@ class Stack:
 
     @property
     def metrics_url(self) -> str:
-        return f"{self.base_url}/metrics"
+        return f"{self.ops_url}/metrics"
 
 
 def wait_http(url: str, *, what: str, seconds: float = START_S) -> bytes:
@@ -170,8 +171,9 @@ def wait_port(port: int, *, what: str, seconds: float = START_S) -> None:
 
 
 def write_config(
-    path: Path, *, port: int, redis_port: int, community_port: int, centers: dict[str, int]
-) -> None:
+    path: Path, *, port: int, ops_port: int, redis_port: int, community_port: int,
+    centers: dict[str, int],
+) -> None:  # fmt: skip
     """The front door's config: defaults for everything measured; only addresses, the
     files it writes (in `path`'s folder) and the trusted proxy are set."""
     lines = [
@@ -181,6 +183,8 @@ def write_config(
         # locust plays the load balancer: each customer sends its own X-Forwarded-For
         # (customers.Customer), so per-client limits apply per customer (issue 14).
         'trusted_proxies = ["127.0.0.1/32"]',
+        "[ops]",
+        f"port = {ops_port}",
         "[redis]",
         f'url = "redis://127.0.0.1:{redis_port}/0"',
         "[selfhelp]",
@@ -235,10 +239,12 @@ def stack(
             wait_http(f"http://127.0.0.1:{port}/health", what=f"call center {name}")
         wait_http(f"http://127.0.0.1:{community_port}/latest.json", what="community simulator")
         door_port = free_port()
+        ops_port = free_port()
         config = workdir / "switchboard.toml"
         write_config(
             config,
             port=door_port,
+            ops_port=ops_port,
             redis_port=redis_port,
             community_port=community_port,
             centers=centers,
@@ -253,6 +259,7 @@ def stack(
         _wait_bulletins(base)
         yield Stack(
             base_url=base,
+            ops_url=f"http://127.0.0.1:{ops_port}",
             door_pid=door.pid,
             controls=controls,
             community_control=f"http://127.0.0.1:{community_control}",

@@ -143,7 +143,7 @@ async def test_no_form_or_content_type_ends_in_a_5xx_or_a_false_alert(
 async def test_deep_json_to_the_admin_api_is_a_400_not_a_500(stack: Stack) -> None:
     async with aiohttp.ClientSession() as s:
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        async with s.post(f"{stack.url}/admin/override", data=NESTED, headers=headers) as r:
+        async with s.post(f"{stack.ops_url}/admin/override", data=NESTED, headers=headers) as r:
             assert r.status == 400
             assert "nested deeper" in (await r.json())["error"]
     assert stack.pool.snapshot().override is None

@@ -97,8 +97,13 @@ async def test_another_site_cannot_frame_the_callback_form_or_any_other_page(
     browser: Browser, stack: HelpStack
 ) -> None:
     bulletin = stack.community.seed.topics[0].id
-    targets = [f"{stack.url}{p}" for p in ("/help/callbacks/new", f"/help/bulletins/{bulletin}",
-                                           "/help", "/status")]  # fmt: skip
+    targets = [
+        *(
+            f"{stack.url}{p}"
+            for p in ("/help/callbacks/new", f"/help/bulletins/{bulletin}", "/help")
+        ),
+        f"{stack.ops_url}/status",
+    ]
     runner, site = await other_site(targets)
     try:
         page = await watched_page(browser)
@@ -157,8 +162,9 @@ async def test_every_page_renders_whole_under_its_policy(
         ("authors", "/help/authors"),
         ("status", "/status"),
     ):
-        check(name, await visit(page, stack.url + path))
-    check("JSON", await visit(page, f"{stack.url}/api/v1/status"), html=False)
+        base = stack.ops_url if path == "/status" else stack.url
+        check(name, await visit(page, base + path))
+    check("JSON", await visit(page, f"{stack.ops_url}/api/v1/status"), html=False)
 
     # Forms post to this site (form-action 'self'), redirects included.
     await page.navigate(f"{stack.url}/help/bulletins/{seed.topics[0].id}")

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from failover.admin import SWITCHBOARD
 from failover.app import POOL, create_app
+from failover.opsport import listen_ops
 from failover.security_headers import SERVER
 from failover.settings import load_settings
 from tests.support.stack import FAST_HEALTH, wait_for
@@ -44,6 +45,7 @@ BIG = 256 * 1024  # over [proxy] buffer_bytes below: streamed
 class Door:
     url: str
     app: web.Application
+    ops_url: str
 
 
 def call_center() -> web.Application:
@@ -64,12 +66,17 @@ def call_center() -> web.Application:
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
+async def serve(app: web.Application, *, ops: list[str] | None = None) -> AsyncIterator[str]:
+    """`app` on a free port; with `ops`, the front door's ops listener too (its URL is
+    appended to `ops`)."""
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     try:
+        ops_port = await listen_ops(runner, app, "127.0.0.1", 0) if ops is not None else None
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        if ops is not None:
+            ops.append(f"http://127.0.0.1:{ops_port}")
+        yield f"http://127.0.0.1:{next(a[1] for a in runner.addresses if a[1] != ops_port)}"
     finally:
         await runner.cleanup()
 
@@ -84,10 +91,11 @@ async def front_door(tmp_path: Path) -> AsyncIterator[Door]:
         )  # fmt: skip
         settings = load_settings(config, env={"SWITCHBOARD_ADMIN_TOKEN": TOKEN})
         app = create_app(settings, registry=CollectorRegistry())
-        async with serve(app) as url:
+        ops: list[str] = []
+        async with serve(app, ops=ops) as url:
             await wait_for(lambda: app.get(SWITCHBOARD) is not None and _routed(app), within=5,
                            what="first probe")  # fmt: skip
-            yield Door(url, app)
+            yield Door(url, app, ops[0])
 
 
 def _routed(app: web.Application) -> bool:
@@ -160,7 +168,8 @@ async def test_no_answer_of_ours_or_theirs_names_a_version(
             ("relayed, buffered", "GET", "/support/billing", {}),
             ("relayed, streamed", "GET", "/support/manual", {}),
         ):
-            async with s.request(method, door.url + path, headers=headers,
+            base = door.ops_url if path.startswith(("/admin", "/api/v1/status")) else door.url
+            async with s.request(method, base + path, headers=headers,
                                  allow_redirects=False) as resp:  # fmt: skip
                 await resp.read()
                 seen[name] = (resp.status, resp.headers.getall("Server", []))

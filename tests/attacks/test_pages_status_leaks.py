@@ -1,10 +1,12 @@
 """Attack: read the front door's internals off its public status (issue 14, item 7).
 
-`/status` and `/api/v1/status` answer on the customer port. An outsider who reads them
-during an outage must learn where customers go and how each call center is doing, and
-nothing about the inside: not the call centers' addresses (a probe's connect error
-names host and port), not who operated the switches or from where, not what an
-operator wrote, not the Redis URL, the replica's host name or a file path. The same
+`/status` and `/api/v1/status` answer only on the ops listener (failover/opsport.py);
+on the customer port they are a 404 (tests/attacks/test_ops_listener.py). Whoever reads
+the public view there without the admin token during an outage must learn where
+customers go and how each call center is doing, and nothing about the inside: not the
+call centers' addresses (a probe's connect error names host and port), not who
+operated the switches or from where, not what an operator wrote, not the Redis URL,
+the replica's host name or a file path. The same
 requests with the admin token show all of it: the control that the facts were there.
 """
 
@@ -62,7 +64,7 @@ async def outage_with_operators(stack: Stack, s: aiohttp.ClientSession) -> None:
         (ACTORS[0], "/admin/override", {"mode": "self-help", "reason": f"{INTERNAL} is down"}),
     ):
         headers = {"Authorization": f"Bearer {TOKEN}", "X-Actor": actor}
-        async with s.post(f"{stack.url}{path}", json=body, headers=headers) as resp:
+        async with s.post(f"{stack.ops_url}{path}", json=body, headers=headers) as resp:
             assert resp.status == 200
 
 
@@ -90,7 +92,7 @@ async def test_the_public_status_shows_the_outage_but_no_address_operator_or_url
 
         leaks: list[str] = []
         for path in ("/status", "/api/v1/status"):
-            status, text = await fetch(s, stack.url + path)
+            status, text = await fetch(s, stack.ops_url + path)
             assert status == 200
             leaks += [f"{path}: {secret!r}" for secret in secrets if secret in text]
             # What everyone may know is there.
@@ -100,8 +102,8 @@ async def test_the_public_status_shows_the_outage_but_no_address_operator_or_url
         assert not leaks, "\n".join(["", *leaks])
 
         # The control: the operator view has the facts the public one left out.
-        _, facts = await fetch(s, f"{stack.url}/api/v1/status", operator)
-        _, page = await fetch(s, f"{stack.url}/status", operator)
+        _, facts = await fetch(s, f"{stack.ops_url}/api/v1/status", operator)
+        _, page = await fetch(s, f"{stack.ops_url}/status", operator)
         for text in (facts, page):
             for secret in (*ACTORS, INTERNAL, "127.0.0.1", "ClientConnectorError"):
                 assert secret in text, secret
@@ -121,7 +123,7 @@ async def test_a_wrong_or_malformed_token_gets_401_and_no_detail(
         await outage_with_operators(stack, s)
         secrets = internals(stack, redis, tmp_path)
         for path in ("/status", "/api/v1/status"):
-            status, text = await fetch(s, stack.url + path, {"Authorization": authorization})
+            status, text = await fetch(s, stack.ops_url + path, {"Authorization": authorization})
             assert status == 401, (path, authorization)
             assert not [secret for secret in secrets if secret in text]
 
@@ -130,9 +132,9 @@ async def test_with_admin_disabled_a_token_gets_403_and_the_public_view_stays_pu
     tmp_path: Path, redis: RedisServer, extra: str
 ) -> None:
     async with running_stack(tmp_path, extra=extra) as stack, aiohttp.ClientSession() as s:
-        status, _ = await fetch(s, f"{stack.url}/api/v1/status", {"Authorization": "Bearer x"})
+        status, _ = await fetch(s, f"{stack.ops_url}/api/v1/status", {"Authorization": "Bearer x"})
         assert status == 403
-        status, text = await fetch(s, f"{stack.url}/api/v1/status")
+        status, text = await fetch(s, f"{stack.ops_url}/api/v1/status")
         assert status == 200
         body: dict[str, Any] = json.loads(text)
         assert body["view"] == "public"

@@ -254,13 +254,13 @@ async def ask_for_callbacks(
 
 async def durability(session: aiohttp.ClientSession, door: FrontDoorProcess) -> str:
     """As the operator view shows it: Redis's configuration is not the public's business."""
-    async with session.get(f"{door.url}/api/v1/status", headers=OPERATOR) as r:
+    async with session.get(f"{door.ops_url}/api/v1/status", headers=OPERATOR) as r:
         status = await r.json()
     return str(status["callbacks"]["durability"])
 
 
 async def metric(session: aiohttp.ClientSession, door: FrontDoorProcess, name: str) -> float:
-    async with session.get(f"{door.url}/metrics") as r:
+    async with session.get(f"{door.ops_url}/metrics") as r:
         text = await r.text()
     for line in text.splitlines():
         if line.startswith(name + " "):

@@ -46,6 +46,8 @@ def config(port: int, callcenter_url: str) -> str:
 host = "127.0.0.1"
 port = {port}
 shutdown_grace_ms = {GRACE_MS}
+[ops]
+port = 0
 
 [health]
 interval_ms = 100

@@ -60,7 +60,7 @@ async def outage_with_hostile_override(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "X-Actor": "<i>alice</i>"}
     async with (
         aiohttp.ClientSession() as s,
-        s.post(f"{stack.url}/admin/override", json={"mode": "self-help", "reason": HOSTILE},
+        s.post(f"{stack.ops_url}/admin/override", json={"mode": "self-help", "reason": HOSTILE},
                headers=headers) as resp,
     ):  # fmt: skip
         assert resp.status == 200
@@ -72,7 +72,7 @@ async def test_on_a_phone_the_status_page_is_readable_script_free_and_outcome_fi
     await outage_with_hostile_override(stack)
     page = await as_operator(await phone_page(browser))
 
-    seen = await visit(page, stack.url, "status", "/status", tmp_path / "shots")
+    seen = await visit(page, stack.ops_url, "status", "/status", tmp_path / "shots")
 
     assert_no_problems([seen])
     assert seen.audit["h1"] == "Switchboard status"
@@ -107,7 +107,7 @@ async def test_on_a_desktop_the_status_page_fits_and_keeps_readable_text(
     await outage_with_hostile_override(stack)
     page = await as_operator(await browser.new_page())
     await page.emulate_device(width=DESKTOP_WIDTH, height=DESKTOP_HEIGHT, scale=1, mobile=False)
-    await page.navigate(f"{stack.url}/status")
+    await page.navigate(f"{stack.ops_url}/status")
 
     layout = await page.evaluate(
         "({scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth,"
@@ -133,7 +133,7 @@ async def test_the_public_status_page_shows_the_outage_and_not_the_operators_wor
     await outage_with_hostile_override(stack)
     page = await phone_page(browser)
 
-    seen = await visit(page, stack.url, "status-public", "/status", tmp_path / "shots")
+    seen = await visit(page, stack.ops_url, "status-public", "/status", tmp_path / "shots")
 
     assert_no_problems([seen])
     shown = await page.evaluate("document.querySelector('main').innerText")

@@ -47,7 +47,7 @@ url = "{sim.url}"
                 await door.wait_ready(s)
 
             async def both_up() -> bool:
-                return (await scrape(door.url)).get(("switchboard_workers_scraped", ()), 0) == 2
+                return (await scrape(door.ops_url)).get(("switchboard_workers_scraped", ()), 0) == 2
 
             await wait_for(both_up, within=10, what="both workers serving")
             yield door, sim
@@ -102,7 +102,7 @@ async def test_metrics_count_every_request_whichever_worker_took_it_or_the_scrap
     own = [served(await scrape(door.url, "?worker=self")) for _ in range(6)]
     assert max(own) <= REQUESTS
     for _ in range(6):  # each scrape may land on either worker
-        metrics = await scrape(door.url)
+        metrics = await scrape(door.ops_url)
         assert served(metrics) == REQUESTS
         assert metrics[("switchboard_workers_scraped", ())] == 2
         assert metrics[("switchboard_backend_up", (("backend", "primary"),))] == 1
@@ -128,7 +128,7 @@ async def test_a_worker_killed_is_started_again_while_the_other_serves(
                    what="the worker started again")  # fmt: skip
 
     async def both_scraped() -> bool:
-        return (await scrape(door.url)).get(("switchboard_workers_scraped", ()), 0) == 2
+        return (await scrape(door.ops_url)).get(("switchboard_workers_scraped", ()), 0) == 2
 
     await wait_for(both_scraped, within=20, what="both workers in the metrics again")
     assert "exited with -9; starting it again" in door.output()

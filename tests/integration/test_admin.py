@@ -45,7 +45,7 @@ async def test_without_a_token_configured_admin_is_disabled_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
     async with running_stack(tmp_path, extra=extra(None)) as stack, aiohttp.ClientSession() as s:
-        status, answer = await call(s, "POST", f"{stack.url}/admin/override",
+        status, answer = await call(s, "POST", f"{stack.ops_url}/admin/override",
                                     {"mode": "self-help"}, AUTH)  # fmt: skip
         assert status == 403
         assert "disabled" in answer["error"]
@@ -68,7 +68,7 @@ async def test_a_missing_or_wrong_token_is_401_and_changes_nothing(
                 ("GET", "/admin/log", None),
                 ("GET", "/admin/switches", None),
             ):
-                status, _ = await call(s, method, stack.url + path, body, headers)
+                status, _ = await call(s, method, stack.ops_url + path, body, headers)
                 assert status == 401, (path, headers)
         snap = stack.pool.snapshot()
         assert snap.override is None
@@ -100,7 +100,7 @@ async def test_an_override_set_on_one_replica_is_applied_by_another_and_survives
         aiohttp.ClientSession() as s,
     ):
         body = {"mode": "self-help", "reason": "maintenance"}
-        status, answer = await call(s, "POST", f"{one.url}/admin/override", body, AUTH)
+        status, answer = await call(s, "POST", f"{one.ops_url}/admin/override", body, AUTH)
         assert (status, answer["shared"]) == (200, True)
         assert one.pool.snapshot().router.current == SELF_HELP  # at once where it was asked
         await wait_for(lambda: two.pool.snapshot().router.current == SELF_HELP, within=5,
@@ -112,7 +112,7 @@ async def test_an_override_set_on_one_replica_is_applied_by_another_and_survives
         assert three.pool.snapshot().override is not None
         assert three.pool.snapshot().router.current == SELF_HELP
         async with aiohttp.ClientSession() as s:
-            status, answer = await call(s, "POST", f"{three.url}/admin/override",
+            status, answer = await call(s, "POST", f"{three.ops_url}/admin/override",
                                         {"mode": "automatic"}, AUTH)  # fmt: skip
             assert status == 200
         assert three.pool.snapshot().override is None
@@ -126,21 +126,21 @@ async def test_drain_and_emergency_are_shared_and_each_action_is_in_the_audit_lo
         replica(tmp_path, "two", redis) as two,
         aiohttp.ClientSession() as s,
     ):
-        status, answer = await call(s, "POST", f"{one.url}/admin/callcenters/primary/drain",
+        status, answer = await call(s, "POST", f"{one.ops_url}/admin/callcenters/primary/drain",
                                     {"on": True}, AUTH)  # fmt: skip
         assert (status, answer["drain"], answer["shared"]) == (200, True, True)
         assert one.pool.snapshot().router.current == "backup"
         await wait_for(lambda: two.pool.snapshot().router.current == "backup", within=5,
                        what="drain applied on the second replica")  # fmt: skip
-        status, _ = await call(s, "POST", f"{two.url}/admin/callcenters/backup/emergency",
+        status, _ = await call(s, "POST", f"{two.ops_url}/admin/callcenters/backup/emergency",
                                {"on": True}, {**AUTH, "X-Actor": "bob"})  # fmt: skip
         assert status == 200
         await wait_for(lambda: one.pool.snapshot().router.current == SELF_HELP, within=5,
                        what="emergency applied on the first replica")  # fmt: skip
-        status, answer = await call(s, "POST", f"{one.url}/admin/callcenters/nowhere/drain",
+        status, answer = await call(s, "POST", f"{one.ops_url}/admin/callcenters/nowhere/drain",
                                     {"on": True}, AUTH)  # fmt: skip
         assert status == 404
-        status, log = await call(s, "GET", f"{one.url}/admin/log", None, AUTH)
+        status, log = await call(s, "GET", f"{one.ops_url}/admin/log", None, AUTH)
         assert status == 200
         entries = log["entries"]
         assert [(e["actor"], e["action"], e["target"]) for e in entries[:2]] == [
@@ -148,7 +148,7 @@ async def test_drain_and_emergency_are_shared_and_each_action_is_in_the_audit_lo
             ("alice", "drain", "primary"),
         ]
         assert all(e["at"] and e["remote"] and e["replica"] for e in entries)
-        status, switches = await call(s, "GET", f"{one.url}/admin/switches", None, AUTH)
+        status, switches = await call(s, "GET", f"{one.ops_url}/admin/switches", None, AUTH)
         assert (switches["drained"], switches["emergency"]) == (["primary"], ["backup"])
         assert metric(one, 'switchboard_admin_actions_total{action="drain"}') == 1
         assert metric(two, 'switchboard_admin_actions_total{action="emergency"}') == 1
@@ -165,7 +165,7 @@ async def test_with_redis_down_an_action_applies_here_and_reaches_the_others_lat
         await wait_for(lambda: metric(one, "switchboard_redis_up") == 1, within=5,
                        what="redis up")  # fmt: skip
         await redis.kill()
-        status, answer = await call(s, "POST", f"{one.url}/admin/override",
+        status, answer = await call(s, "POST", f"{one.ops_url}/admin/override",
                                     {"mode": "self-help"}, AUTH)  # fmt: skip
         assert (status, answer["shared"]) == (200, False)
         assert "this replica only" in answer["warning"]
@@ -184,10 +184,10 @@ async def test_rewarm_fetches_and_is_logged(tmp_path: Path, redis: RedisServer) 
         running_stack(tmp_path, extra=extra(redis), token=TOKEN) as stack,
         aiohttp.ClientSession() as s,
     ):
-        status, answer = await call(s, "POST", f"{stack.url}/admin/cache/rewarm", None, AUTH)
+        status, answer = await call(s, "POST", f"{stack.ops_url}/admin/cache/rewarm", None, AUTH)
         assert status == 200
         assert answer["fetched"] == 0  # no community site configured: nothing to fetch
-        _, log = await call(s, "GET", f"{stack.url}/admin/log", None, AUTH)
+        _, log = await call(s, "GET", f"{stack.ops_url}/admin/log", None, AUTH)
         assert (log["entries"][0]["action"], log["entries"][0]["actor"]) == ("rewarm", "alice")
 
 

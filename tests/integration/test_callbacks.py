@@ -305,10 +305,10 @@ async def test_the_status_api_shows_the_backlog_and_how_durable_redis_is(
                        what="backlog sample")  # fmt: skip
         # How Redis persists is for operators (issue 14): the durability is in the
         # operator view, not the public one.
-        async with c.get(f"{stack.url}/api/v1/status") as resp:
+        async with c.get(f"{stack.ops_url}/api/v1/status") as resp:
             assert "durability" not in (await resp.json())["callbacks"]
         operator = {"Authorization": f"Bearer {token}"}
-        async with c.get(f"{stack.url}/api/v1/status", headers=operator) as resp:
+        async with c.get(f"{stack.ops_url}/api/v1/status", headers=operator) as resp:
             callbacks = (await resp.json())["callbacks"]
         assert callbacks["enabled"] is True
         assert callbacks["durability"] == "aof always"

@@ -208,7 +208,7 @@ async def test_emergency_switch_sends_customers_to_self_help_at_once(tmp_path: P
         running_stack(tmp_path, names=("solo",), token=token) as stack,
         aiohttp.ClientSession() as s,
     ):
-        url = f"{stack.url}/admin/callcenters/solo/emergency"
+        url = f"{stack.ops_url}/admin/callcenters/solo/emergency"
         async with s.post(url, json={"on": True}, timeout=TIMEOUT) as resp:
             assert resp.status == 401
         assert stack.pool.snapshot().router.current == "solo"
@@ -291,7 +291,7 @@ async def test_call_center_outside_its_hours_sends_customers_to_self_help_at_onc
         assert (status, headers["Location"]) == (303, "/help/search?q=billing")
         # The probes are fine: it is closing time, not an outage of the call center.
         assert health(stack, "solo") is HealthState.UP
-        _, _, raw = await get(s, f"{stack.url}/api/v1/status")
+        _, _, raw = await get(s, f"{stack.ops_url}/api/v1/status")
         assert json.loads(raw)["callcenters"][0]["availability"] == "closed"
 
 
@@ -318,7 +318,7 @@ async def test_metrics_expose_the_contract_names_with_bounded_labels(tmp_path: P
         await wait_for(
             lambda: stack.pool.snapshot().router.current == SELF_HELP, within=2, what="failover"
         )
-        _, _, raw = await get(s, f"{stack.url}/metrics")
+        _, _, raw = await get(s, f"{stack.ops_url}/metrics")
         text = raw.decode()
         for name in (
             'switchboard_backend_up{backend="primary"}',

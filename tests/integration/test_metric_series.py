@@ -35,7 +35,7 @@ async def test_every_series_the_dashboard_and_rules_read_exists_right_after_star
     await community.start()
     try:
         async with help_stack(tmp_path, redis=redis, community=community) as stack:
-            series = await scrape(stack.url)
+            series = await scrape(stack.ops_url)
     finally:
         await community.stop()
     exposed = {name for name, _ in series}
@@ -58,7 +58,7 @@ async def test_outage_counters_exist_at_zero_for_every_call_center_and_cause(
     await community.start()
     try:
         async with help_stack(tmp_path, redis=redis, community=community) as stack:
-            series = await scrape(stack.url)
+            series = await scrape(stack.ops_url)
     finally:
         await community.stop()
 

@@ -37,7 +37,7 @@ async def test_a_call_center_going_down_shows_in_every_metric_an_sre_reads(
     tmp_path: Path,
 ) -> None:
     async with running_stack(tmp_path, names=("primary",)) as stack:
-        before = await scrape(stack.url)
+        before = await scrape(stack.ops_url)
         assert value(before, "switchboard_backend_up", backend="primary") == 1
         assert value(before, "switchboard_failover_active") == 0
         assert value(before, "switchboard_failover_seconds_total") == 0
@@ -50,7 +50,7 @@ async def test_a_call_center_going_down_shows_in_every_metric_an_sre_reads(
             s.get(f"{stack.url}/support/billing", allow_redirects=False) as resp,
         ):
             assert resp.status == 303
-        after = await scrape(stack.url)
+        after = await scrape(stack.ops_url)
 
     assert value(after, "switchboard_backend_up", backend="primary") == 0
     assert value(after, "switchboard_backend_availability", backend="primary",
@@ -89,19 +89,19 @@ async def test_cache_misses_then_hits_are_counted_by_tier(
         await wait_for(lambda: True, within=1.2, what="")
         await wait_for(lambda: not stack.self_help.service.l1_has(some), within=5,
                        what="the warm copy to expire from L1")  # fmt: skip
-        before = await scrape(stack.url)
+        before = await scrape(stack.ops_url)
         for _ in range(2):
             async with s.get(f"{stack.url}/help/bulletins/{some}") as resp:
                 assert resp.status == 200
 
         async def counted() -> bool:
-            after = await scrape(stack.url)
+            after = await scrape(stack.ops_url)
             hits = value(after, "switchboard_cache_lookups_total", tier="l1", result="hit")
             return hits > value(before, "switchboard_cache_lookups_total", tier="l1",
                                 result="hit")  # fmt: skip
 
         await wait_for(counted, within=3, what="the L1 hit counted (views fold twice a second)")
-        after = await scrape(stack.url)
+        after = await scrape(stack.ops_url)
 
     def delta(tier: str, result: str) -> float:
         return value(after, "switchboard_cache_lookups_total", tier=tier, result=result) - value(

@@ -94,7 +94,7 @@ async def test_a_cached_page_from_the_hot_path_answers_as_the_first_one_did(
         padded = await fetch(s, f"{stack.url}/help/bulletins/0{some.id}")  # slow path
         etag = first[1]["ETag"]
         revalidated = await fetch(s, f"{stack.url}{url}", headers={"If-None-Match": etag})
-        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+        _, _, metrics = await fetch(s, f"{stack.ops_url}/metrics")
     for status, headers, body in (first, hot, again, padded):
         assert (status, body) == (200, first[2])
         for name in ("ETag", "Cache-Control", "Content-Type"):
@@ -281,7 +281,7 @@ async def test_votes_count_and_a_helpful_vote_during_an_outage_is_a_customer_hel
             timeout=TIMEOUT,
         ) as r:
             assert r.status == 400
-        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+        _, _, metrics = await fetch(s, f"{stack.ops_url}/metrics")
         assert b"switchboard_selfhelp_helped_total 1.0" in metrics
         client = connect(redis_server.url)
         try:
@@ -340,7 +340,7 @@ async def test_l1_expired_with_redis_and_origin_down_serves_the_last_known_copy(
         status, headers, _ = await fetch(s, f"{stack.url}/help/bulletins/{topic.id}")
         assert status == 200
         assert int(headers["Age"]) >= 1
-        _, _, metrics = await fetch(s, f"{stack.url}/metrics")
+        _, _, metrics = await fetch(s, f"{stack.ops_url}/metrics")
         assert b'switchboard_cache_lookups_total{result="miss",tier="l1"}' in metrics
         assert b'switchboard_cache_lookups_total{result="hit",tier="last_known"}' in metrics
         await community.set_mode("up")

@@ -36,14 +36,14 @@ def extra(redis: RedisServer | None) -> str:
 async def page(
     s: aiohttp.ClientSession, stack: Stack, headers: dict[str, str] = OPERATOR
 ) -> tuple[aiohttp.ClientResponse, str]:
-    async with s.get(f"{stack.url}/status", headers=headers) as resp:
+    async with s.get(f"{stack.ops_url}/status", headers=headers) as resp:
         return resp, await resp.text()
 
 
 async def facts(
     s: aiohttp.ClientSession, stack: Stack, headers: dict[str, str] = OPERATOR
 ) -> dict[str, Any]:
-    async with s.get(f"{stack.url}/api/v1/status", headers=headers) as resp:
+    async with s.get(f"{stack.ops_url}/api/v1/status", headers=headers) as resp:
         assert resp.status == 200
         assert resp.headers["Cache-Control"] == "no-store"
         body: dict[str, Any] = await resp.json()
@@ -55,7 +55,7 @@ async def admin(
     actor: str = "alice",
 ) -> None:  # fmt: skip
     headers = {**ADMIN, "X-Actor": actor}
-    async with s.post(f"{stack.url}{path}", json=body, headers=headers) as resp:
+    async with s.post(f"{stack.ops_url}{path}", json=body, headers=headers) as resp:
         assert resp.status == 200, await resp.text()
 
 

@@ -133,7 +133,7 @@ def test_a_few_bulletins_get_most_reads() -> None:
 
 def test_the_run_config_survives_the_trip_to_the_locust_process(tmp_path: Path) -> None:
     config = RunConfig(
-        profile=SMOKE, host="http://127.0.0.1:1", controls={"primary": "http://127.0.0.1:2"},
+        profile=SMOKE, host="http://127.0.0.1:1", ops="http://127.0.0.1:3", controls={"primary": "http://127.0.0.1:2"},
         door_pid=42, out=tmp_path, slo=load(SLO_FILE, ["latency.vote.p99_ms=1"]), drain_s=5.0,
     )  # fmt: skip
     config.write(tmp_path / "run.json")

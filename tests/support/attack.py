@@ -22,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 
 from failover.app import METRICS, POOL, create_app
+from failover.opsport import listen_ops
 from failover.pool import Pool
 from failover.server import GuardedRunner, runner_for
 from failover.settings import load_settings
@@ -107,6 +108,7 @@ class Trap:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttackStack:
     url: str
+    ops_url: str
     port: int
     app: web.Application
     runner: GuardedRunner
@@ -165,10 +167,11 @@ async def attack_stack(
         app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
+        ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        stack = AttackStack(url=f"http://127.0.0.1:{port}", port=port, app=app, runner=runner,
-                            centers=centers)  # fmt: skip
+        port = next(a[1] for a in runner.addresses if a[1] != ops_port)
+        stack = AttackStack(url=f"http://127.0.0.1:{port}", ops_url=f"http://127.0.0.1:{ops_port}",
+                            port=port, app=app, runner=runner, centers=centers)  # fmt: skip
         await wait_for(
             lambda: all(m.last_probe is not None for m in stack.pool.snapshot().members),
             within=5, what="first probes",

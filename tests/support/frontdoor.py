@@ -41,12 +41,18 @@ class FrontDoorProcess:
     name: str
     proc: asyncio.subprocess.Process
     port: int
+    ops_port: int
     config: Path
     log: Path
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """/status, /api/v1/status, /metrics, /admin (failover/opsport.py)."""
+        return f"http://127.0.0.1:{self.ops_port}"
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -92,8 +98,12 @@ class FrontDoors:
         home.mkdir(parents=True, exist_ok=True)
         port = free_port()
         path = home / "switchboard.toml"
-        path.write_text(config(port))
-        return await self._spawn(name, port, path, home / "front-door.log")
+        text = config(port)
+        ops_port = next(p for p in (free_port() for _ in range(10)) if p != port)
+        if "[ops]" not in text:  # each its own ops listener, or they would share 9180
+            text += f"\n[ops]\nport = {ops_port}\n"
+        path.write_text(text)
+        return await self._spawn(name, port, ops_port, path, home / "front-door.log")
 
     async def restart(self, door: FrontDoorProcess) -> FrontDoorProcess:
         """The same front door again, after it died: same config file, same port."""
@@ -101,9 +111,11 @@ class FrontDoors:
             raise RuntimeError(f"{door.name} still runs")
         with door.log.open("ab") as out:
             out.write(b"\n--- restarted ---\n")
-        return await self._spawn(door.name, door.port, door.config, door.log)
+        return await self._spawn(door.name, door.port, door.ops_port, door.config, door.log)
 
-    async def _spawn(self, name: str, port: int, path: Path, log: Path) -> FrontDoorProcess:
+    async def _spawn(
+        self, name: str, port: int, ops_port: int, path: Path, log: Path
+    ) -> FrontDoorProcess:
         with log.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "failover", "serve", "--config", str(path),
@@ -111,7 +123,8 @@ class FrontDoors:
                 env=clean_env(self.env), cwd=REPO,
                 start_new_session=True,  # its workers, if any, go with it (stop_process)
             )  # fmt: skip
-        door = FrontDoorProcess(name=name, proc=proc, port=port, config=path, log=log)
+        door = FrontDoorProcess(name=name, proc=proc, port=port, ops_port=ops_port, config=path,
+                                log=log)  # fmt: skip
         self._started.append(door)
         return door
 

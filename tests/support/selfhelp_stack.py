@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from cache.web import SELF_HELP, SelfHelp
 from failover.app import create_app
+from failover.opsport import listen_ops
 from failover.server import runner_for
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
@@ -24,6 +25,7 @@ from tests.support.stack import FAST_HEALTH, wait_for
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HelpStack:
     url: str
+    ops_url: str  # /status, /api/v1/status, /metrics, /admin (failover/opsport.py)
     app: web.Application
     community: CommunitySim
     redis: RedisServer | None
@@ -66,10 +68,13 @@ async def help_stack(
         app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
+        ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
+        port = next(a[1] for a in runner.addresses if a[1] != ops_port)
         stack = HelpStack(
-            url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            url=f"http://127.0.0.1:{port}",
+            ops_url=f"http://127.0.0.1:{ops_port}",
             app=app,
             community=community,
             redis=redis,

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from failover.app import POOL, create_app
 from failover.health import HealthState
+from failover.opsport import listen_ops
 from failover.pool import HealthChange, Pool
 from failover.server import runner_for
 from failover.settings import Settings, load_settings
@@ -54,6 +55,7 @@ class Center:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Stack:
     url: str
+    ops_url: str  # /status, /api/v1/status, /metrics, /admin (failover/opsport.py)
     app: web.Application
     centers: dict[str, Center]
     settings: Settings
@@ -98,12 +100,14 @@ async def running_stack(
             app = create_app(settings, registry=CollectorRegistry())
             runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
+            ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = runner.addresses[0][1]
+            port = next(a[1] for a in runner.addresses if a[1] != ops_port)
             stack = Stack(
-                url=f"http://127.0.0.1:{port}", app=app, centers=centers, settings=settings
-            )
+                url=f"http://127.0.0.1:{port}", ops_url=f"http://127.0.0.1:{ops_port}", app=app,
+                centers=centers, settings=settings,
+            )  # fmt: skip
             await wait_for(partial(_ready, stack), within=5, what="first probes")
             if _first_probes_answered(stack) or attempt == START_TRIES:
                 break
