@@ -99,7 +99,7 @@ async def test_metrics_count_every_request_whichever_worker_took_it_or_the_scrap
         for i in range(REQUESTS):
             async with s.get(f"{door.url}/support/echo/{i}", allow_redirects=False) as resp:
                 assert resp.status == 200, door.output()[-3000:]
-    own = [served(await scrape(door.url, "?worker=self")) for _ in range(6)]
+    own = [served(await scrape(door.ops_url, "?worker=self")) for _ in range(6)]
     assert max(own) <= REQUESTS
     for _ in range(6):  # each scrape may land on either worker
         metrics = await scrape(door.ops_url)
