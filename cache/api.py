@@ -8,9 +8,27 @@ from aiohttp import web
 from cache.freshness import age, cache_control
 from cache.service import NotInCatalog
 from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json
-from monitoring.http import Wrap
+from failover.problem import problem
+from monitoring.http import Handler, Wrap
 
 MAX_LIMIT = 100
+
+
+class BadQueryError(ValueError):
+    """A query parameter the API cannot take: a 400 problem document with this text."""
+
+
+def _problems(handler: Handler) -> Handler:
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadQueryError as bad:
+            return problem(400, str(bad))
+        except web.HTTPNotFound as missing:  # a bulletin id that cannot exist
+            return problem(404, missing.text or "not found")
+
+    answered.__name__ = handler.__name__
+    return answered
 
 
 def _limit(request: web.Request) -> int:
@@ -18,9 +36,9 @@ def _limit(request: web.Request) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"limit must be a whole number, got {raw!r}") from None
+        raise BadQueryError(f"limit must be a whole number, got {raw[:40]!r}") from None
     if not 1 <= value <= MAX_LIMIT:
-        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_LIMIT}, got {value}")
+        raise BadQueryError(f"limit must be between 1 and {MAX_LIMIT}, got {value}")
     return value
 
 
@@ -28,7 +46,7 @@ async def bulletins(request: web.Request) -> web.Response:
     sh = request.app[SELF_HELP]
     sort = request.query.get("sort", "hits")
     if sort not in ("hits", "trending"):
-        raise web.HTTPBadRequest(text=f"sort must be 'hits' or 'trending', got {sort!r}")
+        raise BadQueryError(f"sort must be 'hits' or 'trending', got {sort[:40]!r}")
     n = _limit(request)
     items = sh.service.top(n) if sort == "hits" else sh.service.trending(n)
     hits = sh.service.hit_counts
@@ -44,7 +62,7 @@ async def one_bulletin(request: web.Request) -> web.Response:
     try:
         served = await sh.service.bulletin(bulletin_id)
     except NotInCatalog:
-        return web.json_response({"error": f"no bulletin {bulletin_id}"}, status=404)
+        return problem(404, f"no bulletin {bulletin_id}")
     sh.service.record_view(bulletin_id, sh.client_of(request))
     doc = bulletin_json(served.bulletin, sh.service.hit_counts.get(bulletin_id, 0))
     doc["body_html"] = served.bulletin.body_html
@@ -62,7 +80,7 @@ async def search(request: web.Request) -> web.Response:
     sh = request.app[SELF_HELP]
     query = request.query.get("q", "").strip()
     if not query:
-        raise web.HTTPBadRequest(text="q is required: the words to search for")
+        raise BadQueryError("q is required: the words to search for")
     result = sh.service.search(query[:200], limit=_limit(request))
     return web.json_response(
         {
@@ -88,7 +106,7 @@ async def authors_top(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
-    app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", bulletins))
-    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", one_bulletin))
-    app.router.add_get("/api/v1/search", wrap("api_search", search))
-    app.router.add_get("/api/v1/authors/top", wrap("api_authors", authors_top))
+    app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", _problems(bulletins)))
+    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", _problems(one_bulletin)))
+    app.router.add_get("/api/v1/search", wrap("api_search", _problems(search)))
+    app.router.add_get("/api/v1/authors/top", wrap("api_authors", _problems(authors_top)))

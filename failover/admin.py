@@ -29,6 +29,7 @@ from aiohttp import web
 
 from cache import web as selfhelp
 from failover.jsonbody import JsonBodyError, loads_object
+from failover.problem import problem
 from failover.routing import Override, OverrideKind
 from failover.switches import Desired, Switches
 from monitoring.http import Wrap
@@ -38,20 +39,20 @@ log = logging.getLogger("switchboard.admin")
 ADMIN_TOKEN: Final = web.AppKey("admin_token", str)
 SWITCHBOARD: Final = web.AppKey("switches", Switches)
 MAX_ACTOR: Final = 64
+MAX_REASON: Final = 200
+SWITCHES: Final = frozenset({"emergency", "drain"})
 
 
 def _authorize(request: web.Request) -> web.Response | None:
     token = request.app.get(ADMIN_TOKEN)
     if not token:
-        return web.json_response(
-            {"error": "admin is disabled: set SWITCHBOARD_ADMIN_TOKEN"}, status=403
-        )
+        return problem(403, "admin is disabled: set SWITCHBOARD_ADMIN_TOKEN")
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-        return web.json_response(
-            {"error": "missing or wrong bearer token"},
-            status=401,
+        return problem(
+            401,
+            "missing or wrong bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="switchboard-admin"'},
         )
     return None
@@ -70,7 +71,7 @@ async def _json_body(request: web.Request) -> dict[str, object] | web.Response:
         # Not request.json(): deeply nested JSON raises RecursionError there, a 500.
         return loads_object(await request.read())
     except JsonBodyError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+        return problem(400, str(exc))
 
 
 def _actor(request: web.Request, body: dict[str, object]) -> str:
@@ -100,7 +101,7 @@ async def _act(
 def _known(request: web.Request, name: str) -> web.Response | None:
     switches = request.app[SWITCHBOARD]
     if name not in {v.name for v in switches.current_views()}:
-        return web.json_response({"error": f"no call center named {name!r}"}, status=404)
+        return problem(404, f"no call center named {name!r}")
     return None
 
 
@@ -112,8 +113,10 @@ async def set_switch(request: web.Request) -> web.Response:
         return body
     on = body.get("on")
     switch = request.match_info["switch"]
+    if switch not in SWITCHES:
+        return problem(404, f"no switch {switch[:40]!r}: emergency or drain")
     if not isinstance(on, bool):
-        return web.json_response({"error": "field 'on' must be true or false"}, status=400)
+        return problem(400, "field 'on' must be true or false")
     name = request.match_info["name"]
     if (missing := _known(request, name)) is not None:
         return missing
@@ -139,7 +142,9 @@ async def set_override(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     mode = body.get("mode")
-    reason = str(body.get("reason", ""))[:200]
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        return problem(400, f"reason must be text of at most {MAX_REASON} characters")
     target = body.get("callcenter")
     override: Override | None
     if mode == "automatic":
@@ -151,9 +156,8 @@ async def set_override(request: web.Request) -> web.Response:
             return missing
         override = Override(kind=OverrideKind.FORCE_CALLCENTER, callcenter=target, reason=reason)
     else:
-        return web.json_response(
-            {"error": "mode must be 'automatic', 'self-help' or 'callcenter' (with 'callcenter')"},
-            status=400,
+        return problem(
+            400, "mode must be 'automatic', 'self-help' or 'callcenter' (with 'callcenter')"
         )
     current = request.app[SWITCHBOARD].current()
     desired = dataclasses.replace(current, override=override)
@@ -195,9 +199,7 @@ async def show_log(request: web.Request) -> web.Response:
 def add_routes(app: web.Application, token: str | None, wrap: Wrap) -> None:
     if token:
         app[ADMIN_TOKEN] = token
-    app.router.add_post(
-        "/admin/callcenters/{name}/{switch:emergency|drain}", wrap("admin", set_switch)
-    )
+    app.router.add_post("/admin/callcenters/{name}/{switch}", wrap("admin", set_switch))
     app.router.add_post("/admin/override", wrap("admin", set_override))
     app.router.add_post("/admin/cache/rewarm", wrap("admin", rewarm))
     app.router.add_get("/admin/switches", wrap("admin", show_switches))

@@ -30,6 +30,7 @@ from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
 from failover.limits.wiring import ClientOf, build_limiter, client_of
 from failover.monitor import Monitor, ProbeSchedule
+from failover.openapi import openapi_handler
 from failover.opsport import OPS_PORTS, ops_only
 from failover.pool import CallCenterSpec, Pool
 from failover.probes import new_probe_session
@@ -148,6 +149,7 @@ def create_app(
         BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
                          wall=clock.wall)
     )  # fmt: skip
+    app.router.add_get("/api/v1/openapi.json", wrap("api_openapi", openapi_handler))
     app.router.add_get("/metrics", ops_wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", ops_wrap("status_api", status_handler))
     app.router.add_get("/status", ops_wrap("status_page", status_page))

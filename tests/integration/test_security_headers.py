@@ -82,6 +82,7 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
         "/api/v1/bulletins/{id}": [Call("GET", f"/api/v1/bulletins/{bulletin}")],
         "/api/v1/search": [Call("GET", "/api/v1/search?q=wifi"), Call("GET", "/api/v1/search")],
         "/api/v1/authors/top": [Call("GET", "/api/v1/authors/top")],
+        "/api/v1/openapi.json": [Call("GET", "/api/v1/openapi.json")],
         NOT_A_ROUTE: [Call("GET", "/nope"), Call("DELETE", "/help"), Call("POST", "/status")],
     }
 

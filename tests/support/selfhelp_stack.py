@@ -45,6 +45,7 @@ async def help_stack(
     extra: str = "",
     server: str = "",
     warm: bool = True,
+    token: str | None = None,
 ) -> AsyncIterator[HelpStack]:
     """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
     more keys of [server] (e.g. trusted_proxies, to tell clients apart by
@@ -65,7 +66,8 @@ async def help_stack(
             + extra
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
         )
-        app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
+        env = {"SWITCHBOARD_ADMIN_TOKEN": token} if token else {}
+        app = create_app(load_settings(config, env=env), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
         ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
