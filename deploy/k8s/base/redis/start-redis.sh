@@ -3,7 +3,7 @@
 # primary (after a failover the primary may be redis-1); on a first start with no sentinel
 # answering, redis-0 is the primary and the others replicate it.
 set -eu
-me="$(hostname).redis-headless"
+me="${HOSTNAME:-$(hostname)}.redis-headless"
 primary=""
 for s in 0 1 2; do
   primary=$(timeout 2 redis-cli -h "redis-sentinel-$s.redis-sentinel" -p 26379 --raw \
