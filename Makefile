@@ -13,7 +13,7 @@ BIN        := $(VENV)/bin
 export UV_PYTHON    := $(PYTHON)
 export UV_LINK_MODE := copy
 DEBIAN_RUN  := redis-server:redis-server
-DEBIAN_TEST := redis-server:redis-server chromium:chromium haproxy:haproxy promtool:prometheus
+DEBIAN_TEST := redis-server:redis-server chromium:chromium haproxy:haproxy promtool:prometheus shellcheck:shellcheck
 
 .PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 
@@ -60,9 +60,9 @@ rules:
 	promtool check rules monitoring/rules/*.yml
 	promtool test rules monitoring/rules/tests/*.yml
 
-# deploy/ checked offline, no container engine or cluster (docs/deploy.md): yamllint, hadolint,
-# the compose file against the compose-spec schema, haproxy -c, promtool, each Kubernetes
-# overlay rendered by kustomize (kubectl kustomize) and validated in strict mode.
+# deploy/ checked offline, no container engine or cluster (docs/deploy.md): yamllint,
+# hadolint, the compose file against the compose-spec schema, haproxy -c, promtool,
+# shellcheck, each Kubernetes overlay rendered by kustomize and validated in strict mode.
 .PHONY: deploy-check
 deploy-check: sync-test debian
 	$(BIN)/python -m deploy.check

@@ -12,6 +12,7 @@ cluster is needed, and none is reached.
   (kubernetes-validate: unknown fields fail), for the oldest and newest Kubernetes we
   support; the ServiceMonitor against its CRD's schema (vendored, made strict the same
   way). A kind with no schema fails: nothing passes unchecked.
+- Shell: shellcheck (Debian) on the Redis and Sentinel start scripts.
 - Front door configs: every switchboard.toml under deploy/ through the settings loader
   (what `switchboard check-config` does).
 
@@ -121,6 +122,16 @@ def check_compose(path: Path, schema_path: Path) -> list[str]:
             if missing and source.startswith("."):
                 problems.append(f"{path}: services.{name}: mounts {source}, which is missing")
     return problems
+
+
+def check_shell(paths: Sequence[Path]) -> list[str]:
+    """shellcheck (Debian) on the start scripts; warnings fail."""
+    if not paths:
+        return []
+    done = _run([_tool("shellcheck"), "-f", "gcc", *map(str, paths)])
+    if done.returncode == 0:
+        return []
+    return [f"shellcheck: {line}" for line in (done.stdout + done.stderr).splitlines() if line]
 
 
 def check_haproxy(path: Path) -> list[str]:
@@ -237,6 +248,7 @@ def run_all(deploy: Path) -> list[str]:
     problems = check_yaml(list(_yaml_files(deploy)), deploy / "yamllint.yaml")
     problems += check_dockerfile(deploy / "Dockerfile")
     problems += check_compose(deploy / "compose.yaml", deploy / "schemas" / "compose-spec.json")
+    problems += check_shell(sorted(deploy.rglob("*.sh")))
     problems += check_haproxy(deploy / "compose" / "haproxy.cfg")
     problems += check_prometheus(deploy / "compose" / "prometheus.yml")
     # production's Secret comes from a secrets.env that is never in git: render with a stand-in

@@ -103,6 +103,12 @@ def test_compose_fails_a_bind_mount_of_a_missing_file(tmp_path: Path) -> None:
     ]
 
 
+def test_shellcheck_fails_an_unquoted_variable(tmp_path: Path) -> None:
+    bad = tmp_path / "start.sh"
+    bad.write_text("#!/bin/sh\nset -eu\nname=$1\nrm -rf /data/$name\n")
+    assert any("SC2086" in p for p in check.check_shell([bad]))
+
+
 def test_haproxy_check_fails_an_unknown_keyword(tmp_path: Path) -> None:
     bad = tmp_path / "haproxy.cfg"
     good = (DEPLOY / "compose" / "haproxy.cfg").read_text()

@@ -3,6 +3,8 @@
 # primary (after a failover the primary may be redis-1); on a first start with no sentinel
 # answering, redis-0 is the primary and the others replicate it.
 set -eu
+# Kubernetes sets HOSTNAME (the pod name) in the environment
+# shellcheck disable=SC3028
 me="${HOSTNAME:-$(hostname)}.redis-headless"
 primary=""
 for s in 0 1 2; do

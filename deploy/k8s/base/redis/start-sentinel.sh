@@ -2,6 +2,8 @@
 # Start one sentinel: monitor the primary the other sentinels name (after a failover it is
 # no longer redis-0), or redis-0 on a first start. Quorum 2 of 3.
 set -eu
+# Kubernetes sets HOSTNAME (the pod name) in the environment
+# shellcheck disable=SC3028
 me="${HOSTNAME:-$(hostname)}.redis-sentinel"
 primary=""
 for s in 0 1 2; do
