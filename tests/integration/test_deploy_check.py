@@ -222,3 +222,22 @@ def test_hpa_absorbs_a_50_percent_spike_before_scaling(
     assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0
     pdb = production["PodDisruptionBudget", "switchboard"]["spec"]
     assert pdb["maxUnavailable"] < hpa["minReplicas"] - 1
+
+
+def test_dockerignore_lets_through_every_file_the_dockerfile_copies() -> None:
+    # The context is the repository root; .dockerignore excludes everything else.
+    allowed = {
+        line[1:]
+        for line in (DEPLOY.parent / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    sources = [
+        source
+        for line in (DEPLOY / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+    ]
+    assert "uv.lock" in sources
+    for source in sources:
+        path = Path(source)
+        assert {str(p) for p in (path, *path.parents)} & allowed, source
