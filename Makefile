@@ -13,7 +13,7 @@ BIN        := $(VENV)/bin
 export UV_PYTHON    := $(PYTHON)
 export UV_LINK_MODE := copy
 DEBIAN_RUN  := redis-server:redis-server
-DEBIAN_TEST := redis-server:redis-server chromium:chromium amtool:prometheus-alertmanager
+DEBIAN_TEST := redis-server:redis-server chromium:chromium amtool:prometheus-alertmanager haproxy:haproxy promtool:prometheus shellcheck:shellcheck
 
 .PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 
@@ -49,7 +49,7 @@ lint: sync-test
 typecheck: sync-test
 	$(BIN)/mypy
 
-test: sync-test debian lint typecheck rules
+test: sync-test debian lint typecheck rules deploy-check
 	$(BIN)/pytest
 
 # Prometheus config, recording rules and alerts (monitoring/), with their promtool unit
@@ -66,6 +66,13 @@ rules:
 	$(AMTOOL_ROUTE) --verify.receivers=pager severity=critical alertname=SwitchboardAllCallCentersDown
 	$(AMTOOL_ROUTE) --verify.receivers=tickets severity=warning alertname=SwitchboardCallCenterDown
 	$(AMTOOL_ROUTE) --verify.receivers=null severity=info alertname=SwitchboardFailoverActive
+
+# deploy/ checked offline, no container engine or cluster (docs/deploy.md): yamllint,
+# hadolint, the compose file against the compose-spec schema, haproxy -c, promtool,
+# shellcheck, each Kubernetes overlay rendered by kustomize and validated in strict mode.
+.PHONY: deploy-check
+deploy-check: sync-test debian
+	$(BIN)/python -m deploy.check
 
 unit: sync-test
 	$(BIN)/pytest tests/unit

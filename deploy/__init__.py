@@ -1,0 +1,1 @@
+"""Deployment files (Dockerfile, compose, Kubernetes) and their offline check (check.py)."""
