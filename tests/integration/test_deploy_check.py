@@ -253,7 +253,7 @@ def test_without_kustomize_the_base_manifests_are_still_validated(
     def which(name: str, *args: Any, **kwargs: Any) -> str | None:
         return None if name in ("kubectl", "kustomize") else real_which(name, *args, **kwargs)
 
-    monkeypatch.setattr(check.shutil, "which", which)
+    monkeypatch.setattr(shutil, "which", which)  # the module deploy.check uses
     copy = tmp_path / "deploy"
     shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "monitoring").symlink_to(DEPLOY.parent / "monitoring")
