@@ -187,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.file}: ok; call centers: {names}")  # noqa: T201
         return 0
     if args.command == "serve":
+        # Until serve() (or the workers' master) handles it, a SIGHUP must not kill a
+        # starting process (its default action): the file is read just below anyway.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         settings = _load(args.config)
         if settings is None:
             return EXIT_BAD_CONFIG
