@@ -259,12 +259,12 @@ async def _resources(
         monitor.start()
         app[CONFIG].live = Live(
             pool=pool, monitor=monitor, proxy=proxy, sink=sink, metrics=metrics,
-            callbacks=callbacks, policies_of=policies_of,
+            callbacks=callbacks, policies_of=policies_of, clock=clock,
         )  # fmt: skip
         try:
             yield
         finally:
-            app[CONFIG].live = None
+            await app[CONFIG].detach()
             await monitor.stop()
             if watch is not None:
                 await watch.stop()

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from failover.admin import authorize
+from failover.admin import SWITCHBOARD, authorize
 from failover.breaker import OutlierPolicy
 from failover.callbacks.runtime import CallbackRuntime
 from failover.clock import Clock
@@ -69,6 +69,7 @@ class Live:
     sink: EventSink
     metrics: Metrics
     callbacks: CallbackRuntime | None
+    clock: Clock
     policies_of: Callable[[Settings], Policies]
 
 
@@ -128,6 +129,11 @@ class ConfigState:
             out["last_reload"] = {"result": self.last.result, "detail": self.last.detail}
         return out
 
+    async def detach(self) -> None:
+        """At shutdown: after a reload under way, none more (the probes stop next)."""
+        async with self._lock:
+            self.live = None
+
     async def reload(self, trigger: str) -> Outcome:
         async with self._lock:
             outcome = await self._reload()
@@ -156,8 +162,9 @@ class ConfigState:
         try:
             new = await asyncio.to_thread(loader)  # a file read: off the event loop
         except ConfigError as exc:
-            return self._outcome("invalid", "the file does not validate; the configuration "
-                                 "in force is unchanged", problems=tuple(exc.problems))  # fmt: skip
+            problems = tuple(exc.problems)
+            return self._outcome("invalid", f"{exc.source}: does not validate, nothing "
+                                 f"applied: {'; '.join(problems)}", problems=problems)  # fmt: skip
         except Exception as exc:  # never stop serving over a reload
             log.exception("config reload: reading the file failed")
             return self._outcome("error", f"reading the file failed: {type(exc).__name__}")
@@ -185,13 +192,16 @@ class ConfigState:
 async def _apply(live: Live, new: Settings, change: ConfigDiff) -> None:
     p = live.policies_of(new)  # may raise: before anything changes
     # From here to the monitor, no await: a request sees the old state or the new one.
-    live.pool.reconfigure(p.specs, health=p.health, outlier=p.outlier, hold_down=p.hold_down,
-                          reset=change.readdressed)  # fmt: skip
+    events = live.pool.reconfigure(
+        p.specs, health=p.health, outlier=p.outlier, hold_down=p.hold_down,
+        reset=change.readdressed, now=live.clock.monotonic(),
+    )  # fmt: skip
     live.proxy.reconfigure(p.proxy_bases, p.proxy)
     if live.callbacks is not None:
         live.callbacks.dispatcher.client.set_urls(p.callback_urls)
     live.sink.health = p.health
     prime_series(live.metrics, change.added)
+    live.sink(events)
     await live.monitor.reconfigure(p.health_urls, p.schedule)
 
 
@@ -204,4 +214,11 @@ async def reload_handler(request: web.Request) -> web.Response:
     if (denied := authorize(request)) is not None:
         return denied
     outcome = await request.app[CONFIG].reload("admin")
+    switches = request.app.get(SWITCHBOARD)
+    if switches is not None:  # who asked, in the audit log with the other admin actions
+        actor = "".join(ch for ch in request.headers.get("X-Actor", "") if ch.isprintable())
+        await switches.note(
+            actor=actor[:64].strip() or "unknown", remote=request.remote or "?",
+            action="reload", target="config", detail=f"{outcome.result}: {outcome.detail}"[:200],
+        )  # fmt: skip
     return web.json_response(outcome.as_json(), status=STATUS[outcome.result])

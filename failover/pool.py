@@ -264,11 +264,21 @@ class Pool:
         outlier: OutlierPolicy,
         hold_down: float,
         reset: Collection[str] = (),
-    ) -> None:
+        now: float,
+    ) -> list[Event]:
         """A configuration reload (issue 17): see `reconfigured`. The policies apply
         from the next probe or outcome on; the router keeps its state (hold-down
-        included) with the new `hold_down`, and decides afresh at the next request."""
+        included) with the new `hold_down`, and decides afresh at the next request.
+        An override pinned to a call center that is gone is lifted (it could no longer
+        apply): the one event returned then says so."""
         self._members = reconfigured(self._members, specs, reset=reset)
+        events: list[Event] = []
+        pinned = self._override.callcenter if self._override is not None else None
+        if pinned is not None and pinned not in self._members:
+            self._override = None
+            events.append(SwitchChanged(callcenter=None, switch="override",
+                                        value="automatic", at=now))  # fmt: skip
+            self._timeline.extend(events)
         self._health = health
         self._outlier = outlier
         self._router = replace(self._router, hold_down=hold_down)
@@ -276,6 +286,7 @@ class Pool:
         self._snapshot = None
         self._views = None
         self._memo = None
+        return events
 
     @property
     def version(self) -> int:

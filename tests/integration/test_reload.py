@@ -21,7 +21,7 @@ from sims.callcenter import CallCenterSim
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
 TOKEN = "reload-token-" + "x" * 20
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Actor": "carol"}
 # Probes with room to spare (the call centers answer slowly in some tests); no hold-down,
 # so a reload's new topology is in use as soon as it is probed.
 HEALTH = FAST_HEALTH.replace("timeout_ms = 100", "timeout_ms = 800") + (
@@ -254,3 +254,7 @@ async def test_reload_needs_the_token_and_the_ops_listener(tmp_path: Path) -> No
             assert r.status == 404  # the customers' port has no ops routes
         code, answer = await reload(stack)  # the file as it is
         assert (code, answer["result"], answer["detail"]) == (200, "ok", "nothing changed")
+        async with s.get(f"{stack.ops_url}/admin/log", headers=AUTH) as r:
+            entry = (await r.json())["entries"][0]
+        assert (entry["action"], entry["actor"], entry["target"]) == ("reload", "carol", "config")
+        assert entry["detail"] == "ok: nothing changed"

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from failover.breaker import Outcome
 from failover.health import SERVING_STATES, HealthPolicy, HealthState, ProbeResult
-from failover.pool import CallCenterSpec, Member, reconfigured
-from failover.routing import SELF_HELP
+from failover.pool import CallCenterSpec, Member, SwitchChanged, reconfigured
+from failover.routing import SELF_HELP, Override, OverrideKind
 from tests.unit.test_pool import FAIL, OK, OUTLIER, bring_up, make_pool, started, where
 
 NAMES = ("a", "b", "c", "d", "e")
@@ -74,7 +74,7 @@ def test_an_added_call_center_takes_customers_only_once_probed_up() -> None:
     specs = [CallCenterSpec(name="new", priority=1), CallCenterSpec(name="primary", priority=2),
              CallCenterSpec(name="backup", priority=3)]  # fmt: skip
     pool.reconfigure(specs, health=HealthPolicy(healthy_threshold=2, unhealthy_threshold=2),
-                     outlier=OUTLIER, hold_down=10.0)  # fmt: skip
+                     outlier=OUTLIER, hold_down=10.0, now=1.0)  # fmt: skip
     assert where(pool, 1.0) == "primary"  # new is UNKNOWN: not serving
     bring_up(pool, "new", now=2.0)
     assert where(pool, 2.0) == "new"  # never down, so no hold-down: preferred at once
@@ -84,7 +84,7 @@ def test_removing_the_call_center_in_use_moves_customers_to_the_next() -> None:
     pool = started()
     pool.reconfigure([CallCenterSpec(name="backup", priority=1)],
                      health=HealthPolicy(healthy_threshold=2, unhealthy_threshold=2),
-                     outlier=OUTLIER, hold_down=10.0)  # fmt: skip
+                     outlier=OUTLIER, hold_down=10.0, now=1.0)  # fmt: skip
     assert pool.names == ("backup",)
     assert where(pool, 1.0) == "backup"
     assert pool.record_outcome("primary", Outcome.SUCCESS, now=1.0) == []  # a late answer
@@ -95,7 +95,7 @@ def test_new_thresholds_apply_from_the_next_probe() -> None:
     pool.reconfigure([CallCenterSpec(name="primary", priority=1),
                       CallCenterSpec(name="backup", priority=2)],
                      health=HealthPolicy(healthy_threshold=1, unhealthy_threshold=1),
-                     outlier=OUTLIER, hold_down=0.0)  # fmt: skip
+                     outlier=OUTLIER, hold_down=0.0, now=1.0)  # fmt: skip
     pool.observe_probe("primary", FAIL, now=1.0)  # one failure is enough now (was two)
     assert where(pool, 1.0) == "backup"
 
@@ -104,7 +104,32 @@ def test_removing_every_serving_call_center_sends_customers_to_self_help() -> No
     pool = started()
     pool.reconfigure([CallCenterSpec(name="fresh", priority=1)],
                      health=HealthPolicy(healthy_threshold=2, unhealthy_threshold=2),
-                     outlier=OUTLIER, hold_down=10.0)  # fmt: skip
+                     outlier=OUTLIER, hold_down=10.0, now=1.0)  # fmt: skip
     assert where(pool, 1.0) == SELF_HELP
     pool.observe_probe("fresh", ProbeResult(latency=0.01, http_status=200), now=2.0)
     assert where(pool, 2.0) == "fresh"
+
+
+def test_an_override_pinned_to_a_removed_call_center_is_lifted() -> None:
+    pool = started()
+    pool.set_override(Override(kind=OverrideKind.FORCE_CALLCENTER, callcenter="backup"), now=0.5)
+    assert where(pool, 0.5) == "backup"
+    events = pool.reconfigure([CallCenterSpec(name="primary", priority=1)],
+                              health=HealthPolicy(healthy_threshold=2, unhealthy_threshold=2),
+                              outlier=OUTLIER, hold_down=10.0, now=1.0)  # fmt: skip
+    assert pool.snapshot().override is None
+    assert [(e.switch, e.value) for e in events if isinstance(e, SwitchChanged)] == [
+        ("override", "automatic")
+    ]
+    assert where(pool, 1.0) == "primary"
+
+
+def test_an_override_pinned_to_a_kept_call_center_stays() -> None:
+    pool = started()
+    pin = Override(kind=OverrideKind.FORCE_CALLCENTER, callcenter="backup")
+    pool.set_override(pin, now=0.5)
+    events = pool.reconfigure([CallCenterSpec(name="backup", priority=1)],
+                              health=HealthPolicy(healthy_threshold=2, unhealthy_threshold=2),
+                              outlier=OUTLIER, hold_down=10.0, now=1.0)  # fmt: skip
+    assert events == []
+    assert pool.snapshot().override == pin
