@@ -157,8 +157,9 @@ async def test_removing_the_call_center_in_use_lets_its_customers_finish_and_sto
 ) -> None:
     async with running_stack(tmp_path, token=TOKEN, extra=HEALTH) as stack:
         primary = stack.centers["primary"].sim
-        # Each answer takes 150 ms: when the reload lands, customers are in flight there.
-        await sim_mode(primary, mode="slow", delay_ms=150)
+        # Each answer takes 400 ms: when the reload lands, customers are in flight there,
+        # and they finish after the reload has answered.
+        await sim_mode(primary, mode="slow", delay_ms=400)
         async with customers(stack, concurrency=6) as load:
             await wait_for(lambda: load.answered_by("primary", after=0) >= 10, within=5,
                            what="customers at primary")  # fmt: skip
