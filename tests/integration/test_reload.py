@@ -230,6 +230,15 @@ async def test_an_invalid_file_keeps_the_config_in_force_and_says_why(tmp_path: 
         assert after["config"]["last_reload"]["result"] == "invalid"
         assert stack.pool.names == ("primary", "backup")
         assert 'switchboard_config_reloads_total{result="invalid"} 2.0' in exposition(stack)
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{stack.ops_url}/api/v1/status") as r:  # the public view
+                public = (await r.json())["config"]
+            async with s.get(f"{stack.ops_url}/status", headers=AUTH) as r:
+                page = await r.text()
+        # The version, not what the file said (it may quote anything): that is operator-only.
+        assert public == {k: before["config"][k] for k in ("version", "generation", "loaded_at")}
+        assert f"configuration {before['config']['version']} (generation 1" in page
+        assert "The last configuration reload was not applied" in page
 
 
 async def test_a_restart_only_key_is_refused_and_nothing_is_applied(tmp_path: Path) -> None:
