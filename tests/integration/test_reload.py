@@ -209,6 +209,30 @@ async def test_new_thresholds_and_interval_apply_under_load(tmp_path: Path) -> N
         assert stack.app[CONFIG].settings.health.unhealthy_threshold == 5
 
 
+async def test_a_new_url_for_a_call_center_under_load_starts_it_afresh_there(
+    tmp_path: Path,
+) -> None:
+    moved = CallCenterSim(name="moved")
+    await moved.start()
+    try:
+        async with running_stack(tmp_path, token=TOKEN, extra=HEALTH) as stack:
+            async with customers(stack) as load:
+                text = config_text(
+                    [("primary", moved.url, 1), ("backup", url_of(stack, "backup"), 2)]
+                )
+                code, answer = await reload(stack, text)
+                reloaded = time.monotonic()
+                assert code == 200, answer
+                assert answer["applied"]["changed"] == ["primary"]
+                # The sim at the new address names itself "moved" in X-Served-By.
+                await wait_for(lambda: load.answered_by("moved", after=reloaded) >= 20, within=5,
+                               what="customers at primary's new address")  # fmt: skip
+            assert moved.requests_by_path.get("/health", 0) > 0  # probed there
+            assert stack.pool.names == ("primary", "backup")
+    finally:
+        await moved.stop()
+
+
 async def test_an_invalid_file_keeps_the_config_in_force_and_says_why(tmp_path: Path) -> None:
     async with running_stack(tmp_path, token=TOKEN, extra=HEALTH) as stack:
         before = await status(stack)
@@ -246,7 +270,8 @@ async def test_a_restart_only_key_is_refused_and_nothing_is_applied(tmp_path: Pa
         assert stack.config is not None
         text = stack.config.read_text().replace("port = 0", "port = 8089")
         text = text.replace("interval_ms = 50", "interval_ms = 70")  # reloadable, yet not applied
-        code, answer = await reload(stack, text)
+        async with customers(stack):
+            code, answer = await reload(stack, text)
         assert code == 409
         assert answer["result"] == "refused"
         assert answer["restart_required"] == ["server.port"]
