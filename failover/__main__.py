@@ -23,6 +23,7 @@ from cache.web import SELF_HELP
 from failover.accesslog import access_log_options
 from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
+from failover.configstate import CONFIG
 from failover.logs import LogFormat, configure
 from failover.opsport import adopt_ops_socket, listen_ops
 from failover.pool import Pool
@@ -49,6 +50,18 @@ async def serve(
     ops_fd: int | None = None,
 ) -> None:
     app = create_app(settings, worker=worker)
+    loop = asyncio.get_running_loop()
+    # SIGHUP reloads the configuration (issue 17; before, its default action killed the
+    # process without draining). Installed first: a SIGHUP during start-up is answered
+    # "not running yet" in the log rather than killing the process.
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload_on_hup() -> None:
+        task = asyncio.create_task(app[CONFIG].reload("SIGHUP"), name="config-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_on_hup)
     runner = runner_for(
         app,
         handle_signals=False,
@@ -94,7 +107,6 @@ async def serve(
     else:
         log.warning("worker %d of %d serving", worker.index + 1, worker.count)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -175,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.file}: ok; call centers: {names}")  # noqa: T201
         return 0
     if args.command == "serve":
+        # Until serve() (or the workers' master) handles it, a SIGHUP must not kill a
+        # starting process (its default action): the file is read just below anyway.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         settings = _load(args.config)
         if settings is None:
             return EXIT_BAD_CONFIG

@@ -8,7 +8,8 @@ in-flight requests and then stops the probes cleanly.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from aiohttp import ClientSession, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,6 +26,7 @@ from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
+from failover.configstate import CONFIG, ConfigState, Live, Policies, reload_handler
 from failover.eventsink import EventSink, prime_series
 from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
@@ -39,13 +41,14 @@ from failover.redisconn import RedisWatch, connect
 from failover.routing import SELF_HELP
 from failover.security_headers import install as install_security_headers
 from failover.selfhelp_wiring import build_self_help
-from failover.settings import Settings
+from failover.settings import Settings, load_settings
 from failover.status import status_handler, status_page, wall_of
 from failover.switches import Switches
 from failover.version import VERSION
 from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
+from monitoring.config import ConfigMetrics
 from monitoring.http import Handler, observed
 from monitoring.limits import LimitMetrics
 from monitoring.metrics import Metrics, PoolCollector
@@ -64,23 +67,43 @@ def health_policy(settings: Settings) -> HealthPolicy:
     )
 
 
-def build_pool(settings: Settings) -> Pool:
+def outlier_policy(settings: Settings) -> OutlierPolicy:
     o = settings.outlier
-    specs = [
+    return OutlierPolicy(
+        consecutive_5xx=o.consecutive_5xx,
+        consecutive_local_failures=o.consecutive_local_failures,
+        base_ejection_time=o.base_ejection_time_ms / 1000,
+        max_ejection_time=o.max_ejection_time_ms / 1000,
+    )
+
+
+def specs_of(settings: Settings) -> tuple[CallCenterSpec, ...]:
+    return tuple(
         CallCenterSpec(name=c.name, priority=c.priority, hours=c.schedule, emergency=c.emergency)
         for c in settings.callcenters
-    ]
+    )
+
+
+def build_pool(settings: Settings) -> Pool:
     return Pool(
-        specs,
+        specs_of(settings),
         health=health_policy(settings),
-        outlier=OutlierPolicy(
-            consecutive_5xx=o.consecutive_5xx,
-            consecutive_local_failures=o.consecutive_local_failures,
-            base_ejection_time=o.base_ejection_time_ms / 1000,
-            max_ejection_time=o.max_ejection_time_ms / 1000,
-        ),
+        outlier=outlier_policy(settings),
         hold_down=settings.routing.hold_down_ms / 1000,
     )
+
+
+def policies_of(settings: Settings) -> Policies:
+    """Everything a reload applies, from one configuration (failover/configstate.py)."""
+    cc = settings.callcenters
+    return Policies(
+        specs=specs_of(settings), health=health_policy(settings),
+        outlier=outlier_policy(settings), hold_down=settings.routing.hold_down_ms / 1000,
+        proxy=proxy_policy(settings), schedule=probe_schedule(settings),
+        proxy_bases={c.name: c.url for c in cc},
+        health_urls={c.name: c.url.rstrip("/") + c.health_path for c in cc},
+        callback_urls={c.name: c.url.rstrip("/") + c.callbacks_path for c in cc},
+    )  # fmt: skip
 
 
 def proxy_policy(settings: Settings) -> ProxyPolicy:
@@ -107,8 +130,11 @@ def create_app(
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
     worker: WorkerInfo | None = None,
+    loader: Callable[[], Settings] | None = None,
 ) -> web.Application:
-    """`worker`: this process's place among `server.workers` (None: the only one)."""
+    """`worker`: this process's place among `server.workers` (None: the only one).
+    `loader`: reads the configuration again for a reload (default: `settings.source`
+    with the environment, as at start; none when the settings came from no file)."""
     clock = clock or SystemClock()
     registry = registry or CollectorRegistry()
     pool = build_pool(settings)
@@ -127,6 +153,9 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[OPS_PORTS] = set()
+    if loader is None and settings.source:
+        loader = partial(load_settings, settings.source)
+    app[CONFIG] = ConfigState(settings, clock=clock, metrics=ConfigMetrics(registry), loader=loader)
     if worker is not None:
         app[WORKER] = worker
 
@@ -153,6 +182,7 @@ def create_app(
     app.router.add_get("/metrics", ops_wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", ops_wrap("status_api", status_handler))
     app.router.add_get("/status", ops_wrap("status_page", status_page))
+    app.router.add_post("/admin/reload", ops_wrap("admin", reload_handler))
     install_security_headers(app, proxied_mount=proxy_policy(settings).mount)  # routes first
     return app
 
@@ -207,9 +237,10 @@ async def _resources(
         if redis is not None:
             gauge = metrics.track_redis()
             watch = RedisWatch(redis, lambda ok: gauge.set(1 if ok else 0))
+        proxy = Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy)
         app[frontdoor.FRONT_DOOR] = frontdoor.FrontDoor(
             pool=pool,
-            proxy=Proxy(proxy_session, {c.name: c.url for c in settings.callcenters}, policy),
+            proxy=proxy,
             policy=policy,
             clock=clock,
             metrics=metrics,
@@ -228,9 +259,14 @@ async def _resources(
         if watch is not None:
             watch.start()
         monitor.start()
+        app[CONFIG].live = Live(
+            pool=pool, monitor=monitor, proxy=proxy, sink=sink, metrics=metrics,
+            callbacks=callbacks, policies_of=policies_of, clock=clock,
+        )  # fmt: skip
         try:
             yield
         finally:
+            await app[CONFIG].detach()
             await monitor.stop()
             if watch is not None:
                 await watch.stop()

@@ -46,7 +46,7 @@ class EventSink:
 
     def __init__(self, metrics: Metrics, health: HealthPolicy) -> None:
         self._metrics = metrics
-        self._health = health
+        self.health = health
         self.on_route_change: Callable[[RouteChange], None] = lambda _: None
 
     def __call__(self, events: Sequence[Event]) -> None:
@@ -88,6 +88,6 @@ class EventSink:
 
     def probe(self, name: str, result: ProbeResult, events: Sequence[Event]) -> None:
         self._metrics.probe_duration.labels(name).observe(result.latency)
-        obs = classify(result, self._health)
+        obs = classify(result, self.health)
         self._metrics.probes_total.labels(name, obs.value).inc()
         self(events)

@@ -55,16 +55,39 @@ class Monitor:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._probed: set[str] = set()
+        self._was_ready = False
 
     @property
     def ready(self) -> bool:
-        """Every call center answered (or failed) a first probe and no loop has died."""
+        """Every call center answered (or failed) a first probe and no loop has died.
+        Once true, a call center added by a reload does not make it false again while
+        its first probe is under way: the load balancer must not pull a replica that
+        is serving (issue 17)."""
         running = bool(self._tasks) and all(not t.done() for t in self._tasks.values())
-        return running and self._probed == set(self._urls)
+        if running and not self._was_ready:
+            self._was_ready = self._probed >= set(self._urls)
+        return running and self._was_ready
 
     def start(self) -> None:
         for name in self._urls:
-            self._tasks[name] = asyncio.create_task(self._run(name), name=f"probe:{name}")
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        self._tasks[name] = asyncio.create_task(self._run(name), name=f"probe:{name}")
+
+    async def reconfigure(self, health_urls: Mapping[str, str], schedule: ProbeSchedule) -> None:
+        """A configuration reload (issue 17): stop the probes of call centers removed
+        (or whose health URL changed), start those added (or changed), at once. The new
+        schedule applies to every loop from its next round on."""
+        urls = dict(health_urls)
+        gone = [n for n in self._urls if urls.get(n) != self._urls[n]]
+        await cancel_and_wait(*(self._tasks.pop(n) for n in gone if n in self._tasks))
+        self._probed.difference_update(gone)
+        self._schedule = schedule
+        fresh = [n for n in urls if self._urls.get(n) != urls[n]]
+        self._urls = urls
+        for name in fresh:  # called on a running monitor only (failover/reload.py)
+            self._start(name)
 
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks.values())
@@ -86,8 +109,8 @@ class Monitor:
         return result
 
     async def _run(self, name: str) -> None:
-        s = self._schedule
         while True:
+            s = self._schedule  # read each round: a reload may change it
             started = self._clock.monotonic()
             try:
                 await self.probe_once(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -164,7 +164,9 @@ class Pool:
         return list(events)
 
     def observe_probe(self, name: str, result: ProbeResult, *, now: float) -> list[Event]:
-        m = self._member(name)
+        m = self._members.get(name)
+        if m is None:
+            return []  # a probe that was under way when a reload removed its call center
         obs = classify(result, self._health)
         machine, transition = m.machine.observe(
             obs, now=now, policy=self._health, detail=result.detail
@@ -179,7 +181,11 @@ class Pool:
         return self._put(m, [HealthChange(callcenter=name, transition=transition)])
 
     def record_outcome(self, name: str, outcome: Outcome, *, now: float) -> list[Event]:
-        m = self._member(name)
+        m = self._members.get(name)
+        if m is None:
+            # A customer's attempt that was under way when a reload removed its call
+            # center (issue 17): the customer still gets the answer; nothing to count.
+            return []
         breaker, ejection = m.breaker.record(outcome, now=now, policy=self._outlier)
         if breaker == m.breaker:
             return []  # the common case, a success in a calm pool: no new snapshot
@@ -250,6 +256,38 @@ class Pool:
             if settled != m.breaker:
                 self._put(replace(m, breaker=settled))
 
+    def reconfigure(
+        self,
+        specs: Sequence[CallCenterSpec],
+        *,
+        health: HealthPolicy,
+        outlier: OutlierPolicy,
+        hold_down: float,
+        reset: Collection[str] = (),
+        now: float,
+    ) -> list[Event]:
+        """A configuration reload (issue 17): see `reconfigured`. The policies apply
+        from the next probe or outcome on; the router keeps its state (hold-down
+        included) with the new `hold_down`, and decides afresh at the next request.
+        An override pinned to a call center that is gone is lifted (it could no longer
+        apply): the one event returned then says so."""
+        self._members = reconfigured(self._members, specs, reset=reset)
+        events: list[Event] = []
+        pinned = self._override.callcenter if self._override is not None else None
+        if pinned is not None and pinned not in self._members:
+            self._override = None
+            events.append(SwitchChanged(callcenter=None, switch="override",
+                                        value="automatic", at=now))  # fmt: skip
+            self._timeline.extend(events)
+        self._health = health
+        self._outlier = outlier
+        self._router = replace(self._router, hold_down=hold_down)
+        self._version += 1
+        self._snapshot = None
+        self._views = None
+        self._memo = None
+        return events
+
     @property
     def version(self) -> int:
         """Bumped by every change: what `snapshot().version` would say, without one."""
@@ -268,3 +306,28 @@ class Pool:
                 version=self._version,
             )
         return snap
+
+
+def reconfigured(
+    members: Mapping[str, Member], specs: Sequence[CallCenterSpec], *, reset: Collection[str] = ()
+) -> dict[str, Member]:
+    """The members for new `specs`, in their order (issue 17, configuration reload).
+
+    A call center kept by name keeps everything it has learnt (health machine, breaker,
+    switches, last probe) and takes its new spec (priority, hours). Its emergency switch
+    follows the file only if the file's `emergency` changed; else it stays as an operator
+    left it. One named in `reset` (its URL or health path changed: what we learnt was
+    about another address) starts afresh, like one that was added: UNKNOWN, not serving
+    until probed. One no longer in `specs` is gone."""
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate call-center names in {names}")
+    out: dict[str, Member] = {}
+    for order, spec in enumerate(specs):
+        old = members.get(spec.name)
+        if old is None or spec.name in reset:
+            out[spec.name] = Member(spec=spec, order=order, emergency=spec.emergency)
+            continue
+        emergency = spec.emergency if spec.emergency != old.spec.emergency else old.emergency
+        out[spec.name] = replace(old, spec=spec, order=order, emergency=emergency)
+    return out

@@ -101,16 +101,28 @@ class Proxy:
         policy: ProxyPolicy,
     ) -> None:
         self._session = session
-        self._bases = {name: base.rstrip("/") for name, base in bases.items()}
-        self._origins = {name: Origin.of(URL(base)) for name, base in bases.items()}
-        self._policy = policy
         # One slot per pooled connection: waiting for one is bounded by the budget here,
         # where running out is known to be ours, not inside aiohttp's connector.
         self._slots = asyncio.Semaphore(max(1, policy.max_connections))
+        self.reconfigure(bases, policy)
+
+    def reconfigure(self, bases: Mapping[str, str], policy: ProxyPolicy) -> None:
+        """A configuration reload (issue 17): new call-center URLs and timeouts, for the
+        attempts that start from now on. One under way keeps the URL and timeouts it
+        started with (read once, at its start). `max_connections` is not reloadable
+        (the connector's limit is fixed when the session opens)."""
+        self._bases = {name: base.rstrip("/") for name, base in bases.items()}
+        self._origins = {name: Origin.of(URL(base)) for name, base in bases.items()}
+        self._policy = policy
         # The usual case, a first attempt with the whole budget left, reuses one object.
         self._full_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=policy.connect_timeout, sock_read=policy.read_timeout
         )
+
+    @property
+    def policy(self) -> ProxyPolicy:
+        """The policy in force (a reload may replace it)."""
+        return self._policy
 
     async def attempt(
         self,
@@ -163,7 +175,9 @@ class Proxy:
         request_id: str | None,
     ) -> Answered | Failed:
         p = self._policy
-        base = self._bases[name]
+        base = self._bases.get(name)
+        if base is None:  # removed by a reload since the route was chosen: try the next
+            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="not configured")
         url = upstream_url(self._origins[name], path_qs)
         headers = upstream_request_headers(
             request.headers,

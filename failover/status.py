@@ -34,6 +34,7 @@ from failover.admin import SWITCHBOARD
 from failover.appkeys import CALLBACKS, CLOCK, POOL, REDIS
 from failover.callbacks.runtime import CallbackRuntime
 from failover.clock import Clock
+from failover.configstate import CONFIG
 from failover.pool import Ejected, Event, HealthChange, PoolSnapshot
 from failover.redisconn import reachable
 from failover.routing import SELF_HELP as TO_SELF_HELP
@@ -91,6 +92,8 @@ async def gather(app: web.Application) -> Json:
     # The routing facts sit at the top level, where JSON clients have always read them.
     facts: Json = {"generated_at": wall.isoformat(), **(found.pop("routing") or ROUTING_UNKNOWN)}
     facts |= found
+    # The configuration in force (issue 17): its version changes with each reload.
+    facts["config"] = app[CONFIG].describe() if CONFIG in app else None
     facts["unknown"] = sorted(unknown)
     _credit_override(facts)
     return facts

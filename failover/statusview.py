@@ -43,11 +43,13 @@ FAILURE_WORDS: Final = {
 # The public fields, part by part. `reason`, `override`, `callcenters`, `callbacks` and
 # `timeline` are rebuilt below from their public fields.
 TOP: Final = ("generated_at", "destination", "failover_active", "since", "since_age_s",
-              "switches", "redis", "cache", "unknown", "error")  # fmt: skip
+              "switches", "redis", "cache", "config", "unknown", "error")  # fmt: skip
 PARTS: Final = {
     "switches": ("emergency", "drained", "shared", "in_sync"),
     "redis": ("configured", "reachable"),
     "cache": ("redis_breaker_open", "origin_breaker_open", "bulletins_known", "l1_entries"),
+    # The reload's detail (which may quote the file's problems) is operator-only.
+    "config": ("version", "generation", "loaded_at"),
 }
 CALLCENTER: Final = ("name", "priority", "health", "availability", "health_since", "ejected",
                      "ejected_until", "ejections", "emergency", "drained")  # fmt: skip

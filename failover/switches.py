@@ -128,7 +128,6 @@ class Switches:
         self.replica = replica
         self._observe = observe
         self._on_action = on_action
-        self._names = [v.name for v in pool.snapshot().views]
         self._version: int | None = None
         self._unsynced = False
         self._log: deque[AuditEntry] = deque(maxlen=LOG_SIZE)
@@ -149,7 +148,7 @@ class Switches:
     def apply(self, desired: Desired) -> None:
         now = self._clock.monotonic()
         events: list[Event] = []
-        for name in self._names:
+        for name in self._pool.names:
             events += self._pool.set_emergency(name, name in desired.emergency, now=now)
             events += self._pool.set_drained(name, name in desired.drained, now=now)
         events += self._pool.set_override(desired.override, now=now)
@@ -254,7 +253,7 @@ class Switches:
             log.info("admin: switches not synced: %s", exc)
             return False
         text = {_s(k): _s(v) for k, v in raw.items()}
-        self.apply(desired_of(text, self._names))
+        self.apply(desired_of(text, self._pool.names))
         self._version = version_n
         return True
 

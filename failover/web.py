@@ -208,7 +208,7 @@ async def _admitted(request: web.Request, fd: FrontDoor, path_qs: str) -> web.St
     body = await _read_whole_body(request, fd)
     if body is not None:  # the budget is the call center's: it starts once the body is in
         started = clock.monotonic()
-    deadline = started + fd.policy.budget
+    deadline = started + fd.proxy.policy.budget  # reloadable
     request_id = REQUEST_ID.get()  # set by `observed`, which wraps this handler
     now = started
     for i, name in enumerate(targets):

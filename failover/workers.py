@@ -5,7 +5,8 @@ The master binds the listening socket once, then starts `workers` processes
 kernel spreads connections among them. Each worker is a whole front door (its own
 probes, caches and callback dispatcher; admin switches and the callback queue are
 shared through Redis). The master restarts a worker that dies, forwards SIGTERM and
-SIGINT to all of them, and waits for them to drain.
+SIGINT to all of them, and waits for them to drain; it forwards SIGHUP (reload the
+configuration) to each worker.
 
 Metrics: each worker also listens on a Unix socket in a private folder; `/metrics` on
 any worker asks every worker for its own exposition there (`/metrics?worker=self`)
@@ -129,6 +130,9 @@ def supervise(
         return subprocess.Popen(cmd, pass_fds=fds)  # noqa: S603 - our own argv
 
     procs = {i: (spawn(i), time.monotonic()) for i in range(workers)}
+    # Each worker reloads the file itself (issue 17); the master's own settings (host,
+    # port, workers, ops) are restart-only, so it has nothing to reload.
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _send_all(procs))
     try:
         while not stopping:
             for index, (proc, started) in list(procs.items()):
@@ -159,6 +163,12 @@ def supervise(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _send_all(procs: dict[int, tuple[subprocess.Popen[bytes], float]]) -> None:
+    for proc, _ in list(procs.values()):
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGHUP)
 
 
 def worker_argv(config: str, log_format: str) -> list[str]:

@@ -163,11 +163,11 @@ class Metrics:
 
         self.admin_actions_total = Counter(
             "switchboard_admin_actions_total",
-            "Operator actions through /admin/ (override, emergency, drain, rewarm).",
+            "Operator actions through /admin/ (override, emergency, drain, rewarm, reload).",
             ["action"],
             registry=registry,
         )
-        for action in ("override", "emergency", "drain", "rewarm"):
+        for action in ("override", "emergency", "drain", "rewarm", "reload"):
             self.admin_actions_total.labels(action)
         self.redis_up: Gauge | None = None  # only with Redis configured: track_redis()
         self.failover_time = FailoverTime(now)

@@ -89,6 +89,11 @@ class CallbackClient:
         self._tries = tries
         self._wait_max = wait_max
 
+    def set_urls(self, urls: Mapping[str, str]) -> None:
+        """A configuration reload (issue 17): the callbacks URL of each call center now.
+        A delivery under way keeps the URL it started with."""
+        self._urls = dict(urls)
+
     async def deliver(self, callcenter: str, entry: Entry) -> Outcome:
         url = self._urls.get(callcenter)
         if url is None:

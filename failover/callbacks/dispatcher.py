@@ -106,6 +106,10 @@ class Dispatcher:
         self._may_hold = True
         self._quiet_until = 0.0  # no look at the queue before this, unless woken
 
+    @property
+    def client(self) -> CallbackClient:
+        return self._client
+
     async def run(self) -> None:
         """Deliver until cancelled."""
         while True:

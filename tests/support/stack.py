@@ -59,6 +59,7 @@ class Stack:
     app: web.Application
     centers: dict[str, Center]
     settings: Settings
+    config: Path | None = None  # the TOML file; POST /admin/reload reads it again
 
     @property
     def pool(self) -> Pool:
@@ -95,9 +96,12 @@ async def running_stack(
         overrides = dict(env or {})
         if token:
             overrides["SWITCHBOARD_ADMIN_TOKEN"] = token
-        settings = load_settings(write_config(tmp, centers, extra), env=overrides)
+        config = write_config(tmp, centers, extra)
+        settings = load_settings(config, env=overrides)
+        # A reload reads the file with the same environment overrides (issue 17).
+        loader = partial(load_settings, config, env=overrides)
         for attempt in range(1, START_TRIES + 1):
-            app = create_app(settings, registry=CollectorRegistry())
+            app = create_app(settings, registry=CollectorRegistry(), loader=loader)
             runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
             ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
@@ -106,7 +110,7 @@ async def running_stack(
             port = next(a[1] for a in runner.addresses if a[1] != ops_port)
             stack = Stack(
                 url=f"http://127.0.0.1:{port}", ops_url=f"http://127.0.0.1:{ops_port}", app=app,
-                centers=centers, settings=settings,
+                centers=centers, settings=settings, config=config,
             )  # fmt: skip
             await wait_for(partial(_ready, stack), within=5, what="first probes")
             if _first_probes_answered(stack) or attempt == START_TRIES:
