@@ -217,6 +217,21 @@ def _ops_paths() -> dict[str, Any]:
             "responses": {"200": _ok({"type": "object", "required": ["fetched"], "properties": {
                 "fetched": {"type": "integer", "minimum": 0}}}), **WRITE_ERRORS},
         }},
+        "/admin/reload": {"post": {
+            "summary": "Read the configuration file again and apply it (as SIGHUP does)",
+            "description": "All or nothing: 422 when the file is invalid, 409 when a key "
+                           "that needs a restart changed; then nothing is applied.",
+            "security": bearer,
+            "responses": {
+                **{code: _ok({"type": "object", "required": ["result"], "properties": {
+                    "result": {"enum": ["ok", "invalid", "refused", "error"]}}}, what)
+                   for code, what in (("200", "applied (or nothing to apply)"),
+                                      ("409", "a restart-only key changed"),
+                                      ("422", "the file is not valid"),
+                                      ("500", "applying it failed"))},
+                **ADMIN_ERRORS,
+            },
+        }},
         "/admin/switches": {"get": {
             "summary": "The switches in force", "security": bearer,
             "responses": {"200": _ok({"type": "object"}), **ADMIN_ERRORS},

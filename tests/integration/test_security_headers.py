@@ -57,6 +57,7 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
         "/admin/cache/rewarm": [Call("POST", "/admin/cache/rewarm")],
         "/admin/switches": [Call("GET", "/admin/switches")],
         "/admin/log": [Call("GET", "/admin/log")],
+        "/admin/reload": [Call("POST", "/admin/reload")],
         "/help": [Call("GET", "/help")],
         "/help/search": [Call("GET", "/help/search?q=wifi"), Call("GET", "/help/search")],
         "/help/bulletins/{id}": [
@@ -90,7 +91,8 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
 # Answered on the ops listener only (failover/opsport.py): asked there.
 OPS_ROUTES = frozenset(
     {"/metrics", "/status", "/api/v1/status", "/admin/callcenters/{name}/{switch}",
-     "/admin/override", "/admin/cache/rewarm", "/admin/switches", "/admin/log"}
+     "/admin/override", "/admin/cache/rewarm", "/admin/switches", "/admin/log",
+     "/admin/reload"}
 )  # fmt: skip
 
 
