@@ -12,8 +12,8 @@ Environment overrides (names are matched case-insensitively after the prefix)::
     SWITCHBOARD_ADMIN_TOKEN=secret               sets admin.token (the only way to set it)
     SWITCHBOARD_CONFIG                           ignored (reserved)
 
-SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp,
-callbacks. The separator is a double underscore. <NAME> is the call-center name upper-cased with
+SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp, callbacks,
+overload. The separator is a double underscore. <NAME> is the call-center name upper-cased with
 '-' written as '_' (``eu-west`` -> ``EU_WEST``); it overrides a call center that is
 in the file (the environment cannot add one, nor rename one); a NAME matching two
 call centers (``eu-west`` and ``eu_west``) is an error. A value is read as a TOML
@@ -28,10 +28,10 @@ Error tree::
      └── ConfigError   every problem found, one per line: "<file>: <key>: <what is wrong>"
 
 Modules: ``models`` (the sections and :class:`Settings`), ``callcenters`` (one call
-center), ``callbacks`` (the callback section), ``validators`` (field types, URL and
-network checks), ``loader`` (file, environment, :func:`load_settings`), ``errors``
-(:class:`ConfigError` and its messages), ``example`` (:func:`dump_example`),
-``render`` (values written as TOML).
+center), ``callbacks`` (the callback section), ``overload`` (load shedding),
+``validators`` (field types, URL and network checks), ``loader`` (file, environment,
+:func:`load_settings`), ``errors`` (:class:`ConfigError` and its messages), ``example``
+(:func:`dump_example`), ``render`` (values written as TOML).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from failover.settings.models import (
     ServerSettings,
     Settings,
 )
+from failover.settings.overload import OverloadSettings
 from failover.settings.validators import SentinelTarget
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "ConfigError",
     "HealthSettings",
     "OutlierSettings",
+    "OverloadSettings",
     "ProxySettings",
     "RedisSettings",
     "RoutingSettings",

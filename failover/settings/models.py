@@ -17,6 +17,7 @@ from pydantic import (
 
 from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
+from failover.settings.overload import OverloadSettings
 from failover.settings.validators import (
     AtLeastOne,
     HttpUrl,
@@ -234,6 +235,7 @@ class Settings(BaseModel):
     callcenters: tuple[CallCenterSettings, ...]
     selfhelp: SelfHelpSettings = Field(default_factory=SelfHelpSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    overload: OverloadSettings = Field(default_factory=OverloadSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
@@ -283,5 +285,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "proxy": ProxySettings,
     "selfhelp": SelfHelpSettings,
     "callbacks": CallbackSettings,
+    "overload": OverloadSettings,
     "admin": AdminSettings,
 }
