@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from cache.freshness import age, cache_control
-from cache.service import NotInCatalog
-from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json
+from cache.service import NotInCatalog, NotInMemory
+from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json, counted
 from monitoring.http import Wrap
 
 MAX_LIMIT = 100
@@ -43,6 +43,12 @@ async def one_bulletin(request: web.Request) -> web.Response:
     bulletin_id = _bulletin_id(request)
     try:
         served = await sh.service.bulletin(bulletin_id)
+    except NotInMemory:  # shedding load: only memory is searched
+        return web.json_response(
+            {"error": f"bulletin {bulletin_id} is not available right now; try again later"},
+            status=404,
+            headers={"Retry-After": "30", "Cache-Control": "no-store"},
+        )
     except NotInCatalog:
         return web.json_response({"error": f"no bulletin {bulletin_id}"}, status=404)
     sh.service.record_hit(served.bulletin)
@@ -89,6 +95,6 @@ async def authors_top(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
     app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", bulletins))
-    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", one_bulletin))
+    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", counted(one_bulletin)))
     app.router.add_get("/api/v1/search", wrap("api_search", search))
     app.router.add_get("/api/v1/authors/top", wrap("api_authors", authors_top))

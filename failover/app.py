@@ -39,6 +39,7 @@ from failover.switches import Switches
 from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
+from monitoring.degraded import DEGRADED, DegradedMetrics, DiskCollector, OverloadCollector
 from monitoring.http import observed
 from monitoring.metrics import Metrics, PoolCollector
 
@@ -131,6 +132,16 @@ def create_app(
         BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
                          wall=clock.wall)
     )  # fmt: skip
+    app[DEGRADED] = DegradedMetrics(registry)
+    registry.register(OverloadCollector(
+        lambda: app[selfhelp.SELF_HELP].runtime.overload if selfhelp.SELF_HELP in app else None
+    ))  # fmt: skip
+    registry.register(DiskCollector({  # issue 14: a full disk is a metric, not an outage
+        "snapshot": lambda: app[selfhelp.SELF_HELP].runtime.disk_state()
+        if selfhelp.SELF_HELP in app else None,
+        "spool": lambda: (app[CALLBACKS].spool.write_failures, app[CALLBACKS].spool.failing)
+        if CALLBACKS in app else None,
+    }))  # fmt: skip
     app.router.add_get("/metrics", wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", wrap("status_api", status_handler))
     app.router.add_get("/status", wrap("status_page", status_page))
@@ -162,6 +173,7 @@ async def _resources(
         helper = build_self_help(
             settings, redis=redis, session=proxy_session, metrics=metrics,
             outage=OutageView(pool, clock), writes_snapshot=worker is None or worker.index == 0,
+            degraded=app[DEGRADED],
         )  # fmt: skip
         app[selfhelp.SELF_HELP] = helper
         sink.on_route_change = lambda e: helper.runtime.follow_routing(

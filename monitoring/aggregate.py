@@ -29,6 +29,7 @@ GAUGE_MODES: Final[dict[str, str]] = {
     "switchboard_backend_up": "min",  # up only if every worker can send customers there
     "switchboard_redis_up": "min",
     "switchboard_callbacks_redis_up": "min",
+    "switchboard_selfhelp_in_flight": "sum",  # each worker answers its own requests
 }
 _COMBINE: Final[dict[str, Callable[[list[float]], float]]] = {
     "sum": lambda xs: float(sum(xs)),

@@ -41,6 +41,7 @@ async def help_stack(
     community: CommunitySim,
     extra: str = "",
     warm: bool = True,
+    snapshot: Path | None = None,
 ) -> AsyncIterator[HelpStack]:
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
@@ -53,7 +54,7 @@ async def help_stack(
             + FAST_HEALTH
             + redis_part
             + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = 300\n'
-            + f'snapshot_path = "{tmp / "selfhelp.snapshot"}"\n'
+            + f'snapshot_path = "{snapshot or tmp / "selfhelp.snapshot"}"\n'
             + extra
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
         )
