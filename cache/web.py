@@ -12,8 +12,10 @@ and anything unexpected here ends on a plain "help is limited" page (200, no-sto
 Under load the pages do less, by stage (failover/overload.py, cache/prerender.py): from
 memory_only on, a bulletin page is one rendered before (or the static page), and a vote
 goes back to that page; in the static stage the landing, search and authors pages are
-the static page. Every handler but the cached-page path counts itself in `in_flight`,
-one of the two signals the stage is decided from.
+the static page. Requests that may wait on Redis or the community site (the slower path
+of a bulletin page) count themselves in `in_flight`, one of the two signals the stage is
+decided from; nothing that waits on the client (a vote's form body) counts, so slow
+clients cannot shed everyone else's pages.
 """
 
 from __future__ import annotations
@@ -403,7 +405,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def counted(handler: Handler) -> Handler:
-    """Counted in flight while it runs (the overload monitor's second signal)."""
+    """Counted in flight while it runs (the overload monitor's second signal): for
+    handlers that may wait on Redis or the community site, not on the client."""
 
     async def counting(request: web.Request) -> web.StreamResponse:
         in_flight = request.app[SELF_HELP].in_flight
@@ -417,7 +420,7 @@ def counted(handler: Handler) -> Handler:
 
 
 def _safe(handler: Handler) -> Handler:
-    """A fault of ours must not become a 5xx page for a customer. Counted in flight."""
+    """A fault of ours must not become a 5xx page for a customer."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
@@ -427,7 +430,7 @@ def _safe(handler: Handler) -> Handler:
         except Exception:
             return _limited(request)
 
-    return counted(guarded)
+    return guarded
 
 
 def _limited(request: web.Request) -> web.Response:

@@ -7,10 +7,11 @@ Two signals, both real and cheap:
   the delay every request's next step meets (the same measure as Node's
   `monitorEventLoopDelay` and aiomonitor's). Smoothed (EWMA, weight `SMOOTHING`), so
   that one garbage-collection pause weighs less than a run of late wake-ups;
-- requests in flight: self-help handlers (cache/web.py) `enter` and `leave`
-  `InFlight`; each reading takes the peak since the one before, so a burst shorter
-  than `interval` is seen too. Requests waiting on Redis or the community site pile up
-  here when those slow down, before the loop itself is busy.
+- requests in flight: self-help requests that may wait on Redis or the community site
+  (cache/web.py) `enter` and `leave` `InFlight`; each reading takes the peak since the
+  one before, so a burst shorter than `interval` is seen too. They pile up here when
+  those slow down, before the loop itself is busy. Nothing that waits on the client
+  counts: a few hundred slow clients must not shed everyone's pages.
 
 Each sample goes through `decide`; a change is logged (event `overload_change`, with
 from, to and reason), counted, and handed to every listener (the self-help runtime and

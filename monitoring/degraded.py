@@ -85,7 +85,8 @@ class OverloadCollector(Collector):
         late.add_metric([], lag)
         flight = GaugeMetricFamily(
             "switchboard_selfhelp_in_flight",
-            "Self-help requests being answered at once (the peak of the last sample).",
+            "Self-help requests waiting on Redis or the community site at once (the peak "
+            "of the last sample).",
         )
         flight.add_metric([], float(in_flight))
         yield from (stage, late, flight)

@@ -31,7 +31,9 @@ class OverloadSettings(_Section):
         default=100, description="how often event-loop lag and in-flight requests are sampled"
     )
     capacity: AtLeastOne = Field(
-        default=200, description="self-help requests in flight that count as a full load (1.0)"
+        default=200,
+        description="self-help requests in flight (waiting on Redis or the community site) "
+        "that count as a full load (1.0)",
     )
     lag_ms: tuple[Millis, Millis, Millis] = Field(
         default=(50, 100, 250),

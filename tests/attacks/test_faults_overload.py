@@ -9,8 +9,8 @@
   stage per cool-down, once the lag is gone; a burst of requests over a tiny capacity
   does the same through the in-flight count. Stages show on /status and in metrics.
 
-Speed is not asserted here: the latency of each stage under load is measured by
-loadtests/bench_overload.py (results in loadtests/results/overload.md).
+Speed is not asserted here (a shared machine makes wall-clock asserts flaky): what each
+stage is asserted to do is to answer, with the right page, without the work it sheds.
 """
 
 from __future__ import annotations
