@@ -2,7 +2,7 @@
 (default 30); does anything keep growing? (issue 14; `make soak`, not run in CI)
 
     python -m loadtests.soak [--minutes 30] [--warmup 5] [--users 50] [--every 60]
-                             [--out loadtests/results/soak.md]
+                             [--out loadtests/results/soak.md] [--force-stage STAGE]
 
 The stack is the spike test's (loadtests/spike/stack.py: redis-server with the
 documented callback config, both call-center simulators, the community simulator, the
@@ -10,9 +10,13 @@ front door with its default configuration), the load is locust headless with
 loadtests/soak_locustfile.py (`--users` customers, one request each every 0.5 s), the
 front door pinned to one core and everything else to the other.
 
+`--force-stage` runs the front door in one load-shedding stage throughout (its
+`[overload] force_stage`), to measure what customers get in that stage.
+
 Every `--every` seconds it samples the front door process (resident memory, open file
 descriptors, threads), its /metrics (how many series, requests answered, 5xx) and Redis
-(used memory), and at the end writes the samples as a markdown table to `--out`.
+(used memory), and at the end writes the samples as a markdown table to `--out`, with
+the latency customers saw (locust's percentiles over the whole run).
 
 Exit code: 0 when, from the end of the warm-up to the end, resident memory grew by no
 more than `--max-rss-growth` (a share, or `--max-rss-mib`, whichever is larger), file
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime as dt
 import os
 import shutil
@@ -41,6 +46,7 @@ from typing import Final
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from failover.overload import ORDER
 from loadtests.spike.stack import ROOT, StackError, clean_env, cores, die_with_parent, stack
 
 LOCUSTFILE: Final = ROOT / "loadtests" / "soak_locustfile.py"
@@ -176,6 +182,22 @@ def take(pid: int, base_url: str, redis_port: int, minute: float) -> Sample:
     )
 
 
+def latency_table(stats: Path) -> str:
+    """Locust's percentiles per request kind, all of them last, as a markdown table."""
+    try:
+        with stats.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        return f"(no latency recorded: {exc})"
+    lines = ["| request | answers | failed | p50 (ms) | p95 (ms) | p99 (ms) |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in sorted(rows, key=lambda r: r.get("Name") == "Aggregated"):
+        name = "all" if row.get("Name") == "Aggregated" else f"{row.get('Type')} {row.get('Name')}"
+        lines.append(f"| {name} | {row.get('Request Count')} | {row.get('Failure Count')} | "
+                     f"{row.get('50%')} | {row.get('95%')} | {row.get('99%')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtests.soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -184,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=50, help="customers (2 requests/s each)")
     p.add_argument("--every", type=float, default=60.0, help="seconds between samples")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the markdown table")
+    p.add_argument("--force-stage", choices=[s.value for s in ORDER],
+                   help="hold this load-shedding stage (overload.force_stage)")  # fmt: skip
     p.add_argument("--max-rss-growth", type=float, default=0.10)
     p.add_argument("--max-rss-mib", type=float, default=16.0)
     p.add_argument("--max-fd-growth", type=int, default=10)
@@ -207,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     door_core, side_core = cores()
     started_at = dt.datetime.now(dt.UTC)
     try:
-        with stack(workdir, logs, door_core=door_core, side_core=side_core) as st:
+        extra = f'[overload]\nforce_stage = "{args.force_stage}"' if args.force_stage else ""
+        with stack(
+            workdir, logs, door_core=door_core, side_core=side_core, extra_config=extra
+        ) as st:
             print(f"soak: stack up, front door {st.base_url} (pid {st.door_pid}); "
                   f"{args.users} customers for {args.minutes:g} min", flush=True)  # fmt: skip
             samples, locust_code = _run(
@@ -217,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             if dead := st.dead():
                 print(f"soak: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 return EXIT_STACK
+            latency = latency_table(logs / "locust_stats.csv")
     except StackError as exc:
         print(f"soak: {exc} (logs in {logs})", file=sys.stderr)
         return EXIT_STACK
@@ -230,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         if door_core is None
         else f"front door on core {door_core}, the rest on {side_core}"
     )
+    stage = f" --force-stage {args.force_stage}" if args.force_stage else ""
     header = (
-        f"# Soak: {args.minutes:g} minutes, {args.users} customers\n\n"
+        f"# Soak: {args.minutes:g} minutes, {args.users} customers{stage}\n\n"
         f"`python -m loadtests.soak --minutes {args.minutes:g} --warmup {args.warmup:g} "
-        f"--users {args.users}`, started {started_at:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} "
-        f"cores ({pins}); locust exited {locust_code}. The mix and why: "
-        "loadtests/soak_locustfile.py; how it is judged: loadtests/soak.py."
+        f"--users {args.users}{stage}`, started {started_at:%Y-%m-%d %H:%M} UTC on "
+        f"{os.cpu_count()} cores ({pins}); locust exited {locust_code}. The mix and why: "
+        "loadtests/soak_locustfile.py; how it is judged: loadtests/soak.py.\n\n"
+        "What customers saw over the whole run, warm-up included (locust, on the other "
+        f"core; the machine is shared, so the tail includes other jobs):\n\n{latency}\n\n"
+        "Every sample:"
     )
     text = render(samples, header=header, found=found, limits=limits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -258,6 +290,7 @@ def _run(
         "-u", str(args.users), "-r", str(max(1, args.users // 5)),
         # Past the last sample: every sample is taken under load.
         "-t", f"{int(args.minutes * 60) + 30}s", "--only-summary", "--stop-timeout", "5",
+        "--csv", str(log_path.with_name("locust")),
     ]  # fmt: skip
     pinned = ["taskset", "-c", str(core), *argv] if core is not None else argv
     samples: list[Sample] = []

@@ -185,9 +185,11 @@ def hold_the_loop(seconds: float) -> None:
     time.sleep(seconds)
 
 
+# Lag levels well above what a busy shared machine does to this process on its own, so
+# that only the test moves the stage.
 SAMPLED = """[overload]
 sample_interval_ms = 20
-lag_ms = [30, 60, 120]
+lag_ms = [100, 150, 200]
 up_after_ms = 100
 cool_down_ms = 300
 """
@@ -206,8 +208,8 @@ async def test_a_held_event_loop_sheds_to_static_then_steps_back_down_one_stage_
         customers = Customers(stack, ids)
         with customers:
             await asyncio.sleep(0.2)
-            for _ in range(4):  # a loop that runs each timer 0.3 s late, for 1.2 s
-                hold_the_loop(0.3)
+            for _ in range(4):  # a loop that runs each timer 0.5 s late, for 2 s
+                hold_the_loop(0.5)
                 await asyncio.sleep(0.005)  # the sampler's turn, late
             await wait_for(lambda: monitor.stage is Stage.STATIC, within=2, what="static")
             during = await get(session, f"{stack.url}/help")
@@ -239,7 +241,13 @@ async def test_a_held_event_loop_sheds_to_static_then_steps_back_down_one_stage_
 async def test_a_burst_over_capacity_sheds_and_every_customer_is_answered(
     tmp_path: Path, community: CommunitySim
 ) -> None:
-    capacity = SAMPLED.replace("up_after_ms = 100", "up_after_ms = 0") + "capacity = 2\n"
+    # In flight only: no lag this machine could produce calls for any stage.
+    capacity = (
+        SAMPLED.replace("up_after_ms = 100", "up_after_ms = 0").replace(
+            "lag_ms = [100, 150, 200]", "lag_ms = [60000, 60000, 60000]"
+        )
+        + "capacity = 2\n"
+    )
     async with proxied_redis(tmp_path / "redis") as redis:
         extra = "max_age_s = 1\n" + redis.config() + capacity
         async with (
@@ -262,5 +270,6 @@ async def test_a_burst_over_capacity_sheds_and_every_customer_is_answered(
         assert all(a.status == 200 for a in answers)
         assert (shed.status, STATIC_MARK in shed.text) == (200, True)
         assert (after.status, STATIC_MARK in after.text) == (200, False)
-        assert "in flight" in monitor.recent[0].reason
-        assert monitor.recent[0].target is Stage.STATIC
+        first = monitor.recent[0]
+        assert (first.source, first.target) == (Stage.NORMAL, Stage.STATIC)
+        assert "in flight" in first.reason

@@ -79,7 +79,9 @@ async def test_redis_frozen_pages_come_from_memory_after_two_bounded_waits(
             assert service.redis_dep.open
             errors = metric(stack.app, "switchboard_cache_lookups_total", tier="redis",
                             result="error")  # fmt: skip
-            assert errors == 2  # two reads waited, then Redis was skipped
+            # Two reads waited, then Redis was skipped (one, if the rankings loop's own
+            # Redis call failed in between: it counts against the same breaker).
+            assert 1 <= errors <= 2
             # The two that asked Redis gave up at the read budget, not the socket timeout.
             assert all(w < SOCKET_TIMEOUT - 0.05 for w in waits), waits
             async with aiohttp.ClientSession() as session:
@@ -109,8 +111,10 @@ async def test_redis_slow_but_answering_counts_as_failing_and_is_skipped(
         await redis.proxy.set_mode("slow", delay_ms=150)
         waits = await read_one_by_one(stack, community, ids[:8])
         assert stack.self_help.service.redis_dep.open
-        assert metric(stack.app, "switchboard_cache_lookups_total", tier="redis",
-                      result="error") == 2  # fmt: skip
+        # Two in a row open the breaker; the rankings loop's Redis call (slow, but a
+        # success) can land between them and make it three.
+        assert 2 <= metric(stack.app, "switchboard_cache_lookups_total", tier="redis",
+                           result="error") <= 3  # fmt: skip
         assert all(w < 0.3 for w in waits[:2]), waits  # the budget, not Redis's 300 ms
         await redis.proxy.set_mode("pass")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
-from loadtests.soak import Limits, Sample, problems, render
+from loadtests.soak import Limits, Sample, latency_table, problems, render
 
 LIMITS = Limits(warmup_minutes=2.0)
 
@@ -64,3 +65,20 @@ def test_too_short_a_run_cannot_pass() -> None:
     assert problems(flat(minutes=2), LIMITS) == [
         "no two samples after the 2-minute warm-up to compare"
     ]
+
+
+def test_the_latency_table_lists_each_kind_then_all(tmp_path: Path) -> None:
+    stats = tmp_path / "locust_stats.csv"
+    stats.write_text(
+        "Type,Name,Request Count,Failure Count,50%,95%,99%\n"
+        ",Aggregated,30,0,5,20,40\n"
+        "GET,/help,10,0,4,10,12\n"
+        "POST,/help/callbacks,20,1,6,25,50\n"
+    )
+    table = latency_table(stats).splitlines()
+    assert table[2:] == [
+        "| GET /help | 10 | 0 | 4 | 10 | 12 |",
+        "| POST /help/callbacks | 20 | 1 | 6 | 25 | 50 |",
+        "| all | 30 | 0 | 5 | 20 | 40 |",
+    ]
+    assert latency_table(tmp_path / "missing.csv").startswith("(no latency recorded")

@@ -17,7 +17,7 @@ from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
 from tests.support.redis import RedisServer
-from tests.support.stack import FAST_HEALTH, wait_for
+from tests.support.stack import FAST_HEALTH, NO_SHEDDING, wait_for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +58,8 @@ async def help_stack(
             + extra
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
         )
-        app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
+        env = {} if "[overload]" in extra else NO_SHEDDING
+        app = create_app(load_settings(config, env=env), registry=CollectorRegistry())
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
