@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from cache.freshness import age, cache_control
-from cache.service import NotInCatalog
-from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json
+from cache.service import NotInCatalog, NotInMemory
+from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json, counted
 from failover.problem import problem
 from monitoring.http import Handler, Wrap
 
@@ -61,6 +61,12 @@ async def one_bulletin(request: web.Request) -> web.Response:
     bulletin_id = _bulletin_id(request)
     try:
         served = await sh.service.bulletin(bulletin_id)
+    except NotInMemory:  # shedding load: only memory is searched
+        return web.json_response(
+            {"error": f"bulletin {bulletin_id} is not available right now; try again later"},
+            status=404,
+            headers={"Retry-After": "30", "Cache-Control": "no-store"},
+        )
     except NotInCatalog:
         return problem(404, f"no bulletin {bulletin_id}")
     sh.service.record_view(bulletin_id, sh.client_of(request))
@@ -107,6 +113,8 @@ async def authors_top(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
     app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", _problems(bulletins)))
-    app.router.add_get("/api/v1/bulletins/{id}", wrap("api_bulletin", _problems(one_bulletin)))
+    app.router.add_get(
+        "/api/v1/bulletins/{id}", wrap("api_bulletin", counted(_problems(one_bulletin)))
+    )
     app.router.add_get("/api/v1/search", wrap("api_search", _problems(search)))
     app.router.add_get("/api/v1/authors/top", wrap("api_authors", _problems(authors_top)))

@@ -138,7 +138,8 @@ class HitFlusher:
         name: str = "switchboard:hit-flusher",
     ) -> None:
         self._store, self._buffer = store, buffer
-        self._interval, self._clock, self._name = interval, clock, name
+        self._clock, self._name = clock, name
+        self.interval = interval  # lengthened while shedding load (cache/runtime.py)
         self._task: asyncio.Task[None] | None = None
         self.failing = False  # the last flush could not reach Redis
 
@@ -182,5 +183,5 @@ class HitFlusher:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self.interval)
             await self.flush_once()

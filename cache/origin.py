@@ -12,11 +12,19 @@ Errors::
     │                            (``status`` is the HTTP status, None for local failures)
     ├── OriginNotFound           HTTP 404 or 410: no such topic; never retried
     └── OriginBadResponse        not JSON, not the expected shape, other status; never retried
+                                 (``reason``: status, too_large, not_json, too_deep, shape,
+                                 wrong_topic: a bounded metric label)
 
 Every request is bounded by the caller's ``ClientTimeout``, which must set ``sock_connect``
 and ``sock_read`` (``total`` alone can hang: aiohttp #11740). Retries use tenacity: a bounded
 ``stop_after_attempt``, jittered ``wait_random_exponential``, only for ``OriginUnavailable``
 (``CancelledError`` and 404s pass straight through).
+
+Hostile answers are refused in bounded time and memory (issue 14): a body is read up to
+`MAX_BODY_BYTES`, JSON nested past the parser's stack is `too_deep` (Python's json raises
+RecursionError there, not ValueError), a topic answer for another topic than the one asked
+is `wrong_topic`, and a topic list is walked for at most `MAX_TOPIC_IDS` ids. Parsing a
+body holds the event loop (about 11 ms a MiB of JSON objects here), which the cap bounds.
 """
 
 from __future__ import annotations
@@ -68,7 +76,9 @@ __all__ = [
     "parse_topic",
 ]
 
-MAX_BODY_BYTES: Final = 8 * 1024 * 1024  # a topic with 20 long posts is well under 1 MiB
+# A topic answer carries its first 20 posts: a few hundred KiB at most for long ones.
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+MAX_TOPIC_IDS: Final = 5_000  # 50 latest pages of 30 is 1,500; a hostile list stops here
 _BACKOFF_S: Final = 0.1  # first retry waits up to 0.1 s, then 0.2 s, ... (full jitter)
 _BACKOFF_MAX_S: Final = 2.0
 _HEADERS: Final = {"Accept": "application/json", "User-Agent": "switchboard-selfhelp/0.1"}
@@ -90,7 +100,9 @@ class OriginNotFound(OriginError):  # noqa: N818
 
 
 class OriginBadResponse(OriginError):  # noqa: N818
-    pass
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a metric label (monitoring/degraded.py BAD_RESPONSE_REASONS)
 
 
 @contextmanager
@@ -98,7 +110,7 @@ def _reading(path: str) -> Iterator[None]:
     try:
         yield
     except ShapeError as exc:
-        raise OriginBadResponse(f"GET {path}: {exc}") from exc
+        raise OriginBadResponse(f"GET {path}: {exc}", reason=exc.reason) from exc
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -149,7 +161,12 @@ class DiscourseClient:
             self._refreshed_for.add(category_id)
             categories = await self._category_map(refresh=True)
         with _reading(path):
-            return parse_topic(doc, categories)
+            bulletin = parse_topic(doc, categories)
+        if bulletin.id != int(topic_id):
+            raise OriginBadResponse(
+                f"GET {path}: the answer is topic {bulletin.id}", reason="wrong_topic"
+            )
+        return bulletin
 
     async def categories(self) -> dict[int, str]:
         return dict(await self._category_map())
@@ -160,9 +177,9 @@ class DiscourseClient:
         for page in range(max_pages):
             listing = await self.latest(page)
             seen.update(dict.fromkeys(t.id for t in listing.topics))
-            if not listing.more or not listing.topics:
+            if not listing.more or not listing.topics or len(seen) >= MAX_TOPIC_IDS:
                 break
-        return list(seen)
+        return list(seen)[:MAX_TOPIC_IDS]
 
     async def _category_map(self, *, refresh: bool = False) -> dict[int, str]:
         async with self._categories_lock:
@@ -195,22 +212,34 @@ class DiscourseClient:
                 if resp.status == 429 or resp.status >= 500:
                     raise OriginUnavailable(f"GET {path}: HTTP {resp.status}", status=resp.status)
                 if resp.status != 200:
-                    raise OriginBadResponse(f"GET {path}: unexpected HTTP {resp.status}")
+                    raise OriginBadResponse(
+                        f"GET {path}: unexpected HTTP {resp.status}", reason="status"
+                    )
                 body = await _read_capped(resp, path)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             raise OriginUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
         try:
             return json.loads(body)
         except ValueError as exc:  # includes UnicodeDecodeError
-            raise OriginBadResponse(f"GET {path}: body is not JSON ({exc})") from None
+            raise OriginBadResponse(
+                f"GET {path}: body is not JSON ({exc})", reason="not_json"
+            ) from None
+        except RecursionError:
+            raise OriginBadResponse(
+                f"GET {path}: JSON nested too deep", reason="too_deep"
+            ) from None
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, path: str) -> bytes:
     if resp.content_length is not None and resp.content_length > MAX_BODY_BYTES:
-        raise OriginBadResponse(f"GET {path}: body of {resp.content_length} bytes is too large")
+        raise OriginBadResponse(
+            f"GET {path}: body of {resp.content_length} bytes is too large", reason="too_large"
+        )
     body = bytearray()
     async for chunk in resp.content.iter_chunked(64 * 1024):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise OriginBadResponse(f"GET {path}: body over {MAX_BODY_BYTES} bytes")
+            raise OriginBadResponse(
+                f"GET {path}: body over {MAX_BODY_BYTES} bytes", reason="too_large"
+            )
     return bytes(body)

@@ -7,13 +7,22 @@ the origin fill in from a background task. Loops, each a named task:
 - rankings, every `rankings_every` s: all-time hits and trending (with the failover
   topic boost) from Redis, and a search index rebuild when bulletins changed;
 - snapshot, every `snapshot_every` s: the last-known-good set written atomically;
-- the hit flusher (cache/hits.py): counted views and votes, one pipeline a second.
+- the hit flusher (cache/hits.py): counted views and votes, one pipeline a second;
+- jobs others add (`add_job`): the pages kept rendered for the shedding stages.
+
+Load shedding (failover/overload.py; `apply_stage` is told each change): from
+shed_background on, the rankings and snapshot loops skip their turns and views and votes
+are flushed every `shed_flush_every` s; from memory_only on, nothing is fetched from the
+community site when the front door fails over, and the service answers from memory.
+
+A snapshot that cannot be written (disk full, read-only, I/O error) is logged once per
+run of failures, naming the file and the error, and counted (`disk_state`, for the
+metrics); customers are served from memory meanwhile, and the previous snapshot stays whole.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -24,6 +33,8 @@ from cache.local import Snapshot
 from cache.ranking import TopicBoost, trending, words_of
 from cache.service import SelfHelpService
 from cache.store import RedisStore, StoreUnavailable
+from failover.overload import Stage
+from failover.overload_monitor import OverloadMonitor
 from failover.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.selfhelp")
@@ -46,6 +57,8 @@ class SelfHelpRuntime:
         warm_top: int = 100,
         writes_snapshot: bool = True,  # one writer per host: worker 0 of several
         clock: Callable[[], float] = time.time,
+        overload: OverloadMonitor | None = None,
+        shed_flush_every: float = 5.0,
     ) -> None:
         self.service = service
         self._store = store
@@ -57,9 +70,42 @@ class SelfHelpRuntime:
         self._warm_top = warm_top
         self.clock = clock  # wall-clock seconds; pages call it directly, the hot path too
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: list[tuple[str, float, Callable[[], Coroutine[None, None, None]]]] = []
         self._index_version = -1
         self.recovered_at: float | None = None
         self.started = asyncio.Event()
+        self.overload = overload
+        self.stage = Stage.NORMAL
+        self._flush_every = flusher.interval if flusher is not None else 1.0
+        self._shed_flush_every = shed_flush_every
+        self.snapshot_error: str | None = None  # the last write's error, None once it works
+        self.snapshot_failures = 0
+        if overload is not None:
+            overload.listen(self.apply_stage)
+
+    def disk_state(self) -> tuple[int, bool] | None:
+        """(failed snapshot writes, failing now) for the metrics; None when this front
+        door writes no snapshot."""
+        if self._snapshot is None or not self._writes_snapshot:
+            return None
+        return self.snapshot_failures, self.snapshot_error is not None
+
+    def add_job(
+        self, name: str, every: float, job: Callable[[], Coroutine[None, None, None]]
+    ) -> None:
+        """Run `job` every `every` s from `start` on (call before `start`)."""
+        self._jobs.append((name, every, job))
+
+    def apply_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        self.service.memory_only = stage.at_least(Stage.MEMORY_ONLY)
+        if self._flusher is not None:
+            shedding = stage.at_least(Stage.SHED_BACKGROUND)
+            self._flusher.interval = self._shed_flush_every if shedding else self._flush_every
+
+    @property
+    def _shedding(self) -> bool:
+        return self.stage.at_least(Stage.SHED_BACKGROUND)
 
     def _run(self, coro: Coroutine[None, None, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"selfhelp:{name}"))
@@ -74,28 +120,54 @@ class SelfHelpRuntime:
                 log.info("self-help: %d bulletins from the snapshot", len(data.bulletins))
         if self._flusher is not None:
             self._flusher.start()
+        if self.overload is not None:
+            self.overload.start()
         self._run(self._every(HOT_FOLD_EVERY, self._fold), "fold-views")
         self._run(self._fill(), "fill")
-        self._run(self._every(self._rankings_every, self.refresh_rankings), "rankings")
+        self._run(self._every(self._rankings_every, self.rankings_turn), "rankings")
         if self._snapshot is not None and self._writes_snapshot:
-            self._run(self._every(self._snapshot_every, self.save_snapshot), "snapshot")
+            self._run(self._every(self._snapshot_every, self.snapshot_turn), "snapshot")
+        for name, every, job in self._jobs:
+            self._run(self._every(every, job), name)
+
+    async def rankings_turn(self) -> None:
+        """The rankings loop's turn: skipped while shedding (trending, all-time and
+        search-index rebuilds are the first work to drop)."""
+        if not self._shedding:
+            await self.refresh_rankings()
+
+    async def snapshot_turn(self) -> None:
+        """The snapshot loop's turn: skipped while shedding (it is redone next turn)."""
+        if not self._shedding:
+            await self.save_snapshot()
+
+    @property
+    def flush_every(self) -> float | None:
+        """How often views and votes are flushed to Redis now (None: no Redis)."""
+        return None if self._flusher is None else self._flusher.interval
 
     async def _fold(self) -> None:
         await self.service.fold_views()
 
     async def stop(self) -> None:
+        if self.overload is not None:
+            await self.overload.stop()
         await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         await self.service.fold_views()  # the last second's views go out with the flush
         if self._flusher is not None:
             await self._flusher.stop(final_flush=True)
         if self._snapshot is not None and self._writes_snapshot and self.service.known():
-            with contextlib.suppress(OSError):
-                await self.save_snapshot()
+            await self.save_snapshot()
         await self.service.aclose()
 
     async def _fill(self) -> None:
         await self.rewarm()
+        for name, _, job in self._jobs:  # once now, so that their work is ready early
+            try:
+                await job()
+            except Exception:
+                log.exception("self-help job %s failed at start; going on", name)
         self.started.set()
 
     async def rewarm(self) -> int:
@@ -123,7 +195,8 @@ class SelfHelpRuntime:
             # start a fresh topic boost for this outage.
             self.recovered_at = None
             self.service.boost = TopicBoost()
-            self._run(self._warm_top_now(), "warm-on-failover")
+            if not self.stage.at_least(Stage.MEMORY_ONLY):  # no community site now
+                self._run(self._warm_top_now(), "warm-on-failover")
         elif self.recovered_at is None:
             self.recovered_at = self.clock()  # the boost fades from here
 
@@ -169,13 +242,31 @@ class SelfHelpRuntime:
         await self.service.rebuild_index()
 
     async def save_snapshot(self) -> None:
-        if self._snapshot is None:
+        snapshot = self._snapshot
+        if snapshot is None:
             return
         bulletins = self.service.known()
-        if bulletins:
+        if not bulletins:
+            return
+        try:
             await asyncio.to_thread(
-                self._snapshot.save, bulletins, dict(self.service.hit_counts), self.clock()
+                snapshot.save, bulletins, dict(self.service.hit_counts), self.clock()
             )
+        except OSError as exc:
+            self.snapshot_failures += 1
+            if self.snapshot_error is None:  # once per run of failures, not every minute
+                log.error(  # noqa: TRY400 - the cause is the message; a traceback adds nothing
+                    "self-help snapshot: cannot write %s: %s; the previous snapshot stays, "
+                    "customers are served from memory; retrying every %.0f s",
+                    snapshot.path, exc.strerror or exc, self._snapshot_every,
+                    extra={"event": "disk_write_failed", "file": "snapshot",
+                           "path": str(snapshot.path), "errno": exc.errno},
+                )  # fmt: skip
+            self.snapshot_error = f"{snapshot.path}: {exc.strerror or exc}"
+            return
+        if self.snapshot_error is not None:
+            log.warning("self-help snapshot: written to %s again", snapshot.path)
+            self.snapshot_error = None
 
     async def _every(self, seconds: float, job: Callable[[], Coroutine[None, None, None]]) -> None:
         while True:

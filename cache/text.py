@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from typing import Final
 
 EXCERPT_CHARS: Final = 280
+EXCERPT_SCAN: Final = 16 * 1024
 
 # Never text: scripts, styles, embedded documents, form controls, the document head.
 SKIPPED: Final = frozenset({
@@ -69,7 +70,15 @@ def html_to_text(fragment: str, *, skipped: frozenset[str] = SKIPPED) -> str:
 
 
 def excerpt_of(fragment: str, limit: int = EXCERPT_CHARS) -> str:
-    """The first ``limit`` characters of the text, cut at a word, with an ellipsis if cut."""
+    """The first ``limit`` characters of the text, cut at a word, with an ellipsis if cut.
+
+    Only the first `EXCERPT_SCAN` characters of HTML are read (never ending inside a
+    tag): 280 characters of text never need more, and the pure-Python parser takes about
+    0.25 ms a KiB, on the event loop (a 128 KiB body: 31 ms; issue 14)."""
+    if len(fragment) > EXCERPT_SCAN:
+        fragment = fragment[:EXCERPT_SCAN]
+        if (opened := fragment.rfind("<")) > fragment.rfind(">"):
+            fragment = fragment[:opened]
     text = html_to_text(fragment)
     if len(text) <= limit:
         return text

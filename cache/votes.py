@@ -41,6 +41,8 @@ async def vote(request: web.Request) -> web.StreamResponse:
         sh.service.hits.add_vote(bulletin_id, helpful)
         if helpful and sh.outage().active:
             sh.on_helped()
+    if sh.memory_only:  # shedding: the "thanks" page is not rendered ahead; the bulletin's is
+        raise web.HTTPSeeOther(f"/help/bulletins/{bulletin_id}")
     raise web.HTTPSeeOther(f"/help/bulletins/{bulletin_id}?voted=1")
 
 
@@ -65,6 +67,8 @@ async def _vote_field(request: web.Request) -> str:
 async def _exists(sh: SelfHelp, bulletin_id: int) -> bool:
     if sh.service.is_known(bulletin_id):
         return True
+    if sh.memory_only:  # shedding: nothing is fetched to find out; unknown is unknown
+        return False
     try:
         await sh.service.bulletin(bulletin_id)
     except NotInCatalog:

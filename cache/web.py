@@ -8,6 +8,14 @@ write. `Cache-Control` carries `stale-while-revalidate` and `stale-if-error` and
 
 A failing dependency never becomes a 5xx page: the service falls back tier by tier,
 and anything unexpected here ends on a plain "help is limited" page (200, no-store).
+
+Under load the pages do less, by stage (failover/overload.py, cache/prerender.py): from
+memory_only on, a bulletin page is one rendered before (or the static page), and a vote
+goes back to that page; in the static stage the landing, search and authors pages are
+the static page. Requests that may wait on Redis or the community site (the slower path
+of a bulletin page) count themselves in `in_flight`, one of the two signals the stage is
+decided from; nothing that waits on the client (a vote's form body) counts, so slow
+clients cannot shed everyone else's pages.
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -30,11 +37,15 @@ from multidict import CIMultiDict, istr
 from cache.conditional import etag_of, not_modified
 from cache.freshness import Freshness, age, cache_control
 from cache.model import Bulletin
+from cache.prerender import STATIC_CACHE_CONTROL, ShedPages, bulletin_page
 from cache.ranking import leaderboard
+from cache.rendered import Outage, OutageInfo, Page, outage_key
 from cache.runtime import SelfHelpRuntime
 from cache.service import NotInCatalog, SelfHelpService
 from failover.limits.limiter import Limiter
 from failover.logs import REQUEST_ID, REQUEST_ID_HEADER, accept_request_id
+from failover.overload import Stage
+from failover.overload_monitor import InFlight
 from failover.security_headers import PAGE_HEADERS
 from monitoring.http import FRONT_DOOR, Wrap
 
@@ -46,20 +57,7 @@ LIST_TTL: Final = 5.0  # seconds a rendered landing or list page is reused
 LIST_SIZE: Final = 10
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outage:
-    active: bool
-    since: datetime | None = None
-    reason: str = ""
-
-
-OutageInfo = Callable[[], Outage]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    body: bytes
-    etag: str
+__all__ = ["ROUTE", "SELF_HELP", "Outage", "OutageInfo", "Page", "SelfHelp", "add_routes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +111,21 @@ class SelfHelp:
         default_factory=lambda: TTLCache(maxsize=256, ttl=LIST_TTL)
     )
     fresh: dict[str, FreshPage] = field(default_factory=dict)  # by the id as in the path
+    shed: ShedPages = field(default_factory=ShedPages)  # pages for the shedding stages
+    in_flight: InFlight = field(default_factory=InFlight)  # the overload monitor's
+    stage: Stage = Stage.NORMAL  # set by the overload monitor (set_stage)
+    memory_only: bool = False  # stage >= memory_only, read on the hot path
 
     @property
     def service(self) -> SelfHelpService:
         return self.runtime.service
+
+    def now(self) -> float:
+        return self.runtime.clock()
+
+    def set_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        self.memory_only = stage.at_least(Stage.MEMORY_ONLY)
 
     @property
     def cache_control(self) -> str:
@@ -135,8 +144,7 @@ class SelfHelp:
 SELF_HELP: Final[web.AppKey[SelfHelp]] = web.AppKey("self_help")
 
 
-def _outage_key(outage: Outage) -> tuple[bool, str]:
-    return (outage.active, outage.since.isoformat() if outage.since else "")
+_outage_key = outage_key
 
 
 def _answer(
@@ -160,8 +168,14 @@ def _continue_to(request: web.Request) -> str | None:
     return quote(path, safe="/-_.~") + "?sb_continue=1"
 
 
+def _static(request: web.Request, sh: SelfHelp) -> web.Response:
+    return _answer(request, sh.shed.static_page(sh), cache=STATIC_CACHE_CONTROL)
+
+
 async def landing(request: web.Request) -> web.StreamResponse:
     sh = request.app[SELF_HELP]
+    if sh.stage is Stage.STATIC:
+        return _static(request, sh)
     continue_to = _continue_to(request)
     key = ("landing", _outage_key(sh.outage()), continue_to)
     page = sh.lists.get(key)
@@ -184,6 +198,8 @@ async def search(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:200]
     if not query:
         raise web.HTTPSeeOther("/help")
+    if sh.stage is Stage.STATIC:
+        return _static(request, sh)
     continue_to = _continue_to(request)
     key = ("search", query.lower(), _outage_key(sh.outage()), continue_to)
     page = sh.lists.get(key)
@@ -228,30 +244,19 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         hot = sh.fresh.get(request.match_info["id"])
         if hot is not None and not request.query_string:
             now = sh.runtime.clock()
-            if now < hot.fresh_until and hot.outage is sh.outage():
-                views = sh.service.views
-                views.hot += 1
-                views.note(hot.id, sh.client_of(request))
-                inm = request.headers.get(hdrs.IF_NONE_MATCH)
-                if inm is not None and not_modified(inm, hot.page.etag):
-                    response = web.Response(status=304, headers=hot.not_modified_headers)
-                    observe_hot = False
-                else:
-                    response = web.Response(body=hot.page.body, headers=hot.headers)
-                    observe_hot = True
-                headers = response.headers
-                headers[hdrs.AGE] = str(int(now - hot.stored_at))
-                headers[REQUEST_ID_KEY] = request_id
-                if observe_hot:
-                    sh.observe_hot(time.monotonic() - started)
-                else:
-                    sh.observe(ROUTE, FRONT_DOOR, 304, time.monotonic() - started)
-                return response
+            # Shedding load, a page rendered before is sent whatever its age or banner.
+            if (now < hot.fresh_until and hot.outage is sh.outage()) or sh.memory_only:
+                return _hot(request, sh, hot, now=now, request_id=request_id, started=started)
         bulletin_id = _bulletin_id(request)
         token = REQUEST_ID.set(request_id)  # for the log lines of the slower path
+        sh.in_flight.enter()
         try:
-            response = await _bulletin_slow(request, sh, bulletin_id)
+            if sh.memory_only:
+                response = _bulletin_shed(request, sh, bulletin_id)
+            else:
+                response = await _bulletin_slow(request, sh, bulletin_id)
         finally:
+            sh.in_flight.leave()
             REQUEST_ID.reset(token)
     except web.HTTPException as exc:
         exc.headers[REQUEST_ID_HEADER] = request_id
@@ -264,6 +269,31 @@ async def bulletin(request: web.Request) -> web.StreamResponse:
         response = _limited(request)
     response.headers[REQUEST_ID_HEADER] = request_id
     sh.observe(ROUTE, FRONT_DOOR, response.status, time.monotonic() - started)
+    return response
+
+
+def _hot(
+    request: web.Request, sh: SelfHelp, hot: FreshPage, *, now: float, request_id: str,
+    started: float,
+) -> web.Response:  # fmt: skip
+    """The page rendered before, or a 304: a dictionary lookup, a count and a write."""
+    views = sh.service.views
+    views.hot += 1
+    views.note(hot.id, sh.client_of(request))
+    inm = request.headers.get(hdrs.IF_NONE_MATCH)
+    if inm is not None and not_modified(inm, hot.page.etag):
+        response = web.Response(status=304, headers=hot.not_modified_headers)
+        observe_hot = False
+    else:
+        response = web.Response(body=hot.page.body, headers=hot.headers)
+        observe_hot = True
+    headers = response.headers
+    headers[hdrs.AGE] = str(int(now - hot.stored_at))
+    headers[REQUEST_ID_KEY] = request_id
+    if observe_hot:
+        sh.observe_hot(time.monotonic() - started)
+    else:
+        sh.observe(ROUTE, FRONT_DOOR, 304, time.monotonic() - started)
     return response
 
 
@@ -289,24 +319,22 @@ async def _bulletin_slow(
     sh.service.record_view(bulletin_id, sh.client_of(request))
     now_age = age(served.stored_at, sh.runtime.clock())
     voted = request.query.get("voted") == "1"
-    key = ("bulletin", bulletin_id, served.stored_at, _outage_key(sh.outage()), voted)
-    page = sh.pages.get(key)
-    if page is None:
-        page = sh.render(
-            "bulletin.html",
-            bulletin=served.bulletin,
-            body=served.bulletin.body_html,  # sanitized at ingest (cache/sanitize.py)
-            related=sh.service.related(served.bulletin, 5),
-            views=sh.service.hit_counts.get(bulletin_id, 0),
-            voted=voted,
-            query="",
-            continue_to=None,
-            stale_age=_human(now_age) if now_age > sh.service.policy.max_age else None,
-        )
-        sh.pages[key] = page
+    page = bulletin_page(sh, served, voted=voted)
     if served.freshness is Freshness.FRESH and not voted:
         _keep_hot(sh, served.bulletin, served.stored_at, page)
     return _answer(request, page, cache=sh.cache_control, age_s=now_age)
+
+
+def _bulletin_shed(request: web.Request, sh: SelfHelp, bulletin_id: int) -> web.Response:
+    """memory_only and static: a page rendered before, else the static page; no
+    rendering, no Redis, no community site."""
+    page = sh.shed.by_id.get(bulletin_id)
+    if page is None:
+        return _static(request, sh)
+    views = sh.service.views
+    views.hot += 1
+    views.note(bulletin_id, sh.client_of(request))
+    return _answer(request, page, cache=sh.cache_control)
 
 
 def _keep_hot(sh: SelfHelp, b: Bulletin, stored_at: float, page: Page) -> None:
@@ -339,14 +367,6 @@ def _prebuilt(headers: dict[istr, str]) -> CIMultiDict[str]:
     return out
 
 
-def _human(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
-
-
 def author_rows(service: SelfHelpService, n: int) -> list[dict[str, Any]]:
     written: dict[str, int] = {}
     hits: dict[str, int] = {}
@@ -363,6 +383,8 @@ def author_rows(service: SelfHelpService, n: int) -> list[dict[str, Any]]:
 
 async def authors(request: web.Request) -> web.StreamResponse:
     sh = request.app[SELF_HELP]
+    if sh.stage is Stage.STATIC:
+        return _static(request, sh)
     key = ("authors", _outage_key(sh.outage()))
     page = sh.lists.get(key)
     if page is None:
@@ -393,6 +415,21 @@ def bulletin_json(b: Bulletin, hits: int) -> dict[str, Any]:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def counted(handler: Handler) -> Handler:
+    """Counted in flight while it runs (the overload monitor's second signal): for
+    handlers that may wait on Redis or the community site, not on the client."""
+
+    async def counting(request: web.Request) -> web.StreamResponse:
+        in_flight = request.app[SELF_HELP].in_flight
+        in_flight.enter()
+        try:
+            return await handler(request)
+        finally:
+            in_flight.leave()
+
+    return counting
 
 
 def _safe(handler: Handler) -> Handler:

@@ -49,6 +49,7 @@ from failover.workers import WorkerInfo, gather_metrics
 from monitoring.aggregate import merge
 from monitoring.callbacks import BacklogCollector, CallbackMetrics
 from monitoring.config import ConfigMetrics
+from monitoring.degraded import DEGRADED, DegradedMetrics, DiskCollector, OverloadCollector
 from monitoring.http import Handler, observed
 from monitoring.limits import LimitMetrics
 from monitoring.metrics import Metrics, PoolCollector
@@ -178,6 +179,16 @@ def create_app(
         BacklogCollector(lambda: app[CALLBACKS].sample if CALLBACKS in app else None,
                          wall=clock.wall)
     )  # fmt: skip
+    app[DEGRADED] = DegradedMetrics(registry)
+    registry.register(OverloadCollector(
+        lambda: app[selfhelp.SELF_HELP].runtime.overload if selfhelp.SELF_HELP in app else None
+    ))  # fmt: skip
+    registry.register(DiskCollector({  # issue 14: a full disk is a metric, not an outage
+        "snapshot": lambda: app[selfhelp.SELF_HELP].runtime.disk_state()
+        if selfhelp.SELF_HELP in app else None,
+        "spool": lambda: (app[CALLBACKS].spool.write_failures, app[CALLBACKS].spool.failing)
+        if CALLBACKS in app else None,
+    }))  # fmt: skip
     app.router.add_get("/api/v1/openapi.json", wrap("api_openapi", openapi_handler))
     app.router.add_get("/metrics", ops_wrap("metrics", metrics_handler))
     app.router.add_get("/api/v1/status", ops_wrap("status_api", status_handler))
@@ -220,6 +231,7 @@ async def _resources(
             settings, redis=redis, session=proxy_session, metrics=metrics,
             outage=OutageView(pool, clock), writes_snapshot=worker is None or worker.index == 0,
             limiter=limiter, client_of=client,
+            degraded=app[DEGRADED],
         )  # fmt: skip
         app[selfhelp.SELF_HELP] = helper
         sink.on_route_change = lambda e: helper.runtime.follow_routing(

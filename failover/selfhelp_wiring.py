@@ -17,13 +17,16 @@ from cache.freshness import FreshnessPolicy
 from cache.hits import HitBuffer, HitFlusher
 from cache.local import Snapshot
 from cache.origin import DiscourseClient
+from cache.prerender import PRERENDER_EVERY, ShedPages, prerender
 from cache.runtime import SelfHelpRuntime
 from cache.service import SelfHelpService
 from cache.store import RedisStore
 from cache.web import ROUTE, Outage, SelfHelp
 from failover.limits.limiter import Limiter
 from failover.limits.wiring import ClientOf
+from failover.overload_monitor import OverloadMonitor
 from failover.settings import Settings
+from monitoring.degraded import DegradedMetrics
 from monitoring.http import FRONT_DOOR
 from monitoring.metrics import Metrics
 
@@ -38,6 +41,7 @@ def build_self_help(
     limiter: Limiter,
     client_of: ClientOf,
     writes_snapshot: bool = True,
+    degraded: DegradedMetrics | None = None,
 ) -> SelfHelp:
     s = settings.selfhelp
     origin = None
@@ -50,8 +54,14 @@ def build_self_help(
                 total=seconds * 2, sock_connect=seconds, sock_read=seconds
             ),
         )
+    degraded = degraded or DegradedMetrics(metrics.registry)
     store = RedisStore(redis) if redis is not None else None
     hits = HitBuffer()
+    o = settings.overload
+    overload = OverloadMonitor(
+        o.policy(), interval=o.sample_interval_ms / 1000, measure=o.enabled,
+        on_transition=degraded.count_transition,
+    )  # fmt: skip
     service = SelfHelpService(
         origin=origin,
         store=store,
@@ -63,6 +73,7 @@ def build_self_help(
         count_lookup=metrics.count_cache_lookup,
         hits=hits,
         limiter=limiter,
+        count_bad_origin=degraded.count_bad_response,
     )
     runtime = SelfHelpRuntime(
         service,
@@ -72,8 +83,10 @@ def build_self_help(
         snapshot_every=float(s.snapshot_every_s),
         warm_top=s.warm_top,
         writes_snapshot=writes_snapshot,
+        overload=overload,
+        shed_flush_every=o.flush_every_ms / 1000,
     )
-    return SelfHelp(
+    helper = SelfHelp(
         runtime=runtime,
         outage=outage,
         client_of=client_of,
@@ -81,4 +94,13 @@ def build_self_help(
         on_helped=metrics.count_helped,
         observe=metrics.observe_request,
         observe_hot=metrics.timer(ROUTE, FRONT_DOOR, 200).observe,
+        shed=ShedPages(prerender_top=o.prerender_top, static_top=o.static_top),
+        in_flight=overload.in_flight,
     )
+    overload.listen(helper.set_stage)
+
+    async def prerender_pages() -> None:
+        await prerender(helper)
+
+    runtime.add_job("prerender", PRERENDER_EVERY, prerender_pages)
+    return helper

@@ -83,6 +83,7 @@ async def gather(app: web.Application) -> Json:
         "callcenters": _callcenters(snap, now, wall, at),
         "redis": _redis(app),
         "cache": _cache(app),
+        "overload": _overload(app, at),
         "callbacks": _callbacks(app.get(CALLBACKS), wall.timestamp()),
         "admin_log": _admin_log(app),
         "timeline": _timeline(snap, at),
@@ -177,6 +178,28 @@ async def _cache(app: web.Application) -> Json:
         "origin_breaker_open": service.origin_dep.open,
         "bulletins_known": len(service.known()),
         "l1_entries": service.l1_size,
+        "snapshot_error": app[SELF_HELP].runtime.snapshot_error,
+    }
+
+
+async def _overload(app: web.Application, at: Stamp) -> Json:
+    """The load-shedding stage in force and what it was decided from (issue 14)."""
+    monitor = app[SELF_HELP].runtime.overload
+    if monitor is None:
+        return {"stage": "normal", "level": 0, "measured": False}
+    return {
+        "stage": monitor.stage.value,
+        "level": monitor.stage.level,
+        "since": at(monitor.state.since),
+        "forced": monitor.policy.forced is not None,
+        "measured": monitor.measure,
+        "lag_ms": round(monitor.lag * 1000, 1),
+        "in_flight": monitor.last.in_flight,
+        "capacity": monitor.policy.capacity,
+        "recent": [
+            {"at": at(t.at), "from": t.source.value, "to": t.target.value, "reason": t.reason}
+            for t in reversed(monitor.recent)
+        ],
     }
 
 

@@ -34,6 +34,7 @@ GAUGE_MODES: Final[dict[str, str]] = {
     "process_resident_memory_bytes": "sum",
     "process_virtual_memory_bytes": "sum",
     "process_open_fds": "sum",
+    "switchboard_selfhelp_in_flight": "sum",  # each worker answers its own requests
 }
 _COMBINE: Final[dict[str, Callable[[list[float]], float]]] = {
     "sum": lambda xs: float(sum(xs)),

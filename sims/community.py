@@ -11,8 +11,11 @@ switches keep working:
   ``POST /_sim/reset`` (zero the request counters).
 
 Modes: up, down (refused), slow (``delay_ms``), error (``status``, default 503), hang (never
-answers). slow, error and hang take ``count``: only the next ``count`` requests meet the
-fault, then the site is ``up`` again (a blip, for retry tests).
+answers), and bad payloads answered 200 (``sims.community_faults``): garbage (not JSON),
+wrong_types, huge (``megabytes``), deep (JSON nested ``depth``), nested_html (``depth``) and
+big_html (``kilobytes``, a topic's first post). Every mode but up and down takes ``count``:
+only the next ``count`` requests meet the fault, then the site is ``up`` again (a blip, for
+retry tests).
 CLI: ``python -m sims.community --port 9301 --control-port 9302 [--topics 300 --seed N]``.
 """
 

@@ -8,6 +8,7 @@ Discourse answers. Faults (``Mode``) apply before routing, so every path meets t
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from sims import community_faults as bad
 from sims.base import Gate, chosen_mode, number, status_param
 from sims.community_api import JSONDict, categories_json, latest_json, not_found_json, topic_json
 from sims.community_seed import Seed
@@ -28,13 +30,27 @@ class Mode(StrEnum):
     SLOW = "slow"  # every answer waits delay_ms first
     ERROR = "error"  # every answer is `status` (an nginx-style HTML error page)
     HANG = "hang"  # requests are accepted and never answered
+    # Bad payloads, all answered 200 (sims/community_faults.py):
+    GARBAGE = "garbage"  # a body that is not JSON (cut off), typed application/json
+    WRONG_TYPES = "wrong_types"  # the right answer with every value's type swapped
+    HUGE = "huge"  # a JSON body of `megabytes` MB (default 50), chunked
+    DEEP = "deep"  # JSON arrays nested `depth` deep (default 100,000)
+    NESTED_HTML = "nested_html"  # a topic's first post nested `depth` deep (default 20,000)
+    BIG_HTML = "big_html"  # a topic's first post of `kilobytes` KB (default 1,024)
 
 
 _MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
     Mode.SLOW: frozenset({"delay_ms", "count"}),
     Mode.ERROR: frozenset({"status", "count"}),
     Mode.HANG: frozenset({"count"}),
+    Mode.GARBAGE: frozenset({"count"}),
+    Mode.WRONG_TYPES: frozenset({"count"}),
+    Mode.HUGE: frozenset({"megabytes", "count"}),
+    Mode.DEEP: frozenset({"depth", "count"}),
+    Mode.NESTED_HTML: frozenset({"depth", "count"}),
+    Mode.BIG_HTML: frozenset({"kilobytes", "count"}),
 }
+_DEFAULT_DEPTH: Final = {Mode.DEEP: 100_000, Mode.NESTED_HTML: 20_000}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +61,9 @@ class ModeSettings:
     delay_ms: float = 500.0
     status: int = 503
     count: int | None = None
+    megabytes: float = 50.0
+    depth: int = 100_000
+    kilobytes: float = 1024.0
 
     @classmethod
     def parse(cls, mode: Mode | str, params: Mapping[str, object]) -> ModeSettings:
@@ -53,11 +72,17 @@ class ModeSettings:
         count = number(params, "count", 1) if "count" in params else None
         if count is not None and (not count.is_integer() or count < 1):
             raise ValueError(f"count must be a positive integer, got {count}")
+        depth = number(params, "depth", _DEFAULT_DEPTH.get(chosen, 100_000))
+        if not depth.is_integer() or depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {depth}")
         return cls(
             mode=chosen,
             delay_ms=number(params, "delay_ms", 500.0),
             status=status,
             count=None if count is None else int(count),
+            megabytes=number(params, "megabytes", 50.0),
+            depth=int(depth),
+            kilobytes=number(params, "kilobytes", 1024.0),
         )
 
     def as_json(self) -> JSONDict:
@@ -98,7 +123,27 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         # What sits in front of a struggling Discourse answers: nginx's HTML error page.
         text = f"<html><body><center><h1>{settings.status} Error</h1></center></body></html>\n"
         return web.Response(text=text, status=settings.status, content_type="text/html")
-    return await handler(request)
+    elif settings.mode is Mode.GARBAGE:
+        return web.Response(body=bad.GARBAGE, content_type=bad.JSON_TYPE)
+    elif settings.mode is Mode.HUGE:
+        return await bad.stream_huge(request, settings.megabytes)
+    elif settings.mode is Mode.DEEP:
+        return web.Response(body=bad.deep_json(settings.depth), content_type=bad.JSON_TYPE)
+    response = await handler(request)
+    if response.status != 200 or not isinstance(response, web.Response):
+        return response
+    body = response.body
+    if not isinstance(body, bytes):
+        return response
+    if settings.mode is Mode.WRONG_TYPES:
+        body = json.dumps(bad.scrambled(json.loads(body))).encode()
+    elif settings.mode is Mode.NESTED_HTML and request.path.startswith("/t/"):
+        body = bad.with_first_post(body, bad.nested_html(settings.depth))
+    elif settings.mode is Mode.BIG_HTML and request.path.startswith("/t/"):
+        body = bad.with_first_post(body, bad.big_html(settings.kilobytes))
+    else:
+        return response
+    return web.Response(body=body, content_type=bad.JSON_TYPE)
 
 
 async def _latest(request: web.Request) -> web.Response:

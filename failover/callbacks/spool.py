@@ -24,6 +24,10 @@ loop with `asyncio.to_thread(spool.put, ...)`. The connection is therefore opene
 with `check_same_thread=False`, and a `threading.Lock` serialises every use of it, so
 any worker thread may call any method.
 
+A failed write (disk full, read-only file system, I/O error) is counted in
+`write_failures`, and `failing` stays true until a write succeeds again: the metrics read
+them (monitoring/degraded.py). The file itself is left as SQLite left it, whole.
+
 Errors::
 
     Exception
@@ -70,6 +74,8 @@ class Spool:
         self._path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self.write_failures = 0
+        self.failing = False
         try:
             # isolation_level=None: we state transactions ourselves; a lone INSERT
             # or DELETE is its own transaction, committed (and fsynced) on return.
@@ -113,10 +119,16 @@ class Spool:
                     (key, payload, created_at),
                 )
             except sqlite3.Error as exc:
+                self._write_failed()
                 raise SpoolError(
                     f"cannot store callback {key!r} in spool {self._path}: {exc}"
                 ) from exc
+            self.failing = False
             return cur.rowcount == 1
+
+    def _write_failed(self) -> None:
+        self.write_failures += 1
+        self.failing = True
 
     def oldest(self, limit: int) -> list[SpooledItem]:
         """Up to `limit` spooled callbacks, oldest (lowest seq) first."""
@@ -150,7 +162,9 @@ class Spool:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
+                self._write_failed()
                 raise SpoolError(f"cannot remove callbacks from spool {self._path}: {exc}") from exc
+            self.failing = False
             return removed
 
     def __len__(self) -> int:

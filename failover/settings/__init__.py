@@ -12,12 +12,12 @@ Environment overrides (names are matched case-insensitively after the prefix)::
     SWITCHBOARD_ADMIN_TOKEN=secret               sets admin.token (the only way to set it)
     SWITCHBOARD_CONFIG                           ignored (reserved)
 
-SECTION is one of server, redis, health, outlier, routing, proxy, selfhelp,
-callbacks, limits. The separator is a double underscore. <NAME> is the call-center name
-upper-cased with '-' written as '_' (``eu-west`` -> ``EU_WEST``); it overrides a call center that is
-in the file (the environment cannot add one, nor rename one); a NAME matching two
-call centers (``eu-west`` and ``eu_west``) is an error. A value is read as a TOML
-value if it parses as one (``500`` -> integer, ``true`` -> boolean, ``"x"`` or
+SECTION is one of server, ops, redis, health, outlier, routing, proxy, selfhelp,
+callbacks, limits, overload. The separator is a double underscore. <NAME> is the
+call-center name upper-cased with '-' written as '_' (``eu-west`` -> ``EU_WEST``); it
+overrides a call center that is in the file (the environment cannot add one, nor rename
+one); a NAME matching two call centers (``eu-west`` and ``eu_west``) is an error. A value
+is read as a TOML value if it parses as one (``500`` -> integer, ``true`` -> boolean, ``"x"`` or
 ``["mon 09:00-17:00"]`` as written), else taken as a bare string
 (``redis://h:6379/0``). The admin token is always taken as a bare string. Any other
 ``SWITCHBOARD_*`` variable is an error naming it.
@@ -29,6 +29,7 @@ Error tree::
 
 Modules: ``models`` (the sections and :class:`Settings`), ``callcenters`` (one call
 center), ``callbacks`` (the callback section), ``limits`` (per-client limits),
+``overload`` (load shedding),
 ``validators`` (field types, URL and network checks), ``loader`` (file, environment,
 :func:`load_settings`), ``errors`` (:class:`ConfigError` and its messages), ``example``
 (:func:`dump_example`), ``render`` (values written as TOML).
@@ -54,6 +55,7 @@ from failover.settings.models import (
     ServerSettings,
     Settings,
 )
+from failover.settings.overload import OverloadSettings
 from failover.settings.validators import SentinelTarget
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "LimitSettings",
     "OpsSettings",
     "OutlierSettings",
+    "OverloadSettings",
     "ProxySettings",
     "RedisSettings",
     "RoutingSettings",

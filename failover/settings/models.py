@@ -19,6 +19,7 @@ from pydantic import (
 from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
 from failover.settings.limits import LimitSettings
+from failover.settings.overload import OverloadSettings
 from failover.settings.validators import (
     AtLeastOne,
     HttpUrl,
@@ -291,6 +292,7 @@ class Settings(BaseModel):
     selfhelp: SelfHelpSettings = Field(default_factory=SelfHelpSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    overload: OverloadSettings = Field(default_factory=OverloadSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
@@ -352,5 +354,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "selfhelp": SelfHelpSettings,
     "callbacks": CallbackSettings,
     "limits": LimitSettings,
+    "overload": OverloadSettings,
     "admin": AdminSettings,
 }

@@ -171,9 +171,15 @@ def wait_port(port: int, *, what: str, seconds: float = START_S) -> None:
 
 
 def write_config(
-    path: Path, *, port: int, ops_port: int, redis_port: int, community_port: int,
+    path: Path,
+    *,
+    port: int,
+    ops_port: int,
+    redis_port: int,
+    community_port: int,
     centers: dict[str, int],
-) -> None:  # fmt: skip
+    extra: str = "",
+) -> None:
     """The front door's config: defaults for everything measured; only addresses, the
     files it writes (in `path`'s folder) and the trusted proxy are set."""
     lines = [
@@ -193,12 +199,17 @@ def write_config(
         "[callbacks]",
         f'spool_path = "{path.parent / "callbacks.spool"}"',
     ]
-    path.write_text("\n".join([*lines, *callcenter_tables(centers.items())]) + "\n")
+    path.write_text("\n".join([*lines, extra, *callcenter_tables(centers.items())]) + "\n")
 
 
 @contextlib.contextmanager
 def stack(
-    workdir: Path, logs: Path, *, door_core: int | None, side_core: int | None
+    workdir: Path,
+    logs: Path,
+    *,
+    door_core: int | None,
+    side_core: int | None,
+    extra_config: str = "",
 ) -> Iterator[Stack]:
     """Start everything, wait until the front door is ready and has its bulletins, yield
     where it answers; stop every child on the way out."""
@@ -248,6 +259,7 @@ def stack(
             redis_port=redis_port,
             community_port=community_port,
             centers=centers,
+            extra=extra_config,  # whole tables, e.g. [overload] for the soak
         )
         door = procs.spawn(
             "frontdoor",

@@ -19,7 +19,7 @@ from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
 from tests.support.redis import RedisServer
-from tests.support.stack import FAST_HEALTH, wait_for
+from tests.support.stack import FAST_HEALTH, NO_SHEDDING, wait_for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +46,7 @@ async def help_stack(
     server: str = "",
     warm: bool = True,
     token: str | None = None,
+    snapshot: Path | None = None,
 ) -> AsyncIterator[HelpStack]:
     """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
     more keys of [server] (e.g. trusted_proxies, to tell clients apart by
@@ -62,11 +63,13 @@ async def help_stack(
             + FAST_HEALTH
             + redis_part
             + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = 300\n'
-            + f'snapshot_path = "{tmp / "selfhelp.snapshot"}"\n'
+            + f'snapshot_path = "{snapshot or tmp / "selfhelp.snapshot"}"\n'
             + extra
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
         )
-        env = {"SWITCHBOARD_ADMIN_TOKEN": token} if token else {}
+        env = {} if "[overload]" in extra else dict(NO_SHEDDING)
+        if token:
+            env["SWITCHBOARD_ADMIN_TOKEN"] = token
         app = create_app(load_settings(config, env=env), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()

@@ -32,6 +32,12 @@ log = logging.getLogger("tests.stack")
 # How many times the front door is started when a first probe fails (see running_stack).
 START_TRIES = 3
 
+# Load shedding reacts to event-loop lag, and a stall of the test process (other tests,
+# other processes on the machine) is lag: left on, it could pause rankings or stop Redis
+# reads in the middle of a test about them. Tests of shedding set [overload] themselves
+# (tests/attacks/test_faults_overload.py); the stacks here turn measuring off otherwise.
+NO_SHEDDING = {"SWITCHBOARD_OVERLOAD__ENABLED": "false"}
+
 FAST_HEALTH = """
 [health]
 interval_ms = 50
@@ -93,7 +99,7 @@ async def running_stack(
             fault = FaultProxy("127.0.0.1", int(sim.url.rsplit(":", 1)[1]))
             centers[name] = Center(sim=sim, fault=fault)
             await fault.start()
-        overrides = dict(env or {})
+        overrides = ({} if "[overload]" in extra else NO_SHEDDING) | dict(env or {})
         if token:
             overrides["SWITCHBOARD_ADMIN_TOKEN"] = token
         config = write_config(tmp, centers, extra)
