@@ -84,6 +84,7 @@ def write_config(
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        f'data_dir = "{path.parent}"',
         "[redis]",
         f'url = "redis://127.0.0.1:{redis_port}/0"',
         "[routing]",

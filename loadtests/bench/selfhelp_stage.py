@@ -177,7 +177,10 @@ class SelfHelpStage:
         healthy call center; otherwise the defaults, except `health` = (probe interval,
         probe timeout) in ms and `[selfhelp] max_age_s`."""
         port = free_port()
-        lines = [f"[server]\nport = {port}", f'[redis]\nurl = "{self.redis_url}"']
+        lines = [
+            f'[server]\nport = {port}\ndata_dir = "{self.tmp}"',
+            f'[redis]\nurl = "{self.redis_url}"',
+        ]
         if health is not None:
             lines.append(f"[health]\ninterval_ms = {health[0]}\ntimeout_ms = {health[1]}")
         lines.append(f'[selfhelp]\norigin = "{self.origin}"')
