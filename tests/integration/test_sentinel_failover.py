@@ -13,18 +13,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from failover.app import CALLBACKS, REDIS
 from failover.callbacks.request import ticket_id
 from failover.callbacks.stream import STREAM
+from failover.redisconn import HEALTH_CHECK_S, MAX_CONNECTIONS, POOL_WAIT, SOCKET_TIMEOUT, connect
 from tests.support.sentinel import SentinelGroup
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
@@ -224,3 +228,38 @@ async def test_a_callback_no_replica_confirms_is_spooled_then_moved_when_one_is_
         await c.sim.set_mode("up")
     await wait_for(lambda: ticket in delivered(stack), within=10, what="delivery")
     assert delivered(stack) == Counter({ticket: 1})
+
+
+def test_both_url_kinds_get_the_same_bounded_blocking_pool() -> None:
+    plain = connect("redis://127.0.0.1:1/0")
+    via_sentinel = connect("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster/3")
+    for client in (plain, via_sentinel):
+        pool = client.connection_pool
+        assert isinstance(pool, BlockingConnectionPool)
+        assert (pool.max_connections, pool.timeout) == (MAX_CONNECTIONS, POOL_WAIT)
+        kwargs = pool.connection_kwargs
+        assert kwargs["health_check_interval"] == HEALTH_CHECK_S
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == SOCKET_TIMEOUT
+        assert kwargs["retry"].get_retries() == 2
+    assert via_sentinel.connection_pool.connection_kwargs["db"] == 3
+
+
+async def test_a_sentinel_client_waits_half_a_second_for_a_connection_then_gives_up(
+    group: SentinelGroup,
+) -> None:
+    client = connect(group.url)
+    try:
+        pool = client.connection_pool
+        # redis-py leaves get_connection unannotated: called through a typed name.
+        take: Callable[[], Awaitable[AbstractConnection]] = pool.get_connection
+        held = [await take() for _ in range(MAX_CONNECTIONS)]  # every connection busy
+        started = time.monotonic()
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            await client.ping()
+        waited = time.monotonic() - started
+        assert POOL_WAIT <= waited < POOL_WAIT + 1.0
+        for connection in held:
+            await pool.release(connection)
+        assert await client.ping()  # connections handed back serve again
+    finally:
+        await client.aclose(close_connection_pool=True)
