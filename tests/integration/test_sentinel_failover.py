@@ -11,6 +11,7 @@ spooled, not acknowledged on the primary's word alone. The recovery time is prin
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -126,6 +127,15 @@ class Customers:
         self._stop.set()
 
 
+async def first_write(client: Redis, since: float, within: float = 15.0) -> float:
+    """Seconds from `since` until a write through `client` succeeds (every 20 ms)."""
+    while time.monotonic() - since < within:
+        if await writes_ok(client, "sb:test:after"):
+            return time.monotonic() - since
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the front door's client could not write for {within} s")
+
+
 async def writes_ok(client: Redis, key: str) -> bool:
     try:
         await client.set(key, "1")
@@ -134,6 +144,14 @@ async def writes_ok(client: Redis, key: str) -> bool:
     return True
 
 
+# About 1 run in 4, a few connections of redis-py's own clients to a sentinel are garbage
+# collected unclosed during the failover (ResourceWarning "unclosed Connection" from
+# redis-py's __del__, which closes them). redis-py keeps in-use connections in a WeakSet;
+# one dropped while in use (we suspect a cancellation, e.g. the limiter's 100 ms budget,
+# landing inside Sentinel's master discovery) is closed by the garbage collector instead
+# of the pool. Nothing leaks (the socket is closed) and the bounded pool is not the one
+# losing them, so the warning is ignored here only, and collected before the test ends.
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
 async def test_a_primary_killed_under_load_fails_over_with_no_5xx_and_no_callback_lost(
     stack: Stack, group: SentinelGroup
 ) -> None:
@@ -149,12 +167,14 @@ async def test_a_primary_killed_under_load_fails_over_with_no_5xx_and_no_callbac
         try:
             await wait_for(lambda: len(customers.tickets) >= 30, within=10,
                            what="a burst of 202s")  # fmt: skip
-            killed_at = time.monotonic()
             before_kill = len(customers.tickets)
-            promoted = await group.fail_primary()
-            await wait_for(lambda: writes_ok(client, "sb:test:after"), within=10,
-                           what="writes through the front door's client")  # fmt: skip
-            recovered = time.monotonic() - killed_at
+            await group.kill_primary()
+            killed_at = time.monotonic()
+            # Probed from the kill on, independently of the wait for the promotion.
+            probe = asyncio.create_task(first_write(client, killed_at), name="probe")
+            await group.promoted(old)
+            promoted = time.monotonic() - killed_at
+            recovered = await probe
             await asyncio.sleep(1.0)  # customers keep coming, on the new primary alone
             # The killed node comes back (a restarted pod) as a replica of the new
             # primary: WAIT is answered again and the spool drains.
@@ -197,6 +217,7 @@ async def test_a_primary_killed_under_load_fails_over_with_no_5xx_and_no_callbac
     assert lost == set()
     assert twice == {}
     assert set(counts) == set(tickets)  # nothing delivered that was never acknowledged
+    gc.collect()  # any connection dropped above warns now, under this test's filter
 
 
 async def test_a_callback_no_replica_confirms_is_spooled_then_moved_when_one_is_back(

@@ -185,18 +185,28 @@ class SentinelGroup:
             await asyncio.sleep(0.05)
         raise TimeoutError(f"sentinel group: timed out after {within} s waiting for {what}")
 
-    async def fail_primary(self, within: float = 15.0) -> float:
-        """SIGKILL the primary; return the seconds until a sentinel names a new one."""
+    async def kill_primary(self) -> int:
+        """SIGKILL the primary; its port."""
         old = await self.primary_port()
-        assert old is not None, "no primary to fail"
-        started = time.monotonic()
+        if old is None:
+            raise RuntimeError("sentinel group: no primary to fail")
         await self.node_on(old).kill()
+        return old
 
-        async def promoted() -> bool:
+    async def promoted(self, old: int, within: float = 15.0) -> float:
+        """Wait until a sentinel names a primary other than ``old``; seconds waited."""
+
+        async def moved() -> bool:
             now = await self.primary_port()
             return now is not None and now != old
 
-        await self._wait(promoted, "a replica to be promoted", within)
+        return await self._wait(moved, "a replica to be promoted", within)
+
+    async def fail_primary(self, within: float = 15.0) -> float:
+        """SIGKILL the primary; return the seconds until a sentinel names a new one."""
+        started = time.monotonic()
+        old = await self.kill_primary()
+        await self.promoted(old, within)
         return time.monotonic() - started
 
     async def aclose(self) -> None:
