@@ -11,11 +11,11 @@ new connection) in front of `BlockingConnectionPool` (which bounds and waits).
 Every call is bounded: socket connect/read timeouts, a pool wait timeout, and the
 asyncio `Retry` with jittered backoff for transient connection errors (redis-py docs,
 "Retry Helpers"). After a failover, a retry must ask Sentinel again rather than dial the
-dead primary: redis-py #3874 (retries reconnect to the cached address) is fixed in the
-8.x line we pin (`SentinelManagedConnection.connect_to` connects without the inner
-retry, so each attempt of the outer one re-reads the address from Sentinel), and #3867
-is why the demoted-primary errors (READONLY, UNBLOCKED) turn into a reconnect; the
-failover test (tests/integration/test_sentinel_failover.py) checks it end to end.
+dead primary: redis-py #3874 (retries reconnect to the cached address) does not bite the
+8.x line we lock (`SentinelManagedConnection.connect_to` connects without the inner retry,
+so each attempt of the outer one re-reads the address from Sentinel; a demoted primary's
+READONLY/UNBLOCKED answers disconnect, so the next connection asks again). The failover
+test (tests/integration/test_sentinel_failover.py) checks it end to end.
 """
 
 from __future__ import annotations
