@@ -71,7 +71,8 @@ async def serve(
     try:
         await runner.setup()
     except SpoolError as exc:  # the one start-up failure that is the config's doing
-        print(f"switchboard: bad configuration\ncallbacks.spool_path: {exc}", file=sys.stderr)  # noqa: T201
+        where = "callbacks.spool_path (server.data_dir)"
+        print(f"switchboard: bad configuration\n{where}: {exc}", file=sys.stderr)  # noqa: T201
         raise SystemExit(EXIT_BAD_CONFIG) from exc
     ops_port: int | None = None
     if worker is not None and fd is not None:  # one of several: the master's socket

@@ -97,6 +97,7 @@ def write_config(
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        f'data_dir = "{path.parent}"',
         "[ops]",  # /status, /metrics, /admin: loopback, apart from the customers' port
         'host = "127.0.0.1"',
         f"port = {ops_port}",

@@ -5,7 +5,9 @@
 
 - the dispatcher (`dispatcher.Dispatcher.run`);
 - the spool mover: once a second, while anything is spooled, hand it to Redis;
-- the backlog sampler: once a second, the counts the metrics and `/status` show.
+- the backlog sampler: once a second, the counts the metrics and `/status` show;
+- the form secret's check (formsecret.py): every few seconds, agree on the secret that
+  signs callback forms with the other replicas, through Redis.
 
 `stop` cancels them and closes the spool.
 """
@@ -22,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from failover.callbacks.dispatcher import Dispatcher
+from failover.callbacks.formsecret import SYNC_EVERY_S, FormSecrets
 from failover.callbacks.queue import CallbackQueue
 from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream, QueueUnavailable
@@ -55,8 +58,10 @@ class CallbackRuntime:
         spool: Spool,
         queue: CallbackQueue,
         dispatcher: Dispatcher,
+        secrets: FormSecrets | None = None,
     ) -> None:
         self._redis = redis
+        self.secrets = secrets if secrets is not None else FormSecrets()
         self.stream = stream
         self.spool = spool
         self.queue = queue
@@ -77,9 +82,13 @@ class CallbackRuntime:
             await self.stream.ensure_group()
         except QueueUnavailable as exc:
             log.warning("callbacks: Redis not ready at start (%s); will retry", exc)
+        # Before the first form is served, so a form from this process verifies anywhere.
+        await self.secrets.sync(self._redis)
         self._spawn(self._dispatch(), "callbacks-dispatcher")
         self._spawn(self._move_loop(), "callbacks-spool-mover")
         self._spawn(self._sample_loop(), "callbacks-backlog")
+        if not self.secrets.configured:
+            self._spawn(self._secret_loop(), "callbacks-form-secret")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -107,6 +116,11 @@ class CallbackRuntime:
                 except (QueueUnavailable, SpoolError) as exc:
                     log.info("callbacks: spool not moved yet: %s", exc)
             await asyncio.sleep(MOVE_EVERY)
+
+    async def _secret_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_EVERY_S)
+            await self.secrets.sync(self._redis)
 
     async def _sample_loop(self) -> None:
         while True:

@@ -2,6 +2,14 @@
 
 - `add` is idempotent: a Lua script stores `key -> entry id` and appends to the stream
   only the first time, atomically, so a retried submission gets the same entry.
+- With `replicas` > 0, `add` sends `WAIT replicas timeout` on the same connection right
+  after the script (one pipeline: WAIT counts the writes of its own connection), and
+  raises `QueueUnavailable` when fewer replicas confirmed in time. The entry is then on
+  the primary but not yet on a replica, so the caller treats it as not stored by Redis
+  (the intake spools it: see queue.py); a later `add` of the same key finds it and
+  waits again, it never appends twice. Redis docs, WAIT: "WAIT does not make Redis a
+  strongly consistent store"; what a failover can still lose is in docs/callbacks.md,
+  "Redis Sentinel".
 - `read` hands new entries to this consumer (XREADGROUP); they stay in the group's
   pending list until `ack`, so a crash between read and ack loses nothing.
 - `reclaim` takes over entries another consumer read but did not ack for `min_idle`
@@ -85,9 +93,13 @@ def _entry(raw_id: Any, fields: dict[Any, Any], deliveries: int = 1) -> Entry:
 
 
 class CallbackStream:
-    def __init__(self, redis: Redis, *, consumer: str) -> None:
+    def __init__(
+        self, redis: Redis, *, consumer: str, replicas: int = 0, replica_timeout_ms: int = 500
+    ) -> None:
         self._redis = redis
         self.consumer = consumer
+        self.replicas = replicas
+        self.replica_timeout_ms = replica_timeout_ms
         # EVALSHA, loading the script on NOSCRIPT (redis-py Script): the body is not
         # sent and hashed again with every callback.
         self._add_once = redis.register_script(_ADD_ONCE)
@@ -102,13 +114,25 @@ class CallbackStream:
             raise QueueUnavailable(f"cannot create group {GROUP}: {exc}") from exc
 
     async def add(self, key: str, payload: str, created_at: float) -> tuple[str, bool]:
-        """Append once per key; returns (entry id, newly added)."""
+        """Append once per key; returns (entry id, newly added). With `replicas`, only
+        once that many replicas have it too."""
+        keys = [KEY_PREFIX + key, STREAM]
+        args: list[str | int] = [key, payload, repr(created_at), KEY_TTL_S]
         try:
-            entry_id, added = await self._add_once(
-                keys=[KEY_PREFIX + key, STREAM], args=[key, payload, repr(created_at), KEY_TTL_S]
-            )
+            if not self.replicas:
+                entry_id, added = await self._add_once(keys=keys, args=args)
+                return _text(entry_id), bool(added)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._add_once(keys=keys, args=args, client=pipe)
+                pipe.wait(self.replicas, self.replica_timeout_ms)
+                (entry_id, added), acked = await pipe.execute()
         except RedisError as exc:
             raise QueueUnavailable(f"cannot queue callback {key}: {exc}") from exc
+        if int(acked) < self.replicas:
+            raise QueueUnavailable(
+                f"callback {key} is on the primary but {acked} of {self.replicas} replicas "
+                f"confirmed it within {self.replica_timeout_ms} ms"
+            )
         return _text(entry_id), bool(added)
 
     async def read(self, count: int, *, block_ms: int | None = None) -> list[Entry]:

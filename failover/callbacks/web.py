@@ -22,7 +22,6 @@ Never a false success.
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from aiohttp import web
 
 from cache import web as selfhelp
 from failover.callbacks import formtoken
+from failover.callbacks.formsecret import FormSecrets
 from failover.callbacks.queue import CallbackQueue, NotSaved, Receipt
 from failover.callbacks.request import FIELDS, LIMITS, CallbackRequest, Invalid, validate
 from failover.clock import Clock
@@ -54,7 +54,7 @@ RETRY_AFTER_S: Final = "30"
 @dataclass(slots=True, kw_only=True)
 class Intake:
     queue: CallbackQueue
-    secret: bytes
+    secrets: FormSecrets  # shared by the replicas (formsecret.py)
     form_max_age: float
     region: str
     clock: Clock
@@ -64,10 +64,6 @@ class Intake:
 
 
 INTAKE: Final[web.AppKey[Intake]] = web.AppKey("callback_intake", Intake)
-
-
-def new_secret() -> bytes:
-    return secrets.token_bytes(32)
 
 
 def _form_page(
@@ -87,7 +83,7 @@ def _form_page(
         cookie = formtoken.new_cookie()
     page = sh.render(
         "callback_form.html",
-        form_token=formtoken.issue(intake.secret, cookie, intake.clock.wall().timestamp()),
+        form_token=formtoken.issue(intake.secrets.current, cookie, intake.clock.wall().timestamp()),
         values=values or {},
         errors=errors or {},
         problem=problem,
@@ -219,8 +215,7 @@ async def _submit_form(request: web.Request, intake: Intake, body: bytes) -> web
             request, status=400, problem={"title": "We could not read that form. ", "text": ""}
         )
     values = {name: data.get(name, "") for name in FIELDS}
-    verdict = formtoken.verify(
-        intake.secret,
+    verdict = intake.secrets.verify(
         request.cookies.get(COOKIE),
         data.get(TOKEN_FIELD),
         intake.clock.wall().timestamp(),

@@ -10,11 +10,12 @@ from redis.asyncio import Redis
 
 from failover.callbacks.delivery import CallbackClient
 from failover.callbacks.dispatcher import Dispatcher
+from failover.callbacks.formsecret import FormSecrets
 from failover.callbacks.queue import CallbackQueue
 from failover.callbacks.runtime import CallbackRuntime
-from failover.callbacks.spool import Spool
+from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream
-from failover.callbacks.web import Intake, new_secret
+from failover.callbacks.web import Intake
 from failover.clock import Clock
 from failover.limits.limiter import Limiter
 from failover.limits.wiring import ClientOf
@@ -25,12 +26,28 @@ from failover.workers import WorkerInfo
 from monitoring.callbacks import CallbackMetrics
 
 
-def spool_path(settings: Settings) -> Path:
-    """`callbacks.spool_path`; a relative one is read from the config file's folder."""
-    path = Path(settings.callbacks.spool_path)
+def data_dir(settings: Settings) -> Path:
+    """`server.data_dir`; a relative one is read from the config file's folder."""
+    path = Path(settings.server.data_dir)
     if not path.is_absolute() and settings.source:
         path = Path(settings.source).parent / path
     return path
+
+
+def spool_path(settings: Settings) -> Path:
+    """`callbacks.spool_path`; a relative one is read from `data_dir` (never from the
+    config file's folder: in a container that is a read-only ConfigMap mount)."""
+    path = Path(settings.callbacks.spool_path)
+    return path if path.is_absolute() else data_dir(settings) / path
+
+
+def replicas_to_ack(settings: Settings) -> int:
+    """`callbacks.replicas_to_ack`, else 1 behind Sentinel (a primary with a replica) and
+    0 otherwise (a lone Redis has no replica to wait for)."""
+    configured = settings.callbacks.replicas_to_ack
+    if configured is not None:
+        return configured
+    return 1 if settings.redis.sentinel is not None else 0
 
 
 def replica_name(settings: Settings) -> str:
@@ -58,7 +75,19 @@ def build_callbacks(
     if worker is not None:  # each worker its own consumer and spool file
         consumer = f"{consumer}/{worker.suffix}"
         path = path.with_name(f"{path.name}.{worker.suffix}")
-    stream = CallbackStream(redis, consumer=consumer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpoolError(
+            f"cannot create {path.parent} for the spool (set [server] data_dir to a "
+            f"writable folder, e.g. a volume): {exc}"
+        ) from exc
+    stream = CallbackStream(
+        redis,
+        consumer=consumer,
+        replicas=replicas_to_ack(settings),
+        replica_timeout_ms=cb.replica_ack_timeout_ms,
+    )
     spool = Spool(path)
 
     def target() -> str | None:
@@ -84,12 +113,14 @@ def build_callbacks(
         reclaim_idle=cb.reclaim_idle_ms / 1000,
     )
     queue = CallbackQueue(stream, spool, clock=clock, on_stored=lambda _: dispatcher.wake.set())
+    secrets = FormSecrets(cb.form_secret.encode() if cb.form_secret else None)
     runtime = CallbackRuntime(
-        redis=redis, stream=stream, spool=spool, queue=queue, dispatcher=dispatcher
-    )
+        redis=redis, stream=stream, spool=spool, queue=queue, dispatcher=dispatcher,
+        secrets=secrets,
+    )  # fmt: skip
     intake = Intake(
         queue=queue,
-        secret=cb.form_secret.encode() if cb.form_secret else new_secret(),
+        secrets=secrets,
         form_max_age=float(cb.form_max_age_s),
         region=cb.phone_region,
         clock=clock,

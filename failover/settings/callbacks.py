@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 import phonenumbers
-from pydantic import Field, StrictBool, StrictFloat, StrictStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from failover.settings.validators import AtLeastOne, Millis, PositiveSeconds, _invalid, _Section
 
@@ -17,9 +25,19 @@ class CallbackSettings(_Section):
     spool_path: StrictStr = Field(
         default="callbacks.spool",
         min_length=1,
-        description="local SQLite spool for callbacks taken while Redis is unreachable; "
-        "one per front door (a relative path is read from this file's folder)",
+        description="local SQLite spool for callbacks taken while Redis is unreachable "
+        "(or its replicas do not confirm them); one per front door; a relative path is "
+        "read from [server] data_dir",
         examples=["/var/lib/switchboard/callbacks.spool"],
+    )
+    replicas_to_ack: Annotated[StrictInt, Field(ge=0, le=16)] | None = Field(
+        default=None,
+        description="a callback is acknowledged (202) only once this many Redis replicas "
+        "confirm it (WAIT); fewer in time and it is spooled locally instead (absent = 1 "
+        "with redis+sentinel://, else 0)",
+    )
+    replica_ack_timeout_ms: Millis = Field(
+        default=500, description="how long WAIT may take for replicas_to_ack replicas"
     )
     rate_per_s: Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)] = Field(
         default=20.0, description="deliveries per second at most, per front door"
@@ -50,9 +68,10 @@ class CallbackSettings(_Section):
     form_secret: Annotated[StrictStr, Field(min_length=16)] | None = Field(
         default=None,
         repr=False,
-        description="signs the callback form's anti-forgery tokens; set the same value on "
-        "every replica, from env SWITCHBOARD_CALLBACKS__FORM_SECRET (absent = random per "
-        "process: a form is accepted only by the process that served it)",
+        description="signs the callback form's anti-forgery tokens; from env "
+        "SWITCHBOARD_CALLBACKS__FORM_SECRET (absent = the replicas agree on a random one "
+        "through Redis, key sb:callbacks:form_secret, so a form served by one replica is "
+        "accepted by any)",
     )
     form_max_age_s: PositiveSeconds = Field(
         default=7200, description="how long a callback form may stay open before submitting"

@@ -55,6 +55,15 @@ class ServerSettings(_Section):
         "[redis] url, through which they share admin switches and callbacks",
     )
 
+    data_dir: StrictStr = Field(
+        default="/var/lib/switchboard",
+        min_length=1,
+        description="a writable folder for the front door's own files (the callback "
+        "spool): in a container a volume or emptyDir, never the read-only config mount; "
+        "a relative path is read from the config file's folder",
+        examples=["/var/lib/switchboard"],
+    )
+
     header_timeout_ms: Millis = Field(
         default=10000,
         description="a request's headers must arrive within this from its first byte (or "

@@ -179,7 +179,7 @@ class SelfHelpStage:
         healthy call center; otherwise the defaults, except `health` = (probe interval,
         probe timeout) in ms and `[selfhelp] max_age_s`."""
         port = free_port()
-        lines = [f"[server]\nport = {port}", ops_section(port)]
+        lines = [f'[server]\nport = {port}\ndata_dir = "{self.tmp}"', ops_section(port)]
         lines.append(f'[redis]\nurl = "{self.redis_url}"')
         if health is not None:
             lines.append(f"[health]\ninterval_ms = {health[0]}\ntimeout_ms = {health[1]}")

@@ -92,7 +92,7 @@ async def front_doors(
                 else ""
             )
             (folder / "switchboard.toml").write_text(
-                '[server]\nport = 0\ntrusted_proxies = ["127.0.0.1/32"]\n'
+                '[server]\nport = 0\ndata_dir = "."\ntrusted_proxies = ["127.0.0.1/32"]\n'
                 + FAST_HEALTH
                 + f'[redis]\nurl = "{redis_url}"\n'
                 + selfhelp

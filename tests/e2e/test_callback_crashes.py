@@ -93,6 +93,7 @@ def config(
 [server]
 host = "127.0.0.1"
 port = {port}
+data_dir = "."
 shutdown_grace_ms = 1000
 
 [health]

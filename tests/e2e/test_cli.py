@@ -143,3 +143,19 @@ def test_version_comes_from_pyproject() -> None:
     run = switchboard("--version")
     assert run.code == 0
     assert run.stdout.strip() == f"switchboard {version}"
+
+
+def test_serve_exits_2_naming_the_data_dir_when_the_spool_cannot_be_created(
+    tmp_path: Path,
+) -> None:
+    # A file where the data directory should be: the spool's folder cannot be created
+    # (as with a read-only mount). Redis is never reached; the spool is opened first.
+    (tmp_path / "not-a-dir").write_text("x")
+    text = (
+        '[server]\nport = 0\ndata_dir = "not-a-dir/data"\n'
+        '[redis]\nurl = "redis://127.0.0.1:1/0"\n' + CENTER
+    )
+    run = switchboard("serve", "--config", str(write(tmp_path, text)))
+    assert run.code == EXIT_BAD_CONFIG, run
+    assert "callbacks.spool_path (server.data_dir)" in run.stderr
+    assert "set [server] data_dir to a writable folder" in run.stderr

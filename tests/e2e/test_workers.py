@@ -31,6 +31,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[FrontDoorProcess, CallCen
 [server]
 host = "127.0.0.1"
 port = {port}
+data_dir = "."
 workers = 2
 [redis]
 url = "{redis.url}"

@@ -190,7 +190,7 @@ async def test_the_form_sets_a_strict_httponly_cookie_for_help_and_a_token_bound
     assert cookie["samesite"] == "Strict"
     assert cookie["path"] == "/help"
     assert not cookie["secure"]  # plain HTTP here; behind TLS it is Secure
-    secret = stack.app[INTAKE].secret
+    secret = stack.app[INTAKE].secrets.current
     verdict = formtoken.verify(
         secret, cookie.value, page.values[TOKEN_FIELD], time.time(), max_age=60
     )

@@ -330,7 +330,8 @@ async def test_two_replicas_share_the_backlog_and_each_callback_reaches_the_call
             folder = tmp_path / name
             folder.mkdir()
             (folder / "switchboard.toml").write_text(
-                config(redis).replace("rate_per_s = 2000.0", "rate_per_s = 200.0")
+                '[server]\ndata_dir = "."\n'
+                + config(redis).replace("rate_per_s = 2000.0", "rate_per_s = 200.0")
                 + f'\n[[callcenters]]\nname = "primary"\nurl = "{sim.url}"\n'
             )
             settings = load_settings(

@@ -155,7 +155,11 @@ async def attack_stack(
     try:
         for center in centers.values():
             await center.start()
-        lines = ['[server]\nhost = "127.0.0.1"\nport = 0\n' + server, FAST_HEALTH, extra]
+        lines = [
+            '[server]\nhost = "127.0.0.1"\nport = 0\ndata_dir = "."\n' + server,
+            FAST_HEALTH,
+            extra,
+        ]
         for priority, c in enumerate(centers.values(), start=1):
             url = (urls or {}).get(c.name, c.url)
             lines.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 from collections.abc import Mapping
@@ -16,6 +17,15 @@ from collections.abc import Mapping
 from sims.demo import free_port as _free_port
 
 SWITCHBOARD_PREFIX = "SWITCHBOARD_"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for a child that must not outlive the test process, even when
+    pytest itself is SIGKILLed (no teardown runs then): the kernel sends the child
+    SIGKILL when its parent dies (prctl(2), PR_SET_PDEATHSIG). Only a prctl between fork
+    and exec: no locks taken, safe in a threaded parent."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from tests.support.processes import free_port, stop_process
+from tests.support.processes import die_with_parent, free_port, stop_process
 
 REDIS_SERVER = "redis-server"
 FORBIDDEN_PORT = 6379  # the machine's own Redis
@@ -90,6 +90,7 @@ class RedisServer:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,  # only a prctl (no locks): safe after fork
         )
         try:
             await self._wait_ready()

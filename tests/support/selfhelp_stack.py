@@ -58,7 +58,7 @@ async def help_stack(
         config = tmp / "switchboard.toml"
         redis_part = f'[redis]\nurl = "{redis.url}"\n' if redis is not None else ""
         config.write_text(
-            "[server]\nport = 0\n"
+            '[server]\nport = 0\ndata_dir = "."\n'
             + server
             + FAST_HEALTH
             + redis_part

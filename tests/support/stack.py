@@ -75,7 +75,7 @@ class Stack:
 def write_config(
     tmp: Path, centers: dict[str, Center], extra: str = FAST_HEALTH, token: str | None = None
 ) -> Path:
-    lines = ['[server]\nhost = "127.0.0.1"\nport = 0\n', extra]
+    lines = ['[server]\nhost = "127.0.0.1"\nport = 0\ndata_dir = "."\n', extra]
     for priority, c in enumerate(centers.values(), start=1):
         lines.append(
             f'[[callcenters]]\nname = "{c.name}"\nurl = "{c.fault.url}"\npriority = {priority}\n'

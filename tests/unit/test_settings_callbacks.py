@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.callbacks.wiring import spool_path
+from failover.callbacks.wiring import data_dir, replicas_to_ack, spool_path
 from failover.settings import dump_example
 from tests.unit.test_settings import assert_problem, load, problems
 
@@ -19,11 +19,36 @@ def test_callbacks_are_on_by_default_with_a_safe_pace(tmp_path: Path) -> None:
     assert cb.reclaim_idle_ms >= 3 * cb.delivery_timeout_ms
 
 
-def test_a_relative_spool_path_is_read_from_the_config_files_folder(tmp_path: Path) -> None:
+def test_the_spool_lives_in_the_data_dir_never_beside_a_read_only_config(tmp_path: Path) -> None:
+    # In Kubernetes the config file is a read-only ConfigMap mount: the spool's default
+    # must not be beside it (issue 15).
+    default = load(tmp_path, CENTER)
+    assert default.server.data_dir == "/var/lib/switchboard"
+    assert spool_path(default) == Path("/var/lib/switchboard/callbacks.spool")
     settings = load(tmp_path, CENTER + '[callbacks]\nspool_path = "state/cb.spool"\n')
-    assert spool_path(settings) == tmp_path / "state" / "cb.spool"
+    assert spool_path(settings) == Path("/var/lib/switchboard/state/cb.spool")
+    moved = load(tmp_path, '[server]\ndata_dir = "/data"\n' + CENTER, env={})
+    assert spool_path(moved) == Path("/data/callbacks.spool")
+    from_env = load(tmp_path, CENTER, env={"SWITCHBOARD_SERVER__DATA_DIR": "/srv/sb"})
+    assert spool_path(from_env) == Path("/srv/sb/callbacks.spool")
+    relative = load(tmp_path, '[server]\ndata_dir = "state"\n' + CENTER)
+    assert data_dir(relative) == tmp_path / "state"
     absolute = load(tmp_path, CENTER + '[callbacks]\nspool_path = "/var/lib/sb/cb.spool"\n')
     assert spool_path(absolute) == Path("/var/lib/sb/cb.spool")
+
+
+def test_callbacks_wait_for_one_replica_behind_sentinel_and_none_otherwise(
+    tmp_path: Path,
+) -> None:
+    sentinel = '[redis]\nurl = "redis+sentinel://h1:26379,h2:26379/mymaster/0"\n'
+    plain = '[redis]\nurl = "redis://127.0.0.1:7000/0"\n'
+    assert replicas_to_ack(load(tmp_path, sentinel + CENTER)) == 1
+    assert replicas_to_ack(load(tmp_path, plain + CENTER)) == 0
+    assert (
+        replicas_to_ack(load(tmp_path, plain + CENTER + "[callbacks]\nreplicas_to_ack = 2\n")) == 2
+    )
+    none = load(tmp_path, sentinel + CENTER + "[callbacks]\nreplicas_to_ack = 0\n")
+    assert replicas_to_ack(none) == 0
 
 
 def test_reclaiming_sooner_than_a_delivery_can_take_is_refused(tmp_path: Path) -> None:
@@ -39,6 +64,8 @@ def test_reclaiming_sooner_than_a_delivery_can_take_is_refused(tmp_path: Path) -
         ("max_attempts = 0", "callbacks.max_attempts", "must be at least 1"),
         ('form_secret = "short"', "callbacks.form_secret", "at least 16"),
         ('spool_path = ""', "callbacks.spool_path", "at least 1"),
+        ("replicas_to_ack = -1", "callbacks.replicas_to_ack", "at least 0"),
+        ("replica_ack_timeout_ms = 0", "callbacks.replica_ack_timeout_ms", "greater than 0"),
     ],
 )
 def test_bad_callback_settings_name_the_key(
@@ -59,7 +86,7 @@ def test_the_example_lists_every_callback_key_but_no_secret() -> None:
     section = example.split("[callbacks]", 1)[1].split("\n[", 1)[0]
     for key in ("enabled", "spool_path", "rate_per_s", "burst", "max_attempts",
                 "delivery_timeout_ms", "reclaim_idle_ms", "consumer", "phone_region",
-                "form_max_age_s"):  # fmt: skip
+                "form_max_age_s", "replica_ack_timeout_ms"):  # fmt: skip
         assert f"{key} = " in section, key
     assert "form_secret =" not in section
     assert "SWITCHBOARD_CALLBACKS__FORM_SECRET" in section
