@@ -43,13 +43,26 @@ FAILURE_WORDS: Final = {
 # The public fields, part by part. `reason`, `override`, `callcenters`, `callbacks` and
 # `timeline` are rebuilt below from their public fields.
 TOP: Final = ("generated_at", "destination", "failover_active", "since", "since_age_s",
-              "switches", "redis", "cache", "config", "unknown", "error")  # fmt: skip
+              "switches", "redis", "cache", "config", "overload", "unknown",
+              "error")  # fmt: skip
 PARTS: Final = {
     "switches": ("emergency", "drained", "shared", "in_sync"),
     "redis": ("configured", "reachable"),
     "cache": ("redis_breaker_open", "origin_breaker_open", "bulletins_known", "l1_entries"),
     # The reload's detail (which may quote the file's problems) is operator-only.
     "config": ("version", "generation", "loaded_at"),
+    # The load-shedding stage and its two signals; the transitions' reasons stay inside.
+    "overload": (
+        "stage",
+        "level",
+        "since",
+        "forced",
+        "measured",
+        "lag_ms",
+        "in_flight",
+        "capacity",
+        "recent",
+    ),
 }
 CALLCENTER: Final = ("name", "priority", "health", "availability", "health_since", "ejected",
                      "ejected_until", "ejections", "emergency", "drained")  # fmt: skip
@@ -78,6 +91,14 @@ def public(facts: Json) -> Json:
         out["callcenters"] = _each(facts["callcenters"], _callcenter)
     if "callbacks" in facts:
         out["callbacks"] = _pick(facts["callbacks"], CALLBACKS)
+    cache = facts.get("cache")
+    if (
+        isinstance(cache, dict)
+        and cache.get("snapshot_error")
+        and isinstance(out.get("cache"), dict)
+    ):
+        # The error names the file and the OS's words: that the copy is stale is public.
+        out["cache"]["snapshot_error"] = "the snapshot could not be written"
     if "timeline" in facts:
         out["timeline"] = _each(facts["timeline"], _event)
     return out

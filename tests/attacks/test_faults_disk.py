@@ -37,13 +37,16 @@ async def community() -> AsyncIterator[CommunitySim]:
         yield sim
 
 
+TOKEN = "d" * 32
+
+
 async def test_a_full_disk_stops_snapshot_writes_with_one_clear_log_line_and_a_metric(
     tmp_path: Path, community: CommunitySim, caplog: pytest.LogCaptureFixture
 ) -> None:
     with tiny_disk(tmp_path / "disk", size_kib=512) as disk:
         path = disk / "selfhelp.snapshot"
         async with (
-            help_stack(tmp_path, redis=None, community=community, snapshot=path,
+            help_stack(tmp_path, redis=None, community=community, snapshot=path, token=TOKEN,
                        extra="snapshot_every_s = 1\n") as stack,
             aiohttp.ClientSession() as session,
         ):  # fmt: skip
@@ -70,7 +73,12 @@ async def test_a_full_disk_stops_snapshot_writes_with_one_clear_log_line_and_a_m
             assert (await get(session, f"{stack.url}/help")).status == 200
             topic = community.seed.topics[0]
             assert (await get(session, f"{stack.url}/help/bulletins/{topic.id}")).status == 200
-            status = json.loads((await get(session, f"{stack.url}/api/v1/status")).text)
+            public = json.loads((await get(session, f"{stack.ops_url}/api/v1/status")).text)
+            assert public["cache"]["snapshot_error"] == "the snapshot could not be written"
+            assert str(path) not in json.dumps(public)  # the file's path is the operator's
+            operator = {"Authorization": f"Bearer {TOKEN}"}
+            async with session.get(f"{stack.ops_url}/api/v1/status", headers=operator) as resp:
+                status = json.loads(await resp.text())
             assert str(path) in status["cache"]["snapshot_error"]
 
             filler.unlink()

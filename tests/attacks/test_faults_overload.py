@@ -61,7 +61,7 @@ def redis_lookups(stack: HelpStack) -> float:
 
 
 async def status_of(session: aiohttp.ClientSession, stack: HelpStack) -> dict[str, object]:
-    overload = json.loads((await get(session, f"{stack.url}/api/v1/status")).text)["overload"]
+    overload = json.loads((await get(session, f"{stack.ops_url}/api/v1/status")).text)["overload"]
     assert isinstance(overload, dict)
     return overload
 
@@ -121,7 +121,7 @@ async def test_every_stage_answers_each_customer_request_with_the_right_page(
             stage.value, stage.level, True
         )  # fmt: skip
         assert metric(stack.app, "switchboard_overload_stage") == stage.level
-        page = await get(session, f"{url}/status")
+        page = await get(session, f"{stack.ops_url}/status")
         assert f">{stage.value.upper()}</span>" in page.text
 
 
