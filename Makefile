@@ -13,7 +13,7 @@ BIN        := $(VENV)/bin
 export UV_PYTHON    := $(PYTHON)
 export UV_LINK_MODE := copy
 DEBIAN_RUN  := redis-server:redis-server
-DEBIAN_TEST := redis-server:redis-server chromium:chromium amtool:prometheus-alertmanager
+DEBIAN_TEST := redis-server:redis-server chromium:chromium amtool:prometheus-alertmanager haproxy:haproxy
 
 .PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 

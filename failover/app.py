@@ -19,12 +19,13 @@ from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
 from failover.admission import InFlight
-from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS, WORKER
+from failover.appkeys import CALLBACKS, CLOCK, DATAPLANE, METRICS, POOL, REDIS, SETTINGS, WORKER
 from failover.breaker import OutlierPolicy
 from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
+from failover.dataplane import DataPlane
 from failover.eventsink import EventSink, prime_series
 from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
@@ -62,8 +63,17 @@ def health_policy(settings: Settings) -> HealthPolicy:
     )
 
 
-def build_pool(settings: Settings) -> Pool:
+def outlier_policy(settings: Settings) -> OutlierPolicy:
     o = settings.outlier
+    return OutlierPolicy(
+        consecutive_5xx=o.consecutive_5xx,
+        consecutive_local_failures=o.consecutive_local_failures,
+        base_ejection_time=o.base_ejection_time_ms / 1000,
+        max_ejection_time=o.max_ejection_time_ms / 1000,
+    )
+
+
+def build_pool(settings: Settings) -> Pool:
     specs = [
         CallCenterSpec(name=c.name, priority=c.priority, hours=c.schedule, emergency=c.emergency)
         for c in settings.callcenters
@@ -71,12 +81,7 @@ def build_pool(settings: Settings) -> Pool:
     return Pool(
         specs,
         health=health_policy(settings),
-        outlier=OutlierPolicy(
-            consecutive_5xx=o.consecutive_5xx,
-            consecutive_local_failures=o.consecutive_local_failures,
-            base_ejection_time=o.base_ejection_time_ms / 1000,
-            max_ejection_time=o.max_ejection_time_ms / 1000,
-        ),
+        outlier=outlier_policy(settings),
         hold_down=settings.routing.hold_down_ms / 1000,
     )
 
@@ -220,9 +225,18 @@ async def _resources(
         if watch is not None:
             watch.start()
         monitor.start()
+        dataplane = None
+        # Issue 18: HAProxy carries /support; one worker answers its agent checks.
+        if settings.dataplane.mode == "haproxy" and (worker is None or worker.index == 0):
+            dataplane = app[DATAPLANE] = DataPlane(
+                settings, pool, clock, sink, outlier=outlier_policy(settings)
+            )
+            await dataplane.start()
         try:
             yield
         finally:
+            if dataplane is not None:
+                await dataplane.stop()
             await monitor.stop()
             if watch is not None:
                 await watch.stop()

@@ -18,6 +18,7 @@ from pydantic import (
 
 from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
+from failover.settings.dataplane import DataPlaneSettings
 from failover.settings.limits import LimitSettings
 from failover.settings.validators import (
     AtLeastOne,
@@ -279,6 +280,7 @@ class Settings(BaseModel):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    dataplane: DataPlaneSettings = Field(default_factory=DataPlaneSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
     @field_validator("callcenters", mode="before")
@@ -329,4 +331,5 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "callbacks": CallbackSettings,
     "limits": LimitSettings,
     "admin": AdminSettings,
+    "dataplane": DataPlaneSettings,
 }
