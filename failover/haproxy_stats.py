@@ -6,7 +6,10 @@ request (failover/web.py -> `Pool.record_outcome`) happen inside HAProxy. Every
 "show stat", CSV) and turns the counters' growth since the last read into outcomes:
 
 - `econ` (connect errors), `eresp` (response errors: resets, server timeouts) and
-  `wretr` (retries, each one an attempt that failed to connect): local failures;
+  `wretr` (retries: each one an attempt that failed): local failures, less the retries
+  that a 5xx caused (HAProxy counts a retried 503 in `hrsp_5xx` and in `wretr`; the
+  counters cannot tell which retry was which, so up to `hrsp_5xx` retries are taken
+  for those: an approximation that can only under-count local failures);
 - `hrsp_5xx`: backend failures (HAProxy counts 501/505 too; a rare over-count);
 - `hrsp_1xx`..`hrsp_4xx`: successes.
 
@@ -58,10 +61,13 @@ def parse_show_stat(text: str, *, names: Sequence[str]) -> dict[str, Counters]:
     for row in reader:
         if row.get("pxname") != BACKEND or row.get("svname") not in wanted:
             continue
+        backend = _int(row.get("hrsp_5xx"))
+        local = sum(_int(row.get(k)) for k in _LOCAL)
         out[wanted[row["svname"]]] = Counters(
             ok=sum(_int(row.get(k)) for k in _OK),
-            backend=_int(row.get("hrsp_5xx")),
-            local=sum(_int(row.get(k)) for k in _LOCAL),
+            backend=backend,
+            # A 5xx retried elsewhere counts in `wretr` too: once is enough.
+            local=max(0, local - min(backend, _int(row.get("wretr")))),
         )
     return out
 
