@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from failover.headers import CLIENT_CLAIMS, HOP_BY_HOP
 from failover.settings import Settings
 
 BACKEND = "be_callcenters"
@@ -118,6 +119,19 @@ def _base_path(settings: Settings) -> str:
     return paths.pop()
 
 
+def _names_regex(names: frozenset[str]) -> str:
+    """One anchored regex over header names (HAProxy keeps them in lower case): one
+    rule per request instead of one per name."""
+    return "^(" + "|".join(sorted(names)) + ")$"
+
+
+# failover/headers.py's lists. `Transfer-Encoding` is HAProxy's own framing, left to it;
+# `Expect` too (it answers 100-continue itself).
+_HOP_REGEX = _names_regex(HOP_BY_HOP - {"transfer-encoding"})
+_CLAIMS_REGEX = _names_regex(CLIENT_CLAIMS | {"x-http-method-override", "x-http-method",
+                                              "x-method-override"})  # fmt: skip
+
+
 def _trusted_acl(settings: Settings) -> list[str]:
     nets = " ".join(str(n) for n in settings.server.trusted_proxies)
     return [f"    acl sb_trusted src {nets}"] if nets else ["    acl sb_trusted always_false"]
@@ -172,6 +186,7 @@ def render(settings: Settings) -> str:
         f"{{ req.hdr_val(content-length) gt {p.max_body_bytes} }}",
         # The customer's claims are kept only from trusted proxies (failover/headers.py).
         "    http-request del-header X-Forwarded-For if !sb_trusted",
+        f"    http-request del-header {_CLAIMS_REGEX} -m reg if !sb_trusted",
         "    http-request set-header X-Forwarded-Proto http if !sb_trusted",
         "    http-request set-header X-Forwarded-Host %[req.hdr(host)] if !sb_trusted",
         "    option forwardfor",
@@ -203,6 +218,10 @@ def render(settings: Settings) -> str:
         "    retry-on conn-failure empty-response junk-response response-timeout 500 502 503 504",
         "    http-request disable-l7-retry unless METH_GET || METH_OPTIONS",
         f"    {rewrite}",
+        # Hop-by-hop headers, both ways (RFC 9110 7.6.1; failover/headers.py). A header
+        # the client named in `Connection` passes: del-header takes no dynamic names.
+        f"    http-request del-header {_HOP_REGEX} -m reg",
+        f"    http-response del-header {_HOP_REGEX} -m reg",
     ]
     for c in settings.callcenters_by_priority:
         name = server_name(c.name)
