@@ -43,7 +43,7 @@ from loadtests.bench.stage import (
     start_upstream,
     wait_ready,
 )
-from loadtests.bench.wallclock import Result, alternate
+from loadtests.bench.wallclock import Result, _find, _ms, alternate
 from sims.demo import free_port
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "dataplane.md"
@@ -134,11 +134,36 @@ def _wait_following(sock: Path, *, seconds: float = 10.0) -> None:
     raise SystemExit("bench: HAProxy never followed Switchboard")
 
 
+def one_connection_p99(url: str, seconds: int) -> tuple[float, float]:
+    """(p50, p99) in ms with one connection, one request at a time: the time a request
+    takes through the proxy without queueing behind others (wrk's closed loop at -c32
+    measures mostly the queue and the machine's scheduling)."""
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c1", f"-d{seconds}s", "--latency", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return _ms(_find(r"^\s+50%\s+(\S+)", out)), _ms(_find(r"^\s+99%\s+(\S+)", out))
+
+
+def one_connection_pairs(
+    mode: Contender, bare: Contender, *, seconds: int, rounds: int
+) -> list[tuple[float, float, float, float]]:
+    """Per round: (mode p50, mode p99, bare p50, bare p99), back to back."""
+    return [
+        (*one_connection_p99(mode.url, seconds), *one_connection_p99(bare.url, seconds))
+        for _ in range(rounds)
+    ]
+
+
 def _median(results: list[Result], field: str) -> float:
     return float(statistics.median(float(getattr(r, field)) for r in results))
 
 
-def render(results: dict[str, list[Result]], *, seconds: int, rounds: int) -> str:
+def render(
+    results: dict[str, list[Result]],
+    single: list[tuple[float, float, float, float]],
+    *,
+    seconds: int,
+    rounds: int,
+) -> str:
     rows = [
         "# Data plane: HAProxy mode against the aiohttp front door, bare HAProxy and nginx",
         "",
@@ -189,6 +214,22 @@ def render(results: dict[str, list[Result]], *, seconds: int, rounds: int) -> st
         f"| (reference) haproxy mode / nginx proxy_pass, throughput | "
         f"{_median(mode, 'rps') / _median(results[nginx.NGINX_PROXY], 'rps'):.2f} | |",
     ]
+    p99_single = [m99 - b99 for _, m99, _, b99 in single]
+    p50_single = [m50 - b50 for m50, _, b50, _ in single]
+    rows += [
+        "",
+        "One connection, one request at a time (wrk -c1, 5 s, paired by round): the added",
+        "latency of a request itself, without the queue of 32 connections:",
+        "",
+        "| | haproxy mode, median | bare HAProxy, median | added, median (min to max) "
+        "| met (< 1 ms) |",
+        "|---|---:|---:|---:|---|",
+        f"| p50 ms | {statistics.median(r[0] for r in single):.3f} "
+        f"| {statistics.median(r[2] for r in single):.3f} | {cell(p50_single, '+.3f')} | |",
+        f"| p99 ms | {statistics.median(r[1] for r in single):.3f} "
+        f"| {statistics.median(r[3] for r in single):.3f} | {cell(p99_single, '+.3f')} "
+        f"| {ok[statistics.median(p99_single) < 1]} |",
+    ]
     return "\n".join(rows)
 
 
@@ -216,9 +257,11 @@ def main() -> None:
             _wait_following(tmp / "haproxy-mode.sock")
             same_bytes([c.url for c in entrants])
             results = alternate(entrants, pids, seconds=args.seconds, rounds=args.rounds)
+            single = one_connection_pairs(entrants[0], entrants[2], seconds=5,
+                                          rounds=args.rounds)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    text = render(results, seconds=args.seconds, rounds=args.rounds)
+    text = render(results, single, seconds=args.seconds, rounds=args.rounds)
     text += f"\n\nhaproxy mode's Switchboard process on core {args.control_core}."
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
