@@ -1,4 +1,5 @@
-"""CLI: `switchboard serve --config FILE`, `switchboard check-config FILE`, `switchboard demo`.
+"""CLI: `switchboard serve --config FILE`, `switchboard check-config FILE`, `switchboard demo`,
+`switchboard haproxy-config --config FILE` (the haproxy.cfg of haproxy mode, on stdout).
 
 Exit codes: 0 ok, 2 bad configuration (the message names the file, the key and what
 is wrong), 1 anything else.
@@ -24,6 +25,8 @@ from failover.accesslog import access_log_options
 from failover.app import POOL, create_app
 from failover.callbacks.spool import SpoolError
 from failover.configstate import CONFIG
+from failover.haproxy_config import DataPlaneConfigError
+from failover.haproxy_config import render as render_haproxy_config
 from failover.logs import LogFormat, configure
 from failover.opsport import adopt_ops_socket, listen_ops
 from failover.pool import Pool
@@ -155,6 +158,19 @@ def _load(path: str) -> Settings | None:
         return None
 
 
+def _haproxy_config(path: str) -> int:
+    settings = _load(path)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    try:
+        text = render_haproxy_config(settings)
+    except DataPlaneConfigError as exc:
+        print(f"switchboard: bad configuration\n{path}: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_BAD_CONFIG
+    sys.stdout.write(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"switchboard {VERSION}")
@@ -168,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve.add_argument("--ops-fd", type=int, help=argparse.SUPPRESS)
     p_check = sub.add_parser("check-config", help="validate a configuration file and exit")
     p_check.add_argument("file")
+    p_haproxy = sub.add_parser("haproxy-config", help="print the haproxy.cfg of haproxy mode")
+    p_haproxy.add_argument("--config", required=True, help="TOML configuration file")
     sub.add_parser("demo", help="run the local demo (redis-server, two simulated call centers)")
     # A flag, not SWITCHBOARD_LOG_FORMAT: settings reject SWITCHBOARD_* names they do
     # not know. A server's logs go to a collector (JSON lines); a person reads the rest.
@@ -187,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = ", ".join(f"{c.name} (priority {c.priority})" for c in settings.callcenters)
         print(f"{args.file}: ok; call centers: {names}")  # noqa: T201
         return 0
+    if args.command == "haproxy-config":
+        return _haproxy_config(args.config)
     if args.command == "serve":
         # Until serve() (or the workers' master) handles it, a SIGHUP must not kill a
         # starting process (its default action): the file is read just below anyway.

@@ -20,13 +20,14 @@ from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
 from failover.admission import InFlight
-from failover.appkeys import CALLBACKS, CLOCK, METRICS, POOL, REDIS, SETTINGS, WORKER
+from failover.appkeys import CALLBACKS, CLOCK, DATAPLANE, METRICS, POOL, REDIS, SETTINGS, WORKER
 from failover.breaker import OutlierPolicy
 from failover.callbacks import web as callbacks_web
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
 from failover.clock import Clock, SystemClock
 from failover.configstate import CONFIG, ConfigState, Live, Policies, reload_handler
+from failover.dataplane import DataPlane
 from failover.eventsink import EventSink, prime_series
 from failover.health import HealthPolicy
 from failover.limits.limiter import Limiter
@@ -275,9 +276,18 @@ async def _resources(
             pool=pool, monitor=monitor, proxy=proxy, sink=sink, metrics=metrics,
             callbacks=callbacks, policies_of=policies_of, clock=clock,
         )  # fmt: skip
+        dataplane = None
+        # Issue 18: HAProxy carries /support; one worker answers its agent checks.
+        if settings.dataplane.mode == "haproxy" and (worker is None or worker.index == 0):
+            dataplane = app[DATAPLANE] = DataPlane(
+                settings, pool, clock, sink, outlier=outlier_policy(settings)
+            )
+            await dataplane.start()
         try:
             yield
         finally:
+            if dataplane is not None:
+                await dataplane.stop()
             await app[CONFIG].detach()
             await monitor.stop()
             if watch is not None:

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from failover.callbacks.runtime import CallbackRuntime
 from failover.clock import Clock
+from failover.dataplane import DataPlane
 from failover.pool import Pool
 from failover.settings import Settings
 from failover.workers import WorkerInfo
@@ -21,3 +22,4 @@ CLOCK: Final = web.AppKey("clock", Clock)
 REDIS: Final = web.AppKey("redis", Redis)
 CALLBACKS: Final = web.AppKey("callbacks", CallbackRuntime)
 WORKER: Final = web.AppKey("worker", WorkerInfo)
+DATAPLANE: Final = web.AppKey("dataplane", DataPlane)

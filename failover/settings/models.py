@@ -18,6 +18,7 @@ from pydantic import (
 
 from failover.settings.callbacks import CallbackSettings
 from failover.settings.callcenters import CallCenterSettings
+from failover.settings.dataplane import DataPlaneSettings
 from failover.settings.limits import LimitSettings
 from failover.settings.overload import OverloadSettings
 from failover.settings.validators import (
@@ -303,6 +304,7 @@ class Settings(BaseModel):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     overload: OverloadSettings = Field(default_factory=OverloadSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    dataplane: DataPlaneSettings = Field(default_factory=DataPlaneSettings)
     source: StrictStr = ""  # the file path, set by load_settings; not a TOML key
 
     @field_validator("callcenters", mode="before")
@@ -365,4 +367,5 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "limits": LimitSettings,
     "overload": OverloadSettings,
     "admin": AdminSettings,
+    "dataplane": DataPlaneSettings,
 }

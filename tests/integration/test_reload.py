@@ -30,7 +30,7 @@ HEALTH = FAST_HEALTH.replace("timeout_ms = 100", "timeout_ms = 800") + (
 
 
 def config_text(centers: list[tuple[str, str, int]], extra: str = HEALTH) -> str:
-    lines = ['[server]\nhost = "127.0.0.1"\nport = 0\n', extra]
+    lines = ['[server]\nhost = "127.0.0.1"\nport = 0\ndata_dir = "."\n', extra]
     for name, url, priority in centers:
         lines.append(f'[[callcenters]]\nname = "{name}"\nurl = "{url}"\npriority = {priority}\n')
     return "\n".join(lines)
