@@ -159,9 +159,9 @@ def _proc_status(pid: int) -> dict[str, str]:
     return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
 
 
-def take(pid: int, base_url: str, redis_port: int, minute: float) -> Sample:
+def take(pid: int, ops_url: str, redis_port: int, minute: float) -> Sample:
     status = _proc_status(pid)
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as answer:  # noqa: S310 - loopback URL we built
+    with urllib.request.urlopen(f"{ops_url}/metrics", timeout=10) as answer:  # noqa: S310 - loopback URL we built
         text = answer.read().decode()
     series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
     requests = errors = 0
@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: stack up, front door {st.base_url} (pid {st.door_pid}); "
                   f"{args.users} customers for {args.minutes:g} min", flush=True)  # fmt: skip
             samples, locust_code = _run(
-                st.base_url, pid=st.door_pid, redis_port=st.redis_port, args=args,
+                st.base_url, ops_url=st.ops_url, pid=st.door_pid, redis_port=st.redis_port,
+                args=args,
                 core=side_core, log_path=logs / "locust.log",
             )  # fmt: skip
             if dead := st.dead():
@@ -283,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(
     base_url: str,
     *,
+    ops_url: str,
     pid: int,
     redis_port: int,
     args: argparse.Namespace,
@@ -310,7 +312,7 @@ def _run(
                 if locust.poll() is not None:
                     break
                 minute = (time.monotonic() - began) / 60
-                samples.append(take(pid, base_url, redis_port, minute))
+                samples.append(take(pid, ops_url, redis_port, minute))
                 s = samples[-1]
                 print(f"soak: {minute:5.1f} min  rss {s.rss_mib:6.1f} MiB  fds {s.fds}  "
                       f"threads {s.threads}  series {s.series}  redis {s.redis_mib:.2f} MiB  "

@@ -47,10 +47,13 @@ async def test_healthy_call_center_serves_through_haproxy_with_identical_bytes(
         assert await server_states(h.stats_socket) == {
             "primary": ("UP", 100), "backup": ("UP", 1),
         }  # fmt: skip
-        # Switchboard's own pages are Switchboard's, through HAProxy.
-        status, _, raw = await get(s, f"{h.url}/api/v1/status")
+        # Switchboard's own pages are Switchboard's, through HAProxy; its ops endpoints
+        # are on the ops listener only, so not through HAProxy either (failover/opsport.py).
+        status, _, raw = await get(s, f"{h.url}/api/v1/bulletins?limit=1")
         assert status == 200
-        assert b"primary" in raw
+        assert b"bulletins" in raw
+        status, _, _ = await get(s, f"{h.url}/api/v1/status")
+        assert status == 404
 
 
 async def test_primary_refusing_moves_traffic_to_backup_then_self_help(tmp_path: Path) -> None:
