@@ -8,6 +8,10 @@ Reloadable (applied live, without dropping a customer request, by `failover.conf
 - `[health]`, `[outlier]`, `[routing]`: every key;
 - `[proxy]`: `connect_timeout_ms`, `read_timeout_ms`, `request_budget_ms`, `buffer_bytes`.
 
+In the HAProxy data plane (`[dataplane] mode = "haproxy"`), call centers added, removed
+or given another address need a new HAProxy configuration too: such a reload is refused
+(their other keys, priorities included, stay live).
+
 Everything else needs a restart: sockets, worker processes, Redis connections, the
 self-help layer, the callback machinery, limits and the admin token are built once at
 start. A reload that changes any of those keys is refused as a whole (nothing applied),
@@ -94,9 +98,16 @@ def diff(old: Settings, new: Settings) -> ConfigDiff:
     readdressed = [n for n in changed if any(was[n][k] != now[n][k] for k in ADDRESS_KEYS)]
     if [n for n in was if n in now] != kept:  # ties in priority go by file order
         keys.append("callcenters.order")
+    added = tuple(n for n in now if n not in was)
+    removed = tuple(n for n in was if n not in now)
+    if new.dataplane.mode == "haproxy" and (added or removed or readdressed):
+        # HAProxy's server list and addresses come from the config it was started with
+        # (`switchboard haproxy-config`): they change with a new HAProxy config and a
+        # restart of both, not with a reload here.
+        restart.append("callcenters (haproxy data plane: servers and addresses)")
     return ConfigDiff(
-        added=tuple(n for n in now if n not in was),
-        removed=tuple(n for n in was if n not in now),
+        added=added,
+        removed=removed,
         changed=tuple(changed),
         readdressed=tuple(readdressed),
         keys=tuple(keys),

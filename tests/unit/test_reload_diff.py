@@ -89,3 +89,22 @@ def test_any_reloadable_proxy_key_is_reloadable(key: str, value: int) -> None:
     d = diff(settings(), settings(proxy={key: value}))
     assert d.restart_only == ()
     assert d.keys in ((), (f"proxy.{key}",))
+
+
+def test_in_the_haproxy_data_plane_servers_need_a_new_haproxy_config() -> None:
+    haproxy = {"mode": "haproxy"}
+    c = {"name": "c", "url": "http://10.0.0.3:8000"}
+    for new in (
+        settings(dataplane=haproxy, callcenters=[A, B, c]),  # added
+        settings(dataplane=haproxy, callcenters=[A]),  # removed
+        settings(dataplane=haproxy, callcenters=[{**A, "url": "http://10.0.0.9:8000"}, B]),
+    ):
+        d = diff(settings(dataplane=haproxy), new)
+        assert any("haproxy" in key for key in d.restart_only), d
+    # A priority is the agent check's to say: live in that mode too.
+    d = diff(
+        settings(dataplane=haproxy),
+        settings(dataplane=haproxy, callcenters=[{**A, "priority": 3}, B]),
+    )
+    assert d.restart_only == ()
+    assert d.changed == ("a",)
