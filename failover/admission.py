@@ -79,3 +79,15 @@ async def read_body(request: web.Request, *, limit: int, deadline: float) -> byt
         text = f"request body incomplete: {exc}"[:200]
         raise ClientFaultError(400, "client_gone", text) from None
     return b"".join(chunks)
+
+
+def refusal(status: int, text: str) -> web.Response:
+    """The answer to a request refused as the client's fault or over a limit: plain text
+    saying why, never cached; a hint to come back for 429 and 503; and for 400, 408 and
+    413 the connection closed (what is left of the request is not worth reading)."""
+    response = web.Response(status=status, text=text + "\n", headers={"Cache-Control": "no-store"})
+    if status in {429, 503}:
+        response.headers["Retry-After"] = "1"
+    if status in {400, 408, 413}:
+        response.force_close()
+    return response

@@ -131,6 +131,9 @@ _UPSTREAM_DROP: Final = (
     HOP_BY_HOP | _FORWARDING | _REQUEST_OWNED | _ALWAYS_DROPPED | {REQUEST_ID_HEADER.lower()}
 )
 _UPSTREAM_DROP_KEEP_LENGTH: Final = _UPSTREAM_DROP - {"content-length"}
+# From a client that is not a trusted proxy, its address and path claims go too.
+_UNTRUSTED_DROP: Final = _UPSTREAM_DROP | CLIENT_CLAIMS
+_UNTRUSTED_DROP_KEEP_LENGTH: Final = _UPSTREAM_DROP_KEEP_LENGTH | CLIENT_CLAIMS
 _DOWNSTREAM_DROP: Final = HOP_BY_HOP | {"content-length"}
 
 
@@ -145,13 +148,15 @@ def upstream_request_headers(
     request_id: str | None = None,
 ) -> CIMultiDict[str]:
     """Headers to send to the call center for one customer request."""
-    out = _without(incoming, _UPSTREAM_DROP_KEEP_LENGTH if keep_content_length else _UPSTREAM_DROP)
+    trusted_peer = is_trusted(peer, trusted)
+    if trusted_peer:
+        drop = _UPSTREAM_DROP_KEEP_LENGTH if keep_content_length else _UPSTREAM_DROP
+    else:
+        drop = _UNTRUSTED_DROP_KEEP_LENGTH if keep_content_length else _UNTRUSTED_DROP
+    out = _without(incoming, drop)
     if request_id is not None:
         out.add(REQUEST_ID_HEADER, request_id)
-    if not is_trusted(peer, trusted):
-        for name in CLIENT_CLAIMS:
-            if name in out:
-                out.popall(name)
+    if not trusted_peer:
         # `add`, not item assignment: `_without` removed them all, nothing to replace.
         if peer:
             out.add("X-Forwarded-For", peer)

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from failover.admission import refusal
 from failover.appkeys import METRICS, SETTINGS
 from failover.headers import IPNetwork, is_trusted
 from failover.limits.identity import client_identity
@@ -279,7 +280,7 @@ def checked(handler: Handler, guard: Guard) -> Handler:
         if problem is not None:
             reason, status, text = problem
             count(reason)
-            return refusal(status, text, close=reason != "content_encoding")
+            return refusal(status, text)
         return await handler(request)
 
     return check
@@ -324,10 +325,3 @@ def _absolute_form_problem(raw: str) -> str | None:
     if "@" in authority:
         return "userinfo in request target"
     return None
-
-
-def refusal(status: int, text: str, *, close: bool = False) -> web.Response:
-    response = web.Response(status=status, text=text + "\n", headers={"Cache-Control": "no-store"})
-    if close:
-        response.force_close()
-    return response

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
-from failover.admission import ClientFaultError, InFlight, read_body
+from failover.admission import ClientFaultError, InFlight, read_body, refusal
 from failover.clock import Clock
 from failover.limits.identity import client_identity
 from failover.logs import REQUEST_ID
@@ -136,20 +136,11 @@ async def support(request: web.Request) -> web.StreamResponse:
         return await _support(request, fd)
     except ClientFaultError as fault:
         fd.metrics.count_refused(fault.reason)
-        return _refused(fault.status, fault.text)
+        return refusal(fault.status, fault.text)
     except Exception:
         log.exception("support handler failed; sending the customer to self-help")
         request[DESTINATION] = "self-help"
         return _see_other(self_help_location(request.match_info.get("tail", "")))
-
-
-def _refused(status: int, text: str) -> web.Response:
-    response = web.Response(status=status, text=text + "\n", headers={"Cache-Control": "no-store"})
-    if status in {429, 503}:
-        response.headers["Retry-After"] = "1"
-    if status in (400, 408, 413):
-        response.force_close()  # the rest of the body, if any, is not worth reading
-    return response
 
 
 async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:

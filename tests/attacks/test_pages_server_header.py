@@ -24,10 +24,9 @@ from prometheus_client import CollectorRegistry
 
 from failover.admin import SWITCHBOARD
 from failover.app import POOL, create_app
-from failover.opsport import listen_ops
 from failover.security_headers import SERVER
 from failover.settings import load_settings
-from tests.support.stack import FAST_HEALTH, wait_for
+from tests.support.stack import FAST_HEALTH, listen_loopback, wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,11 +71,13 @@ async def serve(app: web.Application, *, ops: list[str] | None = None) -> AsyncI
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        ops_port = await listen_ops(runner, app, "127.0.0.1", 0) if ops is not None else None
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        if ops is not None:
+        if ops is None:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        else:
+            port, ops_port = await listen_loopback(runner, app)
             ops.append(f"http://127.0.0.1:{ops_port}")
-        yield f"http://127.0.0.1:{next(a[1] for a in runner.addresses if a[1] != ops_port)}"
+            yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
 

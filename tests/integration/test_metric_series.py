@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from sims.community import CommunitySim
-from tests.integration.test_metrics_scenarios import scrape, value
+from tests.integration.test_metrics_scenarios import Series, scrape, value
 from tests.support.redis import RedisServer
 from tests.support.selfhelp_stack import help_stack
 
@@ -28,16 +28,21 @@ def names_read_by(*paths: Path) -> set[str]:
     return names
 
 
-async def test_every_series_the_dashboard_and_rules_read_exists_right_after_start(
-    tmp_path: Path, redis: RedisServer
-) -> None:
-    community = CommunitySim(topics=20)
+async def series_right_after_start(tmp_path: Path, redis: RedisServer) -> Series:
+    """What /metrics shows once a front door with Redis, callbacks and self-help is up."""
+    community = CommunitySim(topics=5)
     await community.start()
     try:
         async with help_stack(tmp_path, redis=redis, community=community) as stack:
-            series = await scrape(stack.ops_url)
+            return await scrape(stack.ops_url)
     finally:
         await community.stop()
+
+
+async def test_every_series_the_dashboard_and_rules_read_exists_right_after_start(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    series = await series_right_after_start(tmp_path, redis)
     exposed = {name for name, _ in series}
     read = names_read_by(
         REPO / "monitoring" / "dashboards" / "switchboard.json",
@@ -54,13 +59,7 @@ async def test_every_series_the_dashboard_and_rules_read_exists_right_after_star
 async def test_outage_counters_exist_at_zero_for_every_call_center_and_cause(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    community = CommunitySim(topics=5)
-    await community.start()
-    try:
-        async with help_stack(tmp_path, redis=redis, community=community) as stack:
-            series = await scrape(stack.ops_url)
-    finally:
-        await community.stop()
+    series = await series_right_after_start(tmp_path, redis)
 
     def has(name: str, **labels: str) -> bool:
         return (name, frozenset(labels.items())) in series

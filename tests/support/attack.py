@@ -22,11 +22,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 
 from failover.app import METRICS, POOL, create_app
-from failover.opsport import listen_ops
 from failover.pool import Pool
 from failover.server import GuardedRunner, runner_for
 from failover.settings import load_settings
-from tests.support.stack import FAST_HEALTH, wait_for
+from tests.support.stack import FAST_HEALTH, listen_loopback, wait_for
 
 RAW_TIMEOUT = 10.0
 
@@ -171,9 +170,7 @@ async def attack_stack(
         app = create_app(load_settings(config, env={}), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
-        ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = next(a[1] for a in runner.addresses if a[1] != ops_port)
+        port, ops_port = await listen_loopback(runner, app)
         stack = AttackStack(url=f"http://127.0.0.1:{port}", ops_url=f"http://127.0.0.1:{ops_port}",
                             port=port, app=app, runner=runner, centers=centers)  # fmt: skip
         await wait_for(

@@ -13,13 +13,12 @@ from prometheus_client import CollectorRegistry
 
 from cache.web import SELF_HELP, SelfHelp
 from failover.app import create_app
-from failover.opsport import listen_ops
 from failover.server import runner_for
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
 from tests.support.redis import RedisServer
-from tests.support.stack import FAST_HEALTH, NO_SHEDDING, wait_for
+from tests.support.stack import FAST_HEALTH, NO_SHEDDING, listen_loopback, wait_for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,10 +72,7 @@ async def help_stack(
         app = create_app(load_settings(config, env=env), registry=CollectorRegistry())
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
-        ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = next(a[1] for a in runner.addresses if a[1] != ops_port)
+        port, ops_port = await listen_loopback(runner, app)
         stack = HelpStack(
             url=f"http://127.0.0.1:{port}",
             ops_url=f"http://127.0.0.1:{ops_port}",

@@ -110,10 +110,7 @@ async def running_stack(
             app = create_app(settings, registry=CollectorRegistry(), loader=loader)
             runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
-            ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = next(a[1] for a in runner.addresses if a[1] != ops_port)
+            port, ops_port = await listen_loopback(runner, app)
             stack = Stack(
                 url=f"http://127.0.0.1:{port}", ops_url=f"http://127.0.0.1:{ops_port}", app=app,
                 centers=centers, settings=settings, config=config,
@@ -148,6 +145,15 @@ def _first_probes_answered(stack: Stack) -> bool:
         isinstance(event, HealthChange) and event.transition.target is not HealthState.UP
         for event in stack.pool.snapshot().timeline
     )
+
+
+async def listen_loopback(runner: web.BaseRunner, app: web.Application) -> tuple[int, int]:
+    """Serve `app` on two free loopback ports, the customers' and the ops listener's
+    (failover/opsport.py), as `switchboard serve` does on its configured ones; both."""
+    ops_port = await listen_ops(runner, app, "127.0.0.1", 0)
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = next(a[1] for a in runner.addresses if a[1] != ops_port)
+    return port, ops_port
 
 
 async def wait_for(
