@@ -13,7 +13,7 @@ BIN        := $(VENV)/bin
 export UV_PYTHON    := $(PYTHON)
 export UV_LINK_MODE := copy
 DEBIAN_RUN  := redis-server:redis-server
-DEBIAN_TEST := redis-server:redis-server redis-sentinel:redis-sentinel chromium:chromium amtool:prometheus-alertmanager haproxy:haproxy promtool:prometheus shellcheck:shellcheck
+DEBIAN_TEST := redis-server:redis-server redis-sentinel:redis-sentinel chromium:chromium amtool:prometheus-alertmanager haproxy:haproxy promtool:prometheus shellcheck:shellcheck ip:iproute2 node:nodejs npm:npm
 
 .PHONY: run test lint typecheck rules unit integration debian bench clean lock sync-run sync-test ensure-uv
 
@@ -45,12 +45,27 @@ run: sync-run
 lint: sync-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: sync-test
 	$(BIN)/mypy
 
-test: sync-test debian lint typecheck rules deploy-check
+test: sync-test debian browser-tools lint typecheck rules deploy-check
 	$(BIN)/pytest
+
+# axe-core and Lighthouse for the customer pages' audits (tests/e2e/test_page_audits.py),
+# from the npm registry, exactly as tests/browser/package-lock.json pins them: `npm ci`
+# into tests/browser/node_modules, again only when the lock changed (the stamp). No
+# package's install scripts run (none is needed).
+BROWSER_TOOLS := tests/browser
+BROWSER_STAMP := $(BROWSER_TOOLS)/node_modules/.npm-ci.stamp
+.PHONY: browser-tools
+browser-tools: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(BROWSER_TOOLS)/package-lock.json $(BROWSER_TOOLS)/package.json
+	@scripts/ensure-debian-packages node:nodejs npm:npm
+	cd $(BROWSER_TOOLS) && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # Prometheus config, recording rules and alerts (monitoring/), with their promtool unit
 # tests; the Alertmanager config and where each severity is routed. Debian ships promtool
@@ -83,12 +98,11 @@ integration: sync-test debian
 bench: sync-test debian
 	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
-	$(BIN)/python -m loadtests.bench_proxy_handler --out loadtests/results/proxy-handler.md
 	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
 	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
 	$(BIN)/python -m loadtests.bench_nginx_failover --out loadtests/results/failover-nginx.md
-	$(BIN)/python -m loadtests.bench_idle --out loadtests/results/idle.md
 	$(BIN)/python -m loadtests.bench_index --out loadtests/results/index.md
+	$(BIN)/python -m loadtests.bench_workers --out loadtests/results/workers.md
 
 # The spike test (loadtests/README.md): the whole stack as processes and locust headless,
 # front door and locust pinned to different cores; the output folder is printed at the end.
@@ -102,9 +116,26 @@ loadtest-ci: sync-test debian
 
 # The soak (loadtests/soak.py, not in CI): the stack under a steady mix for 30 minutes;
 # fails when memory, file descriptors or metric series keep growing after the warm-up.
+# The cluster on one machine (docs/deploy.md, "Cluster on one machine"): three front doors,
+# each in its own network namespace, HAProxy, Redis primary + replica + 3 sentinels, the
+# simulators; URLs printed, Ctrl-C removes it all. Root only (namespaces); tests/cluster/
+# runs the same code in make test.
+.PHONY: cluster
+cluster: sync-run
+	@[ "$$(id -u)" -eq 0 ] || { echo "make cluster: needs root (it creates network namespaces): sudo make cluster" >&2; exit 2; }
+	@scripts/ensure-debian-packages redis-server:redis-server redis-sentinel:redis-sentinel haproxy:haproxy ip:iproute2
+	$(BIN)/python -m deploy.cluster
+
 .PHONY: soak
 soak: sync-test debian
 	$(BIN)/python -m loadtests.soak --minutes 30 --out loadtests/results/soak.md
 
+# The customer pages' message catalogs (docs/pages.md, "Languages"): extract the messages
+# from the templates and Python (babel.cfg) and update cache/locale/*/LC_MESSAGES/*.po;
+# then translate what is new. A new language: $(BIN)/python -m cache.catalogs --init xx
+.PHONY: i18n
+i18n: sync-test
+	$(BIN)/python -m cache.catalogs
+
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache $(BROWSER_TOOLS)/node_modules

@@ -1,14 +1,21 @@
 """The self-help JSON API: `/api/v1/bulletins`, `/api/v1/bulletins/<id>`,
-`/api/v1/search?q=`, `/api/v1/authors/top`. Same data, same fallbacks as the pages."""
+`/api/v1/search?q=`, `/api/v1/authors/top`. Same data, same fallbacks as the pages.
+
+Mounted on the main app, beside its `/api/v1/status` and `/api/v1/openapi.json` (these
+routes have no prefix of their own to mount a sub-app at), so the handlers reach the
+`SelfHelp` through the main app's handle on the self-help app (cache/site.py
+`via_handle`; docs/architecture.md "Composition")."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from cache.answers import bulletin_id_of, counted
 from cache.freshness import age, cache_control
 from cache.service import NotInCatalog, NotInMemory
-from cache.web import LIST_SIZE, SELF_HELP, _bulletin_id, author_rows, bulletin_json, counted
-from failover.problem import problem
+from cache.site import via_handle
+from cache.web import LIST_SIZE, author_rows, bulletin_json
+from kernel.problem import problem
 from monitoring.http import Handler, Wrap
 
 MAX_LIMIT = 100
@@ -43,7 +50,7 @@ def _limit(request: web.Request) -> int:
 
 
 async def bulletins(request: web.Request) -> web.Response:
-    sh = request.app[SELF_HELP]
+    sh = via_handle(request)
     sort = request.query.get("sort", "hits")
     if sort not in ("hits", "trending"):
         raise BadQueryError(f"sort must be 'hits' or 'trending', got {sort[:40]!r}")
@@ -57,8 +64,8 @@ async def bulletins(request: web.Request) -> web.Response:
 
 
 async def one_bulletin(request: web.Request) -> web.Response:
-    sh = request.app[SELF_HELP]
-    bulletin_id = _bulletin_id(request)
+    sh = via_handle(request)
+    bulletin_id = bulletin_id_of(request, sh)
     try:
         served = await sh.service.bulletin(bulletin_id)
     except NotInMemory:  # shedding load: only memory is searched
@@ -77,13 +84,13 @@ async def one_bulletin(request: web.Request) -> web.Response:
         doc,
         headers={
             "Cache-Control": cache_control(sh.service.policy),
-            "Age": str(age(served.stored_at, sh.runtime.clock())),
+            "Age": str(age(served.stored_at, sh.runtime.clock.epoch())),
         },
     )
 
 
 async def search(request: web.Request) -> web.Response:
-    sh = request.app[SELF_HELP]
+    sh = via_handle(request)
     query = request.query.get("q", "").strip()
     if not query:
         raise BadQueryError("q is required: the words to search for")
@@ -107,14 +114,14 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def authors_top(request: web.Request) -> web.Response:
-    sh = request.app[SELF_HELP]
+    sh = via_handle(request)
     return web.json_response({"authors": author_rows(sh.service, _limit(request))})
 
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
     app.router.add_get("/api/v1/bulletins", wrap("api_bulletins", _problems(bulletins)))
     app.router.add_get(
-        "/api/v1/bulletins/{id}", wrap("api_bulletin", counted(_problems(one_bulletin)))
+        "/api/v1/bulletins/{id}", wrap("api_bulletin", counted(_problems(one_bulletin), via_handle))
     )
     app.router.add_get("/api/v1/search", wrap("api_search", _problems(search)))
     app.router.add_get("/api/v1/authors/top", wrap("api_authors", _problems(authors_top)))

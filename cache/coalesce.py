@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from failover.tasks import cancel_and_wait
+from kernel.tasks import cancel_and_wait
 
 T = TypeVar("T")
 

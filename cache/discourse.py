@@ -5,84 +5,50 @@ is the bulletin) and ``parse_categories`` (``GET /categories.json``) follow the 
 Discourse's API schemas (discourse/discourse spec/requests/api/schemas/json; samples in
 tests/data/discourse). Parsing is defensive: optional fields may be missing or null; a missing
 or mistyped required field raises ``ShapeError`` naming it (``topic_list.topics[3].id``).
-A bulletin body (the first post's cooked HTML) longer than `MAX_COOKED_CHARS` or nested
-deeper than `MAX_NESTING` elements is refused before anything parses it as HTML: the
-sanitizer's time grows with the square of the nesting (20,000 nested elements, 1 MiB of
-HTML, took 0.9 s; 100,000 took 33 s), and a customer can nest that deep on a Discourse
-site by typing quote markers (issue 14).
-``html_to_text`` and ``excerpt_of`` (cooked HTML to plain text) live in ``cache.text``; they are
-re-exported here.
+The shape checks, and the size and nesting limits of a bulletin body, are in
+``cache.jsonshape`` (re-exported here: ``ShapeError``, ``TooLargeError``, ``TooDeepError``,
+``nesting``, ``MAX_*``).
+``html_to_text`` and ``excerpt_of`` (cooked HTML to plain text, ``cache.text``) are re-exported.
+Only what an anonymous visitor would see is a bulletin (``cache.visibility``, issue 19):
+`parse_latest` leaves other topics out, `parse_topic` refuses them (`NotPublicError`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from cache import text
+from cache.jsonshape import (
+    MAX_COOKED_CHARS,
+    MAX_NESTING,
+    MAX_TITLE_CHARS,
+    ShapeError,
+    TooDeepError,
+    TooLargeError,
+    nesting,
+)
+from cache.jsonshape import array_of as _array
+from cache.jsonshape import checked_html as _checked_html
+from cache.jsonshape import field as _field
+from cache.jsonshape import int_field as _int
+from cache.jsonshape import object_of as _object
+from cache.jsonshape import str_field as _str
+from cache.jsonshape import time_field as _time
 from cache.model import Bulletin
+from cache.visibility import FieldTypeError, NotPublicError, not_public, post_not_public
 
-# Cooked HTML to plain text lives in cache.text; these names stay importable from here.
 EXCERPT_CHARS: Final = text.EXCERPT_CHARS
 excerpt_of = text.excerpt_of
 html_to_text = text.html_to_text
 
 UNCATEGORIZED: Final = "Uncategorized"
-MAX_COOKED_CHARS: Final = 128 * 1024  # a long help article is 10-30 KiB of HTML
-MAX_NESTING: Final = 100  # elements inside elements; Discourse's own pages stay under 20
-MAX_TITLE_CHARS: Final = 1_000  # Discourse allows 255 by default (max_topic_title_length)
-# HTML elements that never hold others (WHATWG HTML, "void elements").
-_VOID: Final = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-    "track", "wbr",
-})  # fmt: skip
-_TAG: Final = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>")
-
-
-class ShapeError(ValueError):
-    """The JSON is not of the shape Discourse sends; the message names the field."""
-
-    reason = "shape"  # a metric label (monitoring/degraded.py)
-
-
-class TooLargeError(ShapeError):
-    reason = "too_large"
-
-
-class TooDeepError(ShapeError):
-    reason = "too_deep"
-
-
-def nesting(html: str, limit: int = MAX_NESTING) -> int:
-    """How deep elements nest in `html`, counted from its tags (stops past `limit`).
-
-    A count, not a parse: an element left open counts as holding what follows, so
-    malformed HTML reads deeper than a browser would build it, never shallower."""
-    depth = deepest = 0
-    for match in _TAG.finditer(html):
-        closing, name, self_closing = match.groups()
-        if self_closing or name.lower() in _VOID:
-            continue
-        if closing:
-            depth = max(0, depth - 1)
-            continue
-        depth += 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                break
-    return deepest
-
-
-def _checked_html(cooked: str, where: str) -> str:
-    if len(cooked) > MAX_COOKED_CHARS:
-        raise TooLargeError(f"{where}.cooked: {len(cooked)} characters, over {MAX_COOKED_CHARS}")
-    if (depth := nesting(cooked)) > MAX_NESTING:
-        raise TooDeepError(f"{where}.cooked: elements nested over {MAX_NESTING} deep ({depth})")
-    return cooked
+__all__ = [  # what cache.jsonshape gives this module's callers (its own names are public too)
+    "MAX_COOKED_CHARS", "MAX_NESTING", "MAX_TITLE_CHARS", "ShapeError", "TooDeepError",
+    "TooLargeError", "nesting",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,58 +70,6 @@ class TopicSummary:
 class LatestPage:
     topics: tuple[TopicSummary, ...]
     more: bool  # the origin offered a next page (more_topics_url)
-
-
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ShapeError(f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _array(value: object, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ShapeError(f"{where}: expected a JSON array, got {type(value).__name__}")
-    return value
-
-
-def _field(obj: Mapping[str, Any], key: str, where: str) -> object:
-    value = obj.get(key)
-    if value is None:
-        raise ShapeError(f"missing field {where}.{key}")
-    return value
-
-
-def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    value = obj.get(key)
-    if value is None and default is not None:
-        return default
-    value = _field(obj, key, where)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShapeError(f"{where}.{key}: expected an integer, got {value!r}")
-    return value
-
-
-def _str(obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = obj.get(key)
-    if value is None and default is not None:
-        return default
-    value = _field(obj, key, where)
-    if not isinstance(value, str):
-        raise ShapeError(f"{where}.{key}: expected a string, got {value!r}")
-    return value
-
-
-def _time(
-    obj: Mapping[str, Any], key: str, where: str, default: datetime | None = None
-) -> datetime:
-    if obj.get(key) is None and default is not None:
-        return default
-    raw = _str(obj, key, where)
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ShapeError(f"{where}.{key}: not an ISO 8601 time: {raw!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -200,6 +114,8 @@ def parse_latest(doc: object) -> LatestPage:
     for index, raw in enumerate(raw_topics):
         where = f"topic_list.topics[{index}]"
         topic = _object(raw, where)
+        if _not_public(topic, where):
+            continue
         topic_id, title = _int(topic, "id", where), _str(topic, "title", where)
         created = _time(topic, "created_at", where)
         excerpt = topic.get("excerpt")
@@ -246,9 +162,19 @@ def topic_category_id(doc: object) -> int | None:
     return _optional_id(_object(doc, "topic"), "category_id")
 
 
+def _not_public(topic: Mapping[str, Any], where: str) -> str | None:
+    try:
+        return not_public(topic)
+    except FieldTypeError as exc:  # a malformed answer, not a private topic
+        raise ShapeError(f"{where}.{exc}") from None
+
+
 def parse_topic(doc: object, categories: Mapping[int, str]) -> Bulletin:
-    """``/t/{id}.json`` as a Bulletin: its first post is the body, its poster the author."""
+    """``/t/{id}.json`` as a Bulletin: its first post is the body, its poster the author
+    (`NotPublicError` for a topic an anonymous visitor would not see)."""
     topic = _object(doc, "topic")
+    if reason := _not_public(topic, "topic"):
+        raise NotPublicError(f"topic: {reason}")
     stream = _object(_field(topic, "post_stream", "topic"), "topic.post_stream")
     posts = _array(_field(stream, "posts", "topic.post_stream"), "topic.post_stream.posts")
     if not posts:
@@ -257,6 +183,12 @@ def parse_topic(doc: object, categories: Mapping[int, str]) -> Bulletin:
     first_at = numbers.index(1) if 1 in numbers else 0
     where = f"topic.post_stream.posts[{first_at}]"
     post = _object(posts[first_at], where)
+    try:
+        reason = post_not_public(post)
+    except FieldTypeError as exc:
+        raise ShapeError(f"{where}.{exc}") from None
+    if reason:
+        raise NotPublicError(f"{where}: {reason}")
     details = topic.get("details")
     created_by = details.get("created_by") if isinstance(details, dict) else None
     creator: Mapping[str, Any] = created_by if isinstance(created_by, dict) else {}

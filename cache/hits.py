@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from failover.tasks import cancel_and_wait
+from kernel.clock import Clock
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class HitFlusher:
         buffer: HitBuffer,
         *,
         interval: float = 1.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
         name: str = "switchboard:hit-flusher",
     ) -> None:
         self._store, self._buffer = store, buffer
@@ -166,7 +166,7 @@ class HitFlusher:
         if batch.empty:
             return True
         try:
-            await self._store.flush(batch, self._clock())
+            await self._store.flush(batch, self._clock.epoch())
         except Exception as exc:  # StoreUnavailable, or a bug: keep the counts either way
             self._buffer.restore(batch)
             if not self.failing:  # once per outage, not once per tick

@@ -31,8 +31,7 @@ import json
 import logging
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Generic, TextIO, TypeVar
@@ -40,6 +39,7 @@ from typing import Final, Generic, TextIO, TypeVar
 from cachetools import TTLCache
 
 from cache.model import Bulletin
+from kernel.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,11 @@ class L1Cache(Generic[K, V]):
     """Bounded, TTL-aware memory cache of ``(value, stored_at)``; not thread-safe (one
     event loop)."""
 
-    def __init__(
-        self, *, maxsize: int, ttl: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, maxsize: int, ttl: float, clock: Clock) -> None:
         if maxsize < 1 or not ttl > 0:
             raise ValueError("need maxsize >= 1 and ttl > 0")
         self._entries: TTLCache[K, tuple[V, float], float] = TTLCache(
-            maxsize=maxsize, ttl=ttl, timer=clock
+            maxsize=maxsize, ttl=ttl, timer=clock.monotonic
         )
 
     @property

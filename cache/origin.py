@@ -10,7 +10,8 @@ Errors::
     OriginError                  anything wrong with the origin, as this module sees it
     ├── OriginUnavailable        connect error, timeout, HTTP 5xx or 429, after `attempts` tries
     │                            (``status`` is the HTTP status, None for local failures)
-    ├── OriginNotFound           HTTP 404 or 410: no such topic; never retried
+    ├── OriginNotFound           HTTP 404 or 410: no such topic, or one an anonymous visitor
+    │                            would not see (a private message...: issue 19); never retried
     └── OriginBadResponse        not JSON, not the expected shape, other status; never retried
                                  (``reason``: status, too_large, not_json, too_deep, shape,
                                  wrong_topic: a bounded metric label)
@@ -57,6 +58,7 @@ from cache.discourse import (
     topic_category_id,
 )
 from cache.model import Bulletin
+from cache.visibility import NotPublicError, restricted_categories
 
 __all__ = [
     "EXCERPT_CHARS",
@@ -136,6 +138,7 @@ class DiscourseClient:
         self._timeout = timeout
         self._attempts = attempts
         self._categories: dict[int, str] | None = None
+        self._restricted: frozenset[int] = frozenset()  # read-restricted category ids
         self._categories_lock = asyncio.Lock()
         self._refreshed_for: set[int] = set()
 
@@ -160,8 +163,13 @@ class DiscourseClient:
         if category_id is not None and category_id not in categories.keys() | self._refreshed_for:
             self._refreshed_for.add(category_id)
             categories = await self._category_map(refresh=True)
-        with _reading(path):
-            bulletin = parse_topic(doc, categories)
+        if category_id in self._restricted:  # a staff or members-only category (issue 19)
+            raise OriginNotFound(f"GET {path}: category {category_id} is read-restricted")
+        try:
+            with _reading(path):
+                bulletin = parse_topic(doc, categories)
+        except NotPublicError as exc:
+            raise OriginNotFound(f"GET {path}: {exc}") from None
         if bulletin.id != int(topic_id):
             raise OriginBadResponse(
                 f"GET {path}: the answer is topic {bulletin.id}", reason="wrong_topic"
@@ -187,6 +195,7 @@ class DiscourseClient:
                 doc = await self._get_json("/categories.json", {"include_subcategories": "true"})
                 with _reading("/categories.json"):
                     self._categories = parse_categories(doc)
+                self._restricted = restricted_categories(doc)
             return self._categories
 
     async def _get_json(self, path: str, params: Mapping[str, str] | None = None) -> object:

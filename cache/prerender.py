@@ -1,18 +1,22 @@
-"""Pages rendered ahead, for the load-shedding stages (failover/overload.py).
+"""Pages rendered ahead, for the load-shedding stages (kernel/overload.py).
 
-- Bulletin pages, the last one rendered of each bulletin (whatever its banner or age),
-  kept by id (`ShedPages.by_id`, bounded, least recently used out first): every page the
-  slow path renders lands here, and a background job (`prerender`, every
-  `PRERENDER_EVERY` s) renders the `prerender_top` most-read ones ahead, one at a time
-  with the event loop free between them. A page already rendered for the same copy and
-  banner is not rendered again, so in steady state the job renders nothing.
-- The static page: the `static_top` most-read bulletins in full on one page. The same
-  job rebuilds it when the bulletins or the outage banner changed; in the static stage
-  only a banner change rebuilds it (one render per change of where customers go).
+- Bulletin pages, the last one rendered of each bulletin in each language (whatever its
+  banner or age), kept by (id, language) (`ShedPages.by_id`, bounded, least recently
+  used out first): every page the slow path renders lands here, and a background job
+  (`prerender`, every `PRERENDER_EVERY` s) renders the `prerender_top` most-read ones
+  ahead in the default language, one at a time with the event loop free between them.
+  A page already rendered for the same copy and banner is not rendered again, so in
+  steady state the job renders nothing (during an outage, once per step of the
+  banner's duration: cache/when.py).
+- The static page, per language: the `static_top` most-read bulletins in full on one
+  page. The same job rebuilds the default language's when the bulletins or the outage
+  banner changed; in the static stage only a banner change rebuilds one (one render per
+  change of where customers go, per language asked for).
 
 What each stage answers with them (cache/web.py): from memory_only on, a bulletin page
-comes from `by_id`, or is the static page when it was never rendered; in the static
-stage the landing, search and authors pages are the static page.
+comes from `by_id` (in the customer's language, else the default one), or is the static
+page when it was never rendered; in the static stage the landing, search and authors
+pages are the static page.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from typing import Any, Final, Protocol
 from cachetools import LRUCache, TTLCache
 
 from cache.freshness import age
+from cache.languages import DEFAULT
 from cache.rendered import Outage, Page, outage_key
 from cache.service import SelfHelpService, Served
-from failover.overload import Stage
+from kernel.overload import Stage
 
 PRERENDER_EVERY: Final = 5.0
 PAGE_CACHE_SIZE: Final = 4096
@@ -54,50 +59,62 @@ class Site(Protocol):
 
     def now(self) -> float: ...
 
-    def render(self, template: str, **context: Any) -> Page: ...
+    def render(self, template: str, *, lang: str, **context: Any) -> Page: ...
 
 
 class ShedPages:
     def __init__(self, *, prerender_top: int = 50, static_top: int = 20) -> None:
         self.prerender_top = prerender_top
         self.static_top = static_top
-        self.by_id: LRUCache[int, Page] = LRUCache(maxsize=PAGE_CACHE_SIZE)
-        self.static: Page | None = None
-        self._static_for: tuple[int, tuple[bool, str]] | None = None  # (version, banner)
+        self.by_id: LRUCache[tuple[int, str], Page] = LRUCache(maxsize=PAGE_CACHE_SIZE)
+        self.static: dict[str, Page] = {}  # by language
+        # (version, banner)
+        self._static_for: dict[str, tuple[int, tuple[bool, str, int, str]]] = {}
 
-    def static_page(self, site: Site) -> Page:
+    def static_page(self, site: Site, lang: str = DEFAULT) -> Page:
         """The static page, rebuilt first if it is missing or out of date (see above)."""
-        made_for = (site.service.version, outage_key(site.outage()))
-        old = self._static_for
+        made_for = (site.service.version, outage_key(site.outage(), site.now()))
+        old = self._static_for.get(lang)
+        page = self.static.get(lang)
         stale = (
-            self.static is None
+            page is None
             or old is None
             or old[1] != made_for[1]
             or (old[0] != made_for[0] and not site.stage.at_least(Stage.STATIC))
         )
-        if stale or self.static is None:
-            self.static = site.render(
+        if stale or page is None:
+            page = site.render(
                 "static.html",
+                lang=lang,
                 bulletins=site.service.top(self.static_top),
                 query="",
                 continue_to=None,
                 stale_age=None,
             )
-            self._static_for = made_for
-        return self.static
+            self.static[lang] = page
+            self._static_for[lang] = made_for
+        return page
+
+    def shed_page(self, bulletin_id: int, lang: str) -> Page | None:
+        """A bulletin page rendered before: in `lang`, else in the default language."""
+        page = self.by_id.get((bulletin_id, lang))
+        if page is None and lang != DEFAULT:
+            page = self.by_id.get((bulletin_id, DEFAULT))
+        return page
 
 
-def bulletin_page(site: Site, served: Served, *, voted: bool) -> Page:
-    """The bulletin page for this copy and banner: from the page cache, or rendered and
-    kept there (and by id, for the shedding stages)."""
+def bulletin_page(site: Site, served: Served, *, voted: bool, lang: str = DEFAULT) -> Page:
+    """The bulletin page for this copy, banner and language: from the page cache, or
+    rendered and kept there (and by id, for the shedding stages)."""
     b = served.bulletin
-    key = ("bulletin", b.id, served.stored_at, outage_key(site.outage()), voted)
+    key = ("bulletin", b.id, served.stored_at, outage_key(site.outage(), site.now()), voted, lang)
     page = site.pages.get(key)
     if page is None:
         service = site.service
         now_age = age(served.stored_at, site.now())
         page = site.render(
             "bulletin.html",
+            lang=lang,
             bulletin=b,
             body=b.body_html,  # sanitized at ingest (cache/sanitize.py)
             related=service.related(b, 5),
@@ -105,20 +122,12 @@ def bulletin_page(site: Site, served: Served, *, voted: bool) -> Page:
             voted=voted,
             query="",
             continue_to=None,
-            stale_age=human(now_age) if now_age > service.policy.max_age else None,
+            stale_age=now_age if now_age > service.policy.max_age else None,
         )
         site.pages[key] = page
     if not voted:
-        site.shed.by_id[b.id] = page
+        site.shed.by_id[b.id, lang] = page
     return page
-
-
-def human(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
 
 
 async def prerender(site: Site) -> None:

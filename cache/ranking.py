@@ -28,7 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -116,6 +116,29 @@ def prune_threshold(now: float, landmark: float, policy: TrendingPolicy) -> floa
     """Raw scores below this are worth less than one hit `window_seconds` ago: drop them
     (Redis: ZREMRANGEBYSCORE -inf (threshold)."""
     return weight(now - policy.window_seconds, landmark, policy.half_life_seconds)
+
+
+VIEW_SLACK: Final = 0.05
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendingGate:
+    """What a bulletin needs before "Trending now" may rank it (issue 19: a handful of
+    views in a short session put a near-empty bulletin, "ok click", on top).
+
+    `min_views`: its decayed count of views, each one a distinct customer's (a view
+    counts once per client per `[limits] view_window_s`, cache/views.py), so a few
+    customers, or one refreshing, cannot make it trend. `min_chars`: the text of its
+    body, so that a one-line post is never what the landing page shows first."""
+
+    min_views: float = 5.0
+    min_chars: int = 100
+
+    def admits(self, views: float, chars: Callable[[], int]) -> bool:
+        """`chars` is asked only when the views suffice (it parses the body). `views` is a
+        decayed count: VIEW_SLACK of a view spare, so that a view a few minutes old
+        still counts as one (at a one-hour half-life, 0.05 is about 4 minutes)."""
+        return views + VIEW_SLACK >= self.min_views and chars() >= self.min_chars
 
 
 def trending(scores: Mapping[int, float], boost_factors: Mapping[int, float], n: int) -> list[int]:

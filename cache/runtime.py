@@ -10,7 +10,7 @@ the origin fill in from a background task. Loops, each a named task:
 - the hit flusher (cache/hits.py): counted views and votes, one pipeline a second;
 - jobs others add (`add_job`): the pages kept rendered for the shedding stages.
 
-Load shedding (failover/overload.py; `apply_stage` is told each change): from
+Load shedding (kernel/overload.py; `apply_stage` is told each change): from
 shed_background on, the rankings and snapshot loops skip their turns and views and votes
 are flushed every `shed_flush_every` s; from memory_only on, nothing is fetched from the
 community site when the front door fails over, and the service answers from memory.
@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Final
 
 from cache.hits import HitFlusher
 from cache.local import Snapshot
-from cache.ranking import TopicBoost, trending, words_of
+from cache.model import Bulletin
+from cache.ranking import TopicBoost, TrendingGate, trending, words_of
 from cache.service import SelfHelpService
 from cache.store import RedisStore, StoreUnavailable
-from failover.overload import Stage
-from failover.overload_monitor import OverloadMonitor
-from failover.tasks import cancel_and_wait
+from cache.text import html_to_text
+from kernel.clock import Clock
+from kernel.overload import Stage
+from kernel.overload_monitor import OverloadMonitor
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.selfhelp")
 
@@ -56,9 +58,10 @@ class SelfHelpRuntime:
         snapshot_every: float = 60.0,
         warm_top: int = 100,
         writes_snapshot: bool = True,  # one writer per host: worker 0 of several
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
         overload: OverloadMonitor | None = None,
         shed_flush_every: float = 5.0,
+        gate: TrendingGate | None = None,
     ) -> None:
         self.service = service
         self._store = store
@@ -68,7 +71,7 @@ class SelfHelpRuntime:
         self._snapshot_every = snapshot_every
         self._writes_snapshot = writes_snapshot
         self._warm_top = warm_top
-        self.clock = clock  # wall-clock seconds; pages call it directly, the hot path too
+        self.clock = clock  # the pages read it too, the hot path included
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[tuple[str, float, Callable[[], Coroutine[None, None, None]]]] = []
         self._index_version = -1
@@ -78,6 +81,7 @@ class SelfHelpRuntime:
         self.stage = Stage.NORMAL
         self._flush_every = flusher.interval if flusher is not None else 1.0
         self._shed_flush_every = shed_flush_every
+        self.gate = gate or TrendingGate()
         self.snapshot_error: str | None = None  # the last write's error, None once it works
         self.snapshot_failures = 0
         if overload is not None:
@@ -198,7 +202,7 @@ class SelfHelpRuntime:
             if not self.stage.at_least(Stage.MEMORY_ONLY):  # no community site now
                 self._run(self._warm_top_now(), "warm-on-failover")
         elif self.recovered_at is None:
-            self.recovered_at = self.clock()  # the boost fades from here
+            self.recovered_at = self.clock.epoch()  # the boost fades from here
 
     async def _warm_top_now(self) -> None:
         if await self.service.warm(top=self._warm_top):
@@ -210,7 +214,7 @@ class SelfHelpRuntime:
         if self._store is not None and not service.redis_dep.open:
             try:
                 top = await self._store.top(TOP_SIZE)
-                scores = dict(await self._store.trending(TRENDING_SIZE * 2, now=self.clock()))
+                scores = dict(await self._store.trending(TRENDING_SIZE * 2, now=self.clock.epoch()))
             except StoreUnavailable:
                 service.redis_dep.record(ok=False)
             else:
@@ -224,7 +228,9 @@ class SelfHelpRuntime:
 
     def _boosted(self, scores: dict[int, float]) -> list[int]:
         catalog = {b.id: b for b in self.service.known()}
-        now = self.clock()
+        # Only what enough customers read, and that says something, may trend (issue 19).
+        scores = {i: v for i, v in scores.items() if i in catalog and self._admits(catalog[i], v)}
+        now = self.clock.epoch()
         factors = {
             i: self.service.boost.factor(
                 words_of(f"{catalog[i].title} {' '.join(catalog[i].tags)}"),
@@ -236,6 +242,9 @@ class SelfHelpRuntime:
             if i in catalog
         }
         return trending(scores, factors, TRENDING_SIZE)
+
+    def _admits(self, bulletin: Bulletin, views: float) -> bool:
+        return self.gate.admits(views, lambda: len(html_to_text(bulletin.body_html)))
 
     async def _rebuild_index(self) -> None:
         self._index_version = self.service.version
@@ -250,7 +259,7 @@ class SelfHelpRuntime:
             return
         try:
             await asyncio.to_thread(
-                snapshot.save, bulletins, dict(self.service.hit_counts), self.clock()
+                snapshot.save, bulletins, dict(self.service.hit_counts), self.clock.epoch()
             )
         except OSError as exc:
             self.snapshot_failures += 1

@@ -175,6 +175,15 @@ class RedisStore:
                 log.warning("bulletin %s in redis does not parse; treated as a miss", bulletin_id)
         return found
 
+    async def remove(self, bulletin_id: int) -> None:
+        """Forget a bulletin the community no longer shows (deleted, made private)."""
+        k = self.keys
+        with _unavailable("remove"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(k.bulletins, str(bulletin_id))
+                pipe.hdel(k.stored_at, str(bulletin_id))
+                await pipe.execute()
+
     async def all_ids(self) -> list[int]:
         with _unavailable("all_ids"):
             raw = await self._redis.hkeys(self.keys.bulletins)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
-from failover.limits.limiter import Action, Limiter
+from kernel.limits.limiter import Action, Limiter
 
 DEFAULT_MAX_PAIRS: Final = 50_000
 

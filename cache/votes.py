@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from cache.answers import answer, bulletin_id_of, not_found
+from cache.languages import N_
 from cache.service import NotInCatalog
-from cache.web import SELF_HELP, SelfHelp, _answer, _bulletin_id, _not_found
-from failover.limits.gcra import Outcome, Verdict
-from failover.limits.limiter import Action
-from failover.limits.wiring import wait_text
+from cache.site import SELF_HELP, SelfHelp
+from kernel.limits.gcra import Outcome, Verdict
+from kernel.limits.limiter import Action
 
 MAX_VOTE_BODY: Final = 1024  # the vote form sends "helpful=yes"
 
@@ -30,13 +31,13 @@ async def vote(request: web.Request) -> web.StreamResponse:
     bulletin that exists, and only within the client's vote limit (else 429). A repeat
     is thanked like the first and not counted (issue 14)."""
     sh = request.app[SELF_HELP]
-    bulletin_id = _bulletin_id(request)
+    bulletin_id = bulletin_id_of(request, sh)
     helpful = await _vote_field(request) == "yes"
     if not await _exists(sh, bulletin_id):  # before the limiter: it would remember the id
-        return _not_found(request, sh)
+        return not_found(request, sh, here=f"/help/bulletins/{bulletin_id}")
     verdict = await sh.limiter.check(Action.VOTE, sh.client_of(request), bulletin_id)
     if verdict.outcome is Outcome.LIMITED:
-        return _too_many_votes(request, sh, verdict)
+        return _too_many_votes(request, sh, verdict, bulletin_id)
     if verdict.allowed:
         sh.service.hits.add_vote(bulletin_id, helpful)
         if helpful and sh.outage().active:
@@ -76,16 +77,24 @@ async def _exists(sh: SelfHelp, bulletin_id: int) -> bool:
     return True
 
 
-def _too_many_votes(request: web.Request, sh: SelfHelp, verdict: Verdict) -> web.Response:
+def _too_many_votes(
+    request: web.Request, sh: SelfHelp, verdict: Verdict, bulletin_id: int
+) -> web.Response:
+    language = sh.language(request)
+    message = N_(
+        "Thank you, but this vote was not counted: we received many votes from your "
+        "network in a short time. Please try again in %(wait)s."
+    )
     page = sh.render(
         "unavailable.html",
-        title="Too many votes from your network",
-        message="Thank you, but this vote was not counted: we received many votes from your "
-        f"network in a short time. Please try again in {wait_text(verdict)}.",
+        lang=language.code,
+        here=f"/help/bulletins/{bulletin_id}",  # not the vote's address: that is a POST
+        title=language.gettext(N_("Too many votes from your network")),
+        message=language.gettext(message) % {"wait": language.clock.age(verdict.retry_after_s)},
         query="",
         continue_to=None,
         stale_age=None,
     )
-    response = _answer(request, page, cache="no-store", status=429)
+    response = answer(request, page, cache="no-store", status=429, lang=language.code)
     response.headers["Retry-After"] = str(verdict.retry_after_s)
     return response

@@ -1,9 +1,9 @@
 """The access log: one line per answered request, in the same format as every other log
-line (JSON by default: `failover/logs.py`), with the request id the customer and the
+line (JSON by default: `kernel/logs.py`), with the request id the customer and the
 call center also see.
 
 Off by default (`[server] access_log`): a line per request costs about 17 us in JSON
-(the record, json.dumps and the write; `python -m loadtests.bench_accesslog`, measured
+(the record, json.dumps and the write; `loadtests/bench_accesslog.py` at 2b83a8d, measured
 2026-12-05 on the 2-core dev machine, best of 5), about 10% of a proxied request at the
 5,900 req/s measured for it (loadtests/results/proxy.md), and most deployments log at
 the load balancer already. Turn it
@@ -25,7 +25,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from failover.logs import REQUEST_ID_HEADER
+from kernel.logs import REQUEST_ID_HEADER
 from monitoring.http import DESTINATION, FRONT_DOOR
 
 ACCESS_LOGGER: Final = "switchboard.access"

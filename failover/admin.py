@@ -9,6 +9,8 @@ token is 401 and changes nothing. The token is compared in constant time
     POST /admin/callcenters/<name>/emergency {"on": true|false}
     POST /admin/callcenters/<name>/drain     {"on": true|false}
     POST /admin/cache/rewarm
+    PUT  /admin/message                    {"message": text}: the outage banner's line
+    DELETE /admin/message                  back to [branding] message
     GET  /admin/switches                   what is in force
     GET  /admin/log                        who did what, when (newest first)
 
@@ -23,23 +25,28 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
 
-from cache import web as selfhelp
 from failover.jsonbody import JsonBodyError, loads_object
-from failover.problem import problem
 from failover.routing import Override, OverrideKind
-from failover.switches import Desired, Switches
+from failover.switch_state import Desired
+from failover.switches import Switches
+from kernel.problem import problem
 from monitoring.http import Wrap
 
 log = logging.getLogger("switchboard.admin")
 
 ADMIN_TOKEN: Final = web.AppKey("admin_token", str)
 SWITCHBOARD: Final = web.AppKey("switches", Switches)
+# Self-help's rewarm (how many bulletins it fetched from the community site), handed in
+# by the composition root (switchboard/app.py): cache/ is failover's sibling, not below it.
+REWARM: Final[web.AppKey[Callable[[], Awaitable[int]]]] = web.AppKey("rewarm")
 MAX_ACTOR: Final = 64
 MAX_REASON: Final = 200
+MAX_MESSAGE: Final = 200  # as [branding] message
 SWITCHES: Final = frozenset({"emergency", "drain"})
 
 
@@ -168,6 +175,29 @@ async def set_override(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
+async def set_message(request: web.Request) -> web.Response:
+    """The operator's line in the outage banner, on every replica (shared like the
+    switches); plain text, escaped where it is shown."""
+    if (denied := _authorize(request)) is not None:
+        return denied
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    message: str | None = None
+    if request.method == "PUT":
+        text = body.get("message")
+        if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+            return problem(400, f"message must be text of at most {MAX_MESSAGE} characters")
+        # One line of plain text: control characters and line breaks become spaces.
+        message = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    desired = dataclasses.replace(request.app[SWITCHBOARD].current(), message=message)
+    return await _act(
+        request, body, desired, action="message", target="banner",
+        detail="(configured)" if message is None else message,
+        answer={"message": message},
+    )  # fmt: skip
+
+
 async def rewarm(request: web.Request) -> web.Response:
     if (denied := _authorize(request)) is not None:
         return denied
@@ -175,7 +205,7 @@ async def rewarm(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     switches = request.app[SWITCHBOARD]
-    fetched = await request.app[selfhelp.SELF_HELP].runtime.rewarm()
+    fetched = await request.app[REWARM]()
     await switches.note(
         actor=_actor(request, body), remote=request.remote or "?", action="rewarm",
         target="cache", detail=f"{fetched} fetched from the community site",
@@ -202,5 +232,7 @@ def add_routes(app: web.Application, token: str | None, wrap: Wrap) -> None:
     app.router.add_post("/admin/callcenters/{name}/{switch}", wrap("admin", set_switch))
     app.router.add_post("/admin/override", wrap("admin", set_override))
     app.router.add_post("/admin/cache/rewarm", wrap("admin", rewarm))
+    app.router.add_put("/admin/message", wrap("admin", set_message))
+    app.router.add_delete("/admin/message", wrap("admin", set_message))
     app.router.add_get("/admin/switches", wrap("admin", show_switches))
     app.router.add_get("/admin/log", wrap("admin", show_log))

@@ -28,9 +28,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from failover.clock import Clock
 from failover.pool import Event, Pool
 from failover.routing import Decision, RouteTo
+from kernel.clock import Clock
 
 log = logging.getLogger("switchboard.agentcheck")
 

@@ -1,4 +1,5 @@
-"""The typed keys under which `app.create_app` keeps shared objects on the application."""
+"""The typed keys under which `switchboard.app.create_app` keeps shared objects on the
+application."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from failover.callbacks.runtime import CallbackRuntime
-from failover.clock import Clock
 from failover.dataplane import DataPlane
 from failover.pool import Pool
 from failover.settings import Settings
 from failover.workers import WorkerInfo
+from kernel.clock import Clock
 from monitoring.metrics import Metrics
 
 POOL: Final = web.AppKey("pool", Pool)

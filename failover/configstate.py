@@ -28,9 +28,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from failover.admin import SWITCHBOARD, authorize
-from failover.breaker import OutlierPolicy
 from failover.callbacks.runtime import CallbackRuntime
-from failover.clock import Clock
 from failover.eventsink import EventSink, prime_series
 from failover.health import HealthPolicy
 from failover.monitor import Monitor, ProbeSchedule
@@ -38,6 +36,8 @@ from failover.pool import CallCenterSpec, Pool
 from failover.proxy import Proxy, ProxyPolicy
 from failover.reload import ConfigDiff, diff, fingerprint
 from failover.settings import ConfigError, Settings
+from kernel.breaker import OutlierPolicy
+from kernel.clock import Clock
 from monitoring.config import ConfigMetrics
 from monitoring.metrics import Metrics
 

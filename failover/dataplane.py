@@ -1,4 +1,4 @@
-"""Haproxy mode's two adapters, started and stopped together by `app.create_app`:
+"""Haproxy mode's two adapters, started and stopped together by `switchboard.app.create_app`:
 the agent-check responder (failover/agentcheck.py) and the stats feed
 (failover/haproxy_stats.py). docs/dataplane.md tells the whole story."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from failover.agentcheck import AgentResponder
-from failover.breaker import OutlierPolicy
-from failover.clock import Clock
 from failover.haproxy_stats import StatsFeed
 from failover.pool import Event, Pool
 from failover.settings import Settings
+from kernel.breaker import OutlierPolicy
+from kernel.clock import Clock
 
 
 class DataPlane:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from failover.breaker import Outcome
 from failover.health import HealthPolicy, HealthState, Observation, ProbeResult, classify
 from failover.pool import Ejected, Event, HealthChange, SwitchChanged
 from failover.routing import SELF_HELP, RouteChange, SelfHelpCause
+from kernel.breaker import Outcome
 from monitoring.metrics import Metrics
 
 log = logging.getLogger("switchboard")
@@ -48,6 +48,10 @@ class EventSink:
         self._metrics = metrics
         self.health = health
         self.on_route_change: Callable[[RouteChange], None] = lambda _: None
+        # Health shared among replicas (failover/shared_health.py) listens here: what the
+        # pool reported, and each of our own probe results, after it is counted.
+        self.on_events: Callable[[Sequence[Event]], None] = lambda _: None
+        self.on_probe: Callable[[str, Observation], None] = lambda *_: None
 
     def __call__(self, events: Sequence[Event]) -> None:
         m = self._metrics
@@ -70,7 +74,7 @@ class EventSink:
                 )  # fmt: skip
             elif isinstance(event, RouteChange):
                 m.failover_transitions_total.labels(event.target).inc()
-                m.failover_time.route_changed(event)
+                m.failover_time.route_changed(to_self_help=event.target == SELF_HELP, at=event.at)
                 self.on_route_change(event)
                 source = event.source or "start"
                 log.warning(
@@ -85,9 +89,12 @@ class EventSink:
                     extra={"event": "switch_changed", "backend": where, "switch": event.switch,
                            "value": event.value},
                 )  # fmt: skip
+        if events:
+            self.on_events(events)
 
     def probe(self, name: str, result: ProbeResult, events: Sequence[Event]) -> None:
         self._metrics.probe_duration.labels(name).observe(result.latency)
         obs = classify(result, self.health)
         self._metrics.probes_total.labels(name, obs.value).inc()
         self(events)
+        self.on_probe(name, obs)

@@ -30,15 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from failover.headers import CLIENT_CLAIMS, HOP_BY_HOP
 from failover.settings import Settings
+from kernel.headers import CLIENT_CLAIMS, HOP_BY_HOP
 
 BACKEND = "be_callcenters"
 # Weights: the chosen call center, and the one kept in the farm only for the retry.
 FULL_WEIGHT = 100
 RETRY_WEIGHT = 1
 # Status codes a customer never sees on /support (501 and 505 are the request's fault and
-# are passed on, as failover/breaker.py counts them).
+# are passed on, as kernel/breaker.py counts them).
 FAILED_STATUSES = "500 502:504 506:599"
 # The refusals of failover/target.py, on the raw (still encoded) path under /support:
 # dot segments (plain or encoded), encoded '/' or '\', a double-encoded '.', '/', '\' or
@@ -125,7 +125,7 @@ def _names_regex(names: frozenset[str]) -> str:
     return "^(" + "|".join(sorted(names)) + ")$"
 
 
-# failover/headers.py's lists. `Transfer-Encoding` is HAProxy's own framing, left to it;
+# kernel/headers.py's lists. `Transfer-Encoding` is HAProxy's own framing, left to it;
 # `Expect` too (it answers 100-continue itself).
 _HOP_REGEX = _names_regex(HOP_BY_HOP - {"transfer-encoding"})
 _CLAIMS_REGEX = _names_regex(CLIENT_CLAIMS | {"x-http-method-override", "x-http-method",
@@ -172,7 +172,7 @@ def render(settings: Settings) -> str:
         "frontend fe_customers",
         f"    bind {d.listen_host}:{d.listen_port}",
         f"    maxconn {s.max_connections}",
-        # Per-client connections (failover/server.py's max_connections_per_client).
+        # Per-client connections (failover/connections.py's max_connections_per_client).
         "    stick-table type ipv6 size 100k expire 60s store conn_cur",
         *_trusted_acl(settings),
         "    tcp-request connection track-sc0 src",
@@ -184,7 +184,7 @@ def render(settings: Settings) -> str:
         "    http-request deny deny_status 400 if sb_support sb_bad_target",
         "    http-request deny deny_status 413 if sb_support "
         f"{{ req.hdr_val(content-length) gt {p.max_body_bytes} }}",
-        # The customer's claims are kept only from trusted proxies (failover/headers.py).
+        # The customer's claims are kept only from trusted proxies (kernel/headers.py).
         "    http-request del-header X-Forwarded-For if !sb_trusted",
         f"    http-request del-header {_CLAIMS_REGEX} -m reg if !sb_trusted",
         "    http-request set-header X-Forwarded-Proto http if !sb_trusted",
@@ -218,7 +218,7 @@ def render(settings: Settings) -> str:
         "    retry-on conn-failure empty-response junk-response response-timeout 500 502 503 504",
         "    http-request disable-l7-retry unless METH_GET || METH_OPTIONS",
         f"    {rewrite}",
-        # Hop-by-hop headers, both ways (RFC 9110 7.6.1; failover/headers.py). A header
+        # Hop-by-hop headers, both ways (RFC 9110 7.6.1; kernel/headers.py). A header
         # the client named in `Connection` passes: del-header takes no dynamic names.
         f"    http-request del-header {_HOP_REGEX} -m reg",
         f"    http-response del-header {_HOP_REGEX} -m reg",

@@ -28,11 +28,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from failover.breaker import Outcome, OutlierPolicy
-from failover.clock import Clock
 from failover.haproxy_config import BACKEND
 from failover.pool import Event, Pool
-from failover.tasks import cancel_and_wait
+from kernel.breaker import Outcome, OutlierPolicy
+from kernel.clock import Clock
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.haproxy_stats")
 

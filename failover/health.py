@@ -6,7 +6,7 @@ a `Transition`. The vocabulary is HAProxy's: `healthy_threshold` ("rise") consec
 good probes bring a call center up, `unhealthy_threshold` ("fall") consecutive bad
 ones take it down (HAProxy configuration manual, section 5.2 "rise"/"fall").
 
-Semantic health (DESIGN.md contract): a 2xx whose JSON says `"status": "down"` is a
+Semantic health (docs/architecture.md contract): a 2xx whose JSON says `"status": "down"` is a
 failure; `"degraded"`, or a `queue_wait_seconds` above the configured limit, is
 DEGRADED: customers are offered self-help first, with a link to go on to the call
 center.

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from failover.clock import Clock
 from failover.health import ProbeResult
 from failover.pool import Event, Pool
 from failover.probes import probe
-from failover.tasks import cancel_and_wait
+from kernel.clock import Clock
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ admin API (`/admin/...`, `/api/v1/status`: the ops listener), served at
 Written by hand as data, next to the handlers it describes; schemathesis checks it
 against the live app in `make test` (tests/integration/test_openapi.py): every answer
 must match its schema, and no input may get a 5xx. Errors are RFC 9457 problem
-documents (`failover/problem.py`).
+documents (`kernel/problem.py`).
 """
 
 from __future__ import annotations
@@ -97,6 +97,15 @@ SCHEMAS: Final[dict[str, Any]] = {
                 },
             },
         ]
+    },
+    "MessageAnswer": {
+        "type": "object",
+        "required": ["message", "shared"],
+        "properties": {
+            "message": {"type": ["string", "null"], "description": "null: the configured one"},
+            "shared": {"type": "boolean", "description": "stored in Redis for every replica"},
+            "warning": {"type": "string"},
+        },
     },
     "SwitchAnswer": {
         "type": "object",
@@ -232,6 +241,21 @@ def _ops_paths() -> dict[str, Any]:
                 **ADMIN_ERRORS,
             },
         }},
+        "/admin/message": {
+            "put": {
+                "summary": "Set the operator's line in the outage banner, on every replica",
+                "security": bearer,
+                "requestBody": {"required": True, "content": {JSON: {"schema": {
+                    "type": "object", "required": ["message"], "properties": {
+                        "message": {"type": "string", "maxLength": 200}}}}}},
+                "responses": {"200": _ok(_ref("MessageAnswer")), **WRITE_ERRORS},
+            },
+            "delete": {
+                "summary": "Back to the configured line ([branding] message)",
+                "security": bearer,
+                "responses": {"200": _ok(_ref("MessageAnswer")), **WRITE_ERRORS},
+            },
+        },
         "/admin/switches": {"get": {
             "summary": "The switches in force", "security": bearer,
             "responses": {"200": _ok({"type": "object"}), **ADMIN_ERRORS},

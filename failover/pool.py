@@ -4,7 +4,8 @@ The pool is the one mutable object of the decision core. Drivers feed it probe
 results (`observe_probe`), proxy outcomes (`record_outcome`) and operator switches,
 always with `now`; it answers with events to log and count. `route` gives the
 routing decision for a request. `snapshot` hands out an immutable view for status
-pages and metrics; it is rebuilt only after a change.
+pages and metrics; it is rebuilt only after a change. What it holds for each call
+center is a frozen `Member` (`failover/members.py`), replaced whole on every change.
 
 Clock: `now` is a monotonic number of seconds chosen by the driver; `wall` is an
 aware datetime, used only for hours of operation.
@@ -12,41 +13,35 @@ aware datetime, used only for hours of operation.
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from failover.breaker import Breaker, Ejection, Outcome, OutlierPolicy
 from failover.health import (
     SERVING_STATES,
-    HealthMachine,
     HealthPolicy,
     HealthState,
     ProbeResult,
     Transition,
     classify,
 )
-from failover.routing import (
-    CallCenterView,
-    Decision,
-    Override,
-    RouteChange,
-    Router,
-    Schedule,
-    valid_until,
-)
+from failover.members import CallCenterSpec, Member, reconfigured
+from failover.peers import HoldKind, PeerHold, corroborated_rise
+from failover.routing import CallCenterView, Decision, Override, RouteChange, Router, valid_until
+from kernel.breaker import Ejection, Outcome, OutlierPolicy
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallCenterSpec:
-    """What the pool needs to know of a configured call center."""
-
-    name: str
-    priority: int
-    hours: Schedule | None = None
-    emergency: bool = False
+# CallCenterSpec (failover/members.py) is the pool's input, so it is named here too.
+__all__ = [
+    "CallCenterSpec",
+    "Ejected",
+    "Event",
+    "HealthChange",
+    "Pool",
+    "PoolSnapshot",
+    "SwitchChanged",
+    "UnknownCallCenterError",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,38 +65,6 @@ class SwitchChanged:
 
 
 Event = HealthChange | Ejected | SwitchChanged | RouteChange
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Member:
-    """Everything the pool holds for one call center."""
-
-    spec: CallCenterSpec
-    order: int
-    machine: HealthMachine = field(default_factory=HealthMachine)
-    breaker: Breaker = field(default_factory=Breaker)
-    stable_since: float = -math.inf
-    emergency: bool = False
-    drained: bool = False
-    last_probe: ProbeResult | None = None
-    last_probe_at: float | None = None
-
-    def view(self) -> CallCenterView:
-        return CallCenterView(
-            name=self.spec.name,
-            priority=self.spec.priority,
-            order=self.order,
-            health=self.machine.state,
-            stable_since=max(self.stable_since, _or_never(self.breaker.last_break())),
-            breaker=self.breaker,
-            emergency=self.emergency,
-            drained=self.drained,
-            hours=self.spec.hours,
-        )
-
-
-def _or_never(t: float | None) -> float:
-    return -math.inf if t is None else t
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +186,29 @@ class Pool:
         self._snapshot = None
         return [event]
 
+    def set_peer_hold(self, name: str, hold: PeerHold | None, *, now: float) -> list[Event]:
+        """Apply (or lift) a peer's verdict (issue 15). Lifting a DOWN restarts the
+        hold-down, as a return from DOWN does; an event only when the kind changes."""
+        m = self._members.get(name)
+        if m is None or m.peer == hold:
+            return []
+        was, kind = (m.peer.kind if m.peer else None), (hold.kind if hold else None)
+        stable = now if was is HoldKind.DOWN and kind is not HoldKind.DOWN else m.stable_since
+        m = replace(m, peer=hold, stable_since=stable)
+        if was == kind:
+            return self._put(m)
+        value = "clear" if kind is None else kind.value
+        return self._put(m, [SwitchChanged(callcenter=name, switch="peer", value=value, at=now)])
+
+    def adopt_rise(self, name: str, *, peer: str, now: float) -> list[Event]:
+        """DOWN here, our last probe passed and `peer` says UP: rise now (issue 15)."""
+        m = self._members.get(name)
+        moved = None if m is None else corroborated_rise(m.machine, now=now, peer=peer)
+        if m is None or moved is None:
+            return []
+        m = replace(m, machine=moved[0], stable_since=now)
+        return self._put(m, [HealthChange(callcenter=name, transition=moved[1])])
+
     def route(
         self, *, now: float, wall: datetime | Callable[[], datetime]
     ) -> tuple[Decision, RouteChange | None]:
@@ -306,28 +292,3 @@ class Pool:
                 version=self._version,
             )
         return snap
-
-
-def reconfigured(
-    members: Mapping[str, Member], specs: Sequence[CallCenterSpec], *, reset: Collection[str] = ()
-) -> dict[str, Member]:
-    """The members for new `specs`, in their order (issue 17, configuration reload).
-
-    A call center kept by name keeps everything it has learnt (health machine, breaker,
-    switches, last probe) and takes its new spec (priority, hours). Its emergency switch
-    follows the file only if the file's `emergency` changed; else it stays as an operator
-    left it. One named in `reset` (its URL or health path changed: what we learnt was
-    about another address) starts afresh, like one that was added: UNKNOWN, not serving
-    until probed. One no longer in `specs` is gone."""
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"duplicate call-center names in {names}")
-    out: dict[str, Member] = {}
-    for order, spec in enumerate(specs):
-        old = members.get(spec.name)
-        if old is None or spec.name in reset:
-            out[spec.name] = Member(spec=spec, order=order, emergency=spec.emergency)
-            continue
-        emergency = spec.emergency if spec.emergency != old.spec.emergency else old.emergency
-        out[spec.name] = replace(old, spec=spec, order=order, emergency=emergency)
-    return out

@@ -15,8 +15,8 @@ from typing import Final
 
 import aiohttp
 
-from failover.clock import Clock
 from failover.health import FailureKind, ProbeResult
+from kernel.clock import Clock
 
 # Health answers are small JSON documents; a huge body is a broken endpoint.
 MAX_HEALTH_BODY: Final = 64 * 1024

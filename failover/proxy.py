@@ -11,20 +11,16 @@ Content-Encoding, and a failure while sending it is never the client's doing. A 
 connection is waited for within the budget; none free is `NotSent`, which says nothing
 about the call center and counts against none.
 
-Response bodies up to `buffer_bytes` (with a known length, or chunked and ending within
-it) are read whole before the customer sees a byte, so a failure while reading them can
-still be retried elsewhere. Larger bodies are streamed; once streaming has begun, a
-failure can only cut the connection (the status line is gone), and it is counted
-against the call center.
+Response bodies up to `buffer_bytes` are read whole before the customer sees a byte, so
+a failure while reading them can still be retried elsewhere; larger ones are streamed
+(`failover/relay.py`).
 
 Timeouts: aiohttp's `sock_connect` and `sock_read` bound each phase of every attempt
 (`ClientTimeout(total=...)` alone can hang, aiohttp #11740). The customer's budget is
 kept by an `asyncio.timeout_at` wherever those bounds do not already keep it: around
 sending when `connect + read` is more than what is left, and around a buffered body
 that has not fully arrived with the headers. The usual first attempt, whose small page
-comes in one piece, needs no extra timer at all. A streamed body, once started, is
-bounded by `sock_read` between chunks, not by the budget: a large download on a slow
-phone must not be cut off.
+comes in one piece, needs no extra timer at all.
 """
 
 from __future__ import annotations
@@ -38,10 +34,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from failover.breaker import Outcome, outcome_of_status
-from failover.headers import IPNetwork, downstream_response_headers, upstream_request_headers
-
-STREAM_CHUNK = 64 * 1024
+from failover.relay import buffered, read_up_to, response_headers, stream
+from failover.target import Origin, upstream_url
+from kernel.breaker import Outcome, outcome_of_status
+from kernel.headers import IPNetwork, upstream_request_headers
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,7 +219,7 @@ class Proxy:
                     answer, whole = await upstream.read(), True  # arrived with the headers
                 else:
                     async with asyncio.timeout_at(deadline):
-                        answer, whole = await _read_up_to(upstream, p.buffer_bytes)
+                        answer, whole = await read_up_to(upstream, p.buffer_bytes)
                 if whole:
                     return self._buffered(upstream, answer, base, extra, request_id)
                 return await self._stream(request, upstream, base, extra, request_id, prefix=answer)
@@ -236,7 +232,7 @@ class Proxy:
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
         return await self._stream(request, upstream, base, extra, request_id)
 
-    def _response_headers(
+    def _headers(
         self,
         upstream: aiohttp.ClientResponse,
         base: str,
@@ -245,16 +241,9 @@ class Proxy:
         *,
         keep_content_length: bool,
     ) -> CIMultiDict[str]:
-        headers = downstream_response_headers(
-            upstream.headers,
-            upstream_base=base,
-            mount=self._policy.mount,
-            keep_content_length=keep_content_length,
-            request_id=request_id,
-        )
-        if extra:
-            headers.update(extra)
-        return headers
+        return response_headers(upstream, base=base, mount=self._policy.mount, extra=extra,
+                                request_id=request_id,
+                                keep_content_length=keep_content_length)  # fmt: skip
 
     def _buffered(
         self,
@@ -264,13 +253,8 @@ class Proxy:
         extra: Mapping[str, str] | None,
         request_id: str | None,
     ) -> Answered:
-        headers = self._response_headers(
-            upstream, base, extra, request_id, keep_content_length=False
-        )
-        upstream.release()
-        response = web.Response(
-            status=upstream.status, reason=upstream.reason, body=body, headers=headers
-        )
+        headers = self._headers(upstream, base, extra, request_id, keep_content_length=False)
+        response = buffered(upstream, body, headers)
         return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
 
     async def _stream(
@@ -283,70 +267,9 @@ class Proxy:
         *,
         prefix: bytes = b"",
     ) -> Answered:
-        headers = self._response_headers(
-            upstream, base, extra, request_id, keep_content_length=True
-        )
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        response.headers.extend(headers)
-        try:
-            await response.prepare(request)
-            if prefix:
-                await response.write(prefix)
-            while True:
-                try:
-                    chunk = await upstream.content.read(STREAM_CHUNK)
-                except (aiohttp.ClientError, OSError, TimeoutError):
-                    # The status line is out: all that is left is to cut the connection,
-                    # so the customer's client sees a truncated body, not a short one.
-                    if request.transport is not None:
-                        request.transport.close()
-                    return Answered(
-                        response=response, status=upstream.status, outcome=Outcome.LOCAL_FAILURE
-                    )
-                if not chunk:
-                    break
-                await response.write(chunk)
-            await response.write_eof()
-        except (ConnectionResetError, OSError):
-            pass  # the customer went away: not the call center's fault
-        finally:
-            # A connection with unread body cannot go back to the pool.
-            if upstream.content.at_eof():
-                upstream.release()
-            else:
-                upstream.close()
-        return Answered(response=response, status=upstream.status, outcome=Outcome.SUCCESS)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Origin:
-    """A configured call-center base URL, taken apart once."""
-
-    scheme: str
-    host: str
-    port: int | None
-    path: str  # without its trailing "/"
-
-    @classmethod
-    def of(cls, base: URL) -> Origin:
-        return cls(scheme=base.scheme, host=base.raw_host or "", port=base.explicit_port,
-                   path=base.raw_path.rstrip("/"))  # fmt: skip
-
-
-def upstream_url(origin: Origin, path_qs: str) -> URL:
-    """The call center's URL for a checked path and query (`target.upstream_path`):
-    scheme, host and port from the configuration only, never from the request."""
-    path, _, query = path_qs.partition("?")
-    return URL.build(scheme=origin.scheme, host=origin.host, port=origin.port,
-                     path=origin.path + path, query_string=query, encoded=True)  # fmt: skip
-
-
-async def _read_up_to(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """The body if it ends within `limit` bytes (True), else its first `limit + 1`."""
-    try:
-        return await upstream.content.readexactly(limit + 1), False
-    except asyncio.IncompleteReadError as short:
-        return short.partial, True  # the body ended first: that is all of it
+        headers = self._headers(upstream, base, extra, request_id, keep_content_length=True)
+        response, outcome = await stream(request, upstream, headers, prefix=prefix)
+        return Answered(response=response, status=upstream.status, outcome=outcome)
 
 
 def _close(upstream: aiohttp.ClientResponse | None) -> None:

@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from failover.settings.validators import _parse_sentinel
-from failover.tasks import cancel_and_wait
+from kernel.tasks import cancel_and_wait
 
 # redis-py before 8.2 left Sentinel.__init__ unannotated (mypy strict: untyped call), 8.2
 # annotates it (a `type: ignore` there is then unused, also an error). Called through a

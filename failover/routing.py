@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
-from failover.breaker import Breaker
 from failover.health import HealthState
+from kernel.breaker import Breaker
 
 
 class Schedule(Protocol):

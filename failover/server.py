@@ -2,7 +2,7 @@
 
 aiohttp's server has no header deadline and no per-client connection cap: 300 connections
 sending one header byte every 2 s stay open for ever (its keep-alive timer only closes a
-connection that has sent nothing). This module adds, per connection:
+connection that has sent nothing). The runner built here adds, per connection:
 
 - a header deadline (`server.header_timeout_ms`, nginx's `client_header_timeout`,
   HAProxy's `timeout http-request`): from the connection's start, or from the first byte
@@ -19,31 +19,23 @@ connection that has sent nothing). This module adds, per connection:
 Everything refused is counted in `switchboard_requests_refused_total{reason}`; none of it
 reaches a call center, so none of it can count against one.
 
-aiohttp exposes no hook for the first two: `GuardedRequestHandler` subclasses its
-`RequestHandler` and reads two of its attributes (`_request_count`, the requests parsed
-on the connection; `_request_in_progress`). The lock pins aiohttp, and
-tests/attacks/test_proxy_connections.py fails if a release changes them.
+The first two are kept by the handler aiohttp's server makes for each connection
+(`failover/connections.py`); the request checks are made here, before routing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
 
 from failover.admission import refusal
 from failover.appkeys import METRICS, SETTINGS
-from failover.headers import IPNetwork, is_trusted
-from failover.limits.identity import client_identity
-from failover.target import framing_problem, host_problem
+from failover.connections import Connections, Count, Guard, GuardedServer, ServerLimits
+from failover.target import absolute_form_problem, framing_problem, host_problem
 
-log = logging.getLogger("switchboard.server")
-
-Count = Callable[[str], None]
 REFUSALS: Final = (
     "malformed",
     "bad_target",
@@ -59,147 +51,6 @@ REFUSALS: Final = (
     "client_in_flight",
     "uploads_full",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServerLimits:
-    header_timeout: float
-    keepalive_timeout: float
-    max_connections: int
-    max_connections_per_client: int
-    trusted: tuple[IPNetwork, ...] = ()
-    mount: str = "/support"
-
-
-@dataclass(slots=True, kw_only=True)
-class Connections:
-    """Open connections, in all and per client key (the TCP peer)."""
-
-    limits: ServerLimits
-    total: int = 0
-    by_client: dict[str, int] = field(default_factory=dict)
-
-    def admit(self, peer: str | None) -> tuple[str | None, str | None]:
-        """(key to release later, None) if admitted, else (None, reason)."""
-        if self.total >= self.limits.max_connections:
-            return None, "connection_limit"
-        key = client_identity(peer, (), ())  # the TCP peer; an IPv6 one by its /64
-        full = self.by_client.get(key, 0) >= self.limits.max_connections_per_client
-        if full and not is_trusted(peer, self.limits.trusted):
-            return None, "client_connection_limit"
-        self.total += 1
-        self.by_client[key] = self.by_client.get(key, 0) + 1
-        return key, None
-
-    def release(self, key: str) -> None:
-        self.total -= 1
-        left = self.by_client[key] - 1
-        if left:
-            self.by_client[key] = left
-        else:
-            del self.by_client[key]
-
-
-@dataclass(slots=True, kw_only=True)
-class Guard:
-    """What every connection of one server shares."""
-
-    limits: ServerLimits
-    count: Count
-    connections: Connections
-
-
-class GuardedRequestHandler(web.RequestHandler):
-    __slots__ = ("_sb_guard", "_sb_key", "_sb_quiet", "_sb_seen", "_sb_timer")
-
-    def __init__(self, manager: web.Server, *, guard: Guard, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
-        self._sb_guard = guard
-        self._sb_key: str | None = None
-        self._sb_seen = 0
-        self._sb_timer: asyncio.TimerHandle | None = None
-        self._sb_quiet = False
-
-    def handle_error(
-        self,
-        request: web.BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        """A request that aiohttp's parser refused (4xx) is the client's fault: counted
-        and logged in one line, not as an ERROR with a traceback (no false alert)."""
-        if status >= 500:
-            return super().handle_error(request, status, exc, message)
-        self._sb_guard.count("malformed")
-        log.info("refused a malformed request from %s: %s", request.remote,
-                 str(exc or message)[:200].replace("\n", " "))  # fmt: skip
-        self._sb_quiet = True
-        try:
-            return super().handle_error(request, status, exc, message)
-        finally:
-            self._sb_quiet = False
-
-    def log_exception(self, *args: Any, **kw: Any) -> None:
-        if not self._sb_quiet:
-            super().log_exception(*args, **kw)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        peer = transport.get_extra_info("peername")
-        address = peer[0] if isinstance(peer, tuple) and peer else None
-        key, refused = self._sb_guard.connections.admit(address)
-        if refused is not None:
-            self._sb_guard.count(refused)
-            self.force_close()
-            return
-        self._sb_key = key
-        self._start_header_timer()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._request_count != self._sb_seen:  # a request's headers are complete
-            self._sb_seen = self._request_count
-            self._stop_header_timer()
-        elif self._sb_timer is None and not self._request_in_progress:
-            self._start_header_timer()  # the first bytes of the next request
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._stop_header_timer()
-        if self._sb_key is not None:
-            self._sb_guard.connections.release(self._sb_key)
-            self._sb_key = None
-        super().connection_lost(exc)
-
-    def _start_header_timer(self) -> None:
-        if self.transport is None:
-            return
-        self._sb_timer = self._loop.call_later(
-            self._sb_guard.limits.header_timeout, self._header_deadline
-        )
-
-    def _stop_header_timer(self) -> None:
-        if self._sb_timer is not None:
-            self._sb_timer.cancel()
-            self._sb_timer = None
-
-    def _header_deadline(self) -> None:
-        self._sb_timer = None
-        if self._request_count == self._sb_seen and not self._request_in_progress:
-            self._sb_guard.count("header_timeout")
-            self.force_close()
-
-
-class GuardedServer(web.Server):
-    def __init__(self, *args: Any, guard: Guard, handler_kwargs: dict[str, Any], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._sb_guard = guard
-        self._sb_handler_kwargs = handler_kwargs
-
-    def __call__(self) -> web.RequestHandler:
-        return GuardedRequestHandler(
-            self, loop=self._loop, guard=self._sb_guard, **self._sb_handler_kwargs
-        )
 
 
 def runner_for(app: web.Application, **kwargs: Any) -> GuardedRunner:
@@ -286,27 +137,34 @@ def checked(handler: Handler, guard: Guard) -> Handler:
     return check
 
 
+_HOST_KEY: Final = istr(hdrs.HOST)  # a CIMultiDict takes an istr key faster
+_TE_KEY: Final = istr(hdrs.TRANSFER_ENCODING)
+_CE_KEY: Final = istr(hdrs.CONTENT_ENCODING)
+_GOOD_HOSTS_MAX: Final = 256
+# Host values found valid, so that the regex runs once per value, not once per request
+# (bounded: cleared when full, as a client may send any number of distinct values).
+_good_hosts: set[str] = set()
+
+
 def request_problem(request: web.BaseRequest, mount: str) -> tuple[str, int, str] | None:
     """(metric reason, status, text) for a request that must not go further."""
     headers = request.headers
     version = request.version
-    framing = framing_problem(
-        http10=version < (1, 1), has_transfer_encoding="Transfer-Encoding" in headers
-    )
-    if framing is not None:
-        return "bad_framing", 400, framing
-    hosts: Sequence[str] = headers.getall("Host", ())
-    if len(hosts) > 1:
-        return "bad_host", 400, "more than one Host header"
-    host = host_problem(hosts[0] if hosts else None, http11=version >= (1, 1))
-    if host is not None:
-        return "bad_host", 400, host
+    if version < (1, 1):
+        framing = framing_problem(http10=True, has_transfer_encoding=_TE_KEY in headers)
+        if framing is not None:
+            return "bad_framing", 400, framing
+    hosts: Sequence[str] = headers.getall(_HOST_KEY, ())
+    if len(hosts) != 1 or hosts[0] not in _good_hosts:
+        problem = _host_problem(hosts, http11=version >= (1, 1))
+        if problem is not None:
+            return problem
     raw = request.raw_path
     if not raw.startswith("/"):
-        target = _absolute_form_problem(raw)
+        target = absolute_form_problem(raw)
         if target is not None:
             return "bad_target", 400, target
-    encoding = headers.get("Content-Encoding")
+    encoding = headers.get(_CE_KEY)
     if encoding is not None and encoding.strip().lower() != "identity":
         path = request.rel_url.raw_path
         if not (path == mount or path.startswith(mount + "/")) and request.body_exists:
@@ -314,14 +172,14 @@ def request_problem(request: web.BaseRequest, mount: str) -> tuple[str, int, str
     return None
 
 
-def _absolute_form_problem(raw: str) -> str | None:
-    """RFC 9112 3.2.2: a server must accept the absolute form; only its path and query
-    are used here (the upstream URL never takes an authority from a client). Userinfo
-    is refused (RFC 9110 4.2.4: treat it as an error)."""
-    scheme, sep, rest = raw.partition("://")
-    if not sep or scheme.lower() not in ("http", "https"):
-        return "unsupported request target"
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    if "@" in authority:
-        return "userinfo in request target"
+def _host_problem(hosts: Sequence[str], *, http11: bool) -> tuple[str, int, str] | None:
+    if len(hosts) > 1:
+        return "bad_host", 400, "more than one Host header"
+    host = host_problem(hosts[0] if hosts else None, http11=http11)
+    if host is not None:
+        return "bad_host", 400, host
+    if hosts:
+        if len(_good_hosts) >= _GOOD_HOSTS_MAX:
+            _good_hosts.clear()
+        _good_hosts.add(hosts[0])
     return None

@@ -10,7 +10,9 @@ Each part is gathered on its own under a time limit: one that fails or hangs (Re
 down, a bug) is named in `unknown` and shows as "unknown" while the rest still shows.
 A fault in what the page reports on never makes it a 5xx. Lists are capped at `LIMIT`.
 
-Who sees what: without the admin token, the public view (`failover.statusview`).
+Who sees what: without the admin token, the public view (`failover.statusview`). The
+page is failover/status_page.py. Self-help's facts come through `SELF_HELP_FACTS`, which
+the composition root sets (switchboard/app.py): cache/ is failover's sibling, not below it.
 
 Errors: none raised to callers; a failing part is logged and listed in `unknown`.
 """
@@ -23,39 +25,45 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-import jinja2
 from aiohttp import web
 
-from cache.web import SELF_HELP
 from failover.admin import SWITCHBOARD
 from failover.appkeys import CALLBACKS, CLOCK, POOL, REDIS
 from failover.callbacks.runtime import CallbackRuntime
-from failover.clock import Clock
 from failover.configstate import CONFIG
 from failover.pool import Ejected, Event, HealthChange, PoolSnapshot
 from failover.redisconn import reachable
-from failover.routing import SELF_HELP as TO_SELF_HELP
-from failover.routing import Override, RouteChange
-from failover.security_headers import STATUS_PAGE_HEADERS
+from failover.routing import SELF_HELP, Override, RouteChange
+from failover.shared_wiring import SHARED_HEALTH
 from failover.statusview import viewer
+from kernel.clock import Clock
+from kernel.overload_monitor import OverloadMonitor
 
 log = logging.getLogger("switchboard.status")
 
 LIMIT: Final = 50  # timeline and audit entries shown
 PART_TIMEOUT: Final = 1.5  # s; Redis calls give up sooner (redisconn.SOCKET_TIMEOUT)
-REFRESH_SECONDS: Final = 5
 NO_STORE: Final = {"Cache-Control": "no-store"}
-PAGE_HEADERS: Final = {**NO_STORE, **STATUS_PAGE_HEADERS}  # its own style's hash in the CSP
-TEMPLATES: Final = Path(__file__).parent / "templates"
 
 Json = dict[str, Any]
 Stamp = Callable[[float | None], str | None]
 ROUTING_UNKNOWN: Final[Json] = dict.fromkeys(
     ("destination", "failover_active", "since", "since_age_s", "reason", "override")
 )
+
+
+class SelfHelpFacts(Protocol):
+    """Self-help as the status shows it."""
+
+    def cache(self) -> Json: ...
+
+    @property
+    def overload(self) -> OverloadMonitor | None: ...
+
+
+SELF_HELP_FACTS: Final[web.AppKey[SelfHelpFacts]] = web.AppKey("self_help_facts")
 
 
 def wall_of(t: float, clock: Clock) -> datetime | None:
@@ -87,6 +95,7 @@ async def gather(app: web.Application) -> Json:
         "callbacks": _callbacks(app.get(CALLBACKS), wall.timestamp()),
         "admin_log": _admin_log(app),
         "timeline": _timeline(snap, at),
+        "peers": _peers(app),  # issue 15; operator view only (not in statusview's TOP)
     }
     values = await asyncio.gather(*(_part(k, v, unknown) for k, v in parts.items()))
     found = dict(zip(parts, values, strict=True))
@@ -114,7 +123,7 @@ async def _routing(snap: PoolSnapshot, now: float, at: Stamp) -> Json:
     router, o = snap.router, snap.override
     return {
         "destination": router.current,
-        "failover_active": router.current == TO_SELF_HELP,
+        "failover_active": router.current == SELF_HELP,
         "since": at(router.since) if router.current else None,
         "since_age_s": round(now - router.since, 1) if router.current else None,
         "reason": router.reason,
@@ -172,19 +181,12 @@ async def _redis(app: web.Application) -> Json:
 
 
 async def _cache(app: web.Application) -> Json:
-    service = app[SELF_HELP].service
-    return {
-        "redis_breaker_open": service.redis_dep.open,
-        "origin_breaker_open": service.origin_dep.open,
-        "bulletins_known": len(service.known()),
-        "l1_entries": service.l1_size,
-        "snapshot_error": app[SELF_HELP].runtime.snapshot_error,
-    }
+    return app[SELF_HELP_FACTS].cache()
 
 
 async def _overload(app: web.Application, at: Stamp) -> Json:
     """The load-shedding stage in force and what it was decided from (issue 14)."""
-    monitor = app[SELF_HELP].runtime.overload
+    monitor = app[SELF_HELP_FACTS].overload
     if monitor is None:
         return {"stage": "normal", "level": 0, "measured": False}
     return {
@@ -224,6 +226,11 @@ async def _callbacks(runtime: CallbackRuntime | None, now: float) -> Json:
     return body
 
 
+async def _peers(app: web.Application) -> Json | None:
+    shared = app.get(SHARED_HEALTH)
+    return None if shared is None else shared.describe()
+
+
 async def _admin_log(app: web.Application) -> list[Json]:
     return [dataclasses.asdict(e) for e in await app[SWITCHBOARD].recent(LIMIT)]
 
@@ -258,9 +265,6 @@ def _credit_override(facts: Json) -> None:
         override["set_by"] = {k: entry[k] for k in ("actor", "at", "remote", "replica")}
 
 
-# -- the two answers ------------------------------------------------------------------
-
-
 async def status_handler(request: web.Request) -> web.Response:
     if isinstance(view := viewer(request), web.Response):
         return view
@@ -270,67 +274,3 @@ async def status_handler(request: web.Request) -> web.Response:
         log.exception("status: gathering failed")
         body = {"unknown": ["all"], "error": type(exc).__name__}
     return web.json_response(body, headers=NO_STORE)
-
-
-def _parse(iso: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(iso) if iso else None
-    except ValueError:
-        return None
-
-
-def when(iso: str | None) -> str:
-    moment = _parse(iso)
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def ago(iso: str | None, now_iso: str) -> str:
-    """How long ago `iso` was, as "4 min 3 s ago" (or "in 8 s" for a moment to come)."""
-    moment, now = _parse(iso), _parse(now_iso)
-    if moment is None or now is None:
-        return ""
-    seconds = (now - moment).total_seconds()
-    return f"in {duration(-seconds)}" if seconds < -0.5 else f"{duration(seconds)} ago"
-
-
-def duration(seconds: float) -> str:
-    s = int(seconds)
-    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
-                                      ("min", 60, "s", 1)):  # fmt: skip
-        if s >= size:
-            rest = (s % size) // sub_size
-            return f"{s // size} {unit} {rest} {sub}" if rest else f"{s // size} {unit}"
-    return f"{s} s"
-
-
-# A tone per state, for colour; the page always prints the state's name beside it.
-TONES: Final = {
-    "serving": "ok", "up": "ok", "degraded": "warn", "emergency": "info", "drained": "info",
-    "closed": "info", "ejected": "bad", "down": "bad", "unknown": "muted",
-}  # fmt: skip
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)  # fmt: skip
-_ENV.filters |= {"when": when, "duration": duration}
-_ENV.globals |= {"ago": ago, "refresh": REFRESH_SECONDS, "tones": TONES}
-
-FALLBACK_PAGE: Final = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
-    "<title>Status unknown · Switchboard</title></head><body><main>"
-    "<h1>Switchboard status: unknown</h1><p>The status could not be gathered; see the "
-    "front door's log. This page retries by itself.</p></main></body></html>"
-)
-
-
-async def status_page(request: web.Request) -> web.Response:
-    if isinstance(view := viewer(request), web.Response):
-        return view
-    try:
-        text = _ENV.get_template("status.html").render(s=view(await gather(request.app)))
-    except Exception:  # never a 5xx for what we report on
-        log.exception("status: page failed")
-        text = FALLBACK_PAGE
-    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)

@@ -157,6 +157,6 @@ def _event(e: Json) -> Json:
         out["reason"] = reason.split(": ", 1)[0]
     elif e.get("kind") == "route":
         out["reason"] = _reason(reason)
-    elif "reason" in e:  # an ejection's: counts of failures (failover/breaker.py)
+    elif "reason" in e:  # an ejection's: counts of failures (kernel/breaker.py)
         out["reason"] = reason
     return out

@@ -5,10 +5,12 @@ every replica reads the stored switches once a second (`sync`) and applies them,
 reads them at start, so an override set on one replica holds on all of them and
 survives a restart. Without Redis configured, switches are this process's only.
 
-Redis keys::
+Redis keys (the values: failover/switch_state.py)::
 
     sb:admin:switches   hash: "override" -> JSON {kind, callcenter, reason};
-                        "emergency:<name>" / "drained:<name>" -> "1" (absent = off)
+                        "emergency:<name>" / "drained:<name>" -> "1" (absent = off);
+                        "message" -> the outage banner's operator message (absent = the
+                        configured one, [branding] message)
     sb:admin:version    integer, bumped on every change (replicas poll it)
     sb:admin:log        list of JSON audit entries, newest first, capped at LOG_SIZE
 
@@ -27,16 +29,17 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Final, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from failover.clock import Clock
 from failover.pool import Event, Pool
-from failover.routing import CallCenterView, Override, OverrideKind
-from failover.tasks import cancel_and_wait
+from failover.routing import CallCenterView
+from failover.switch_state import AuditEntry, Desired, desired_of, raw_of
+from kernel.clock import Clock
+from kernel.tasks import cancel_and_wait
 
 log = logging.getLogger("switchboard.admin")
 
@@ -46,69 +49,6 @@ LOG: Final = "sb:admin:log"
 LOG_SIZE: Final = 200
 SYNC_EVERY: Final = 1.0
 START_TRIES: Final = 5
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditEntry:
-    at: str  # RFC 3339, UTC
-    actor: str
-    remote: str
-    action: str  # override | emergency | drain | rewarm
-    target: str  # a call-center name, "all", or the override mode
-    detail: str
-    replica: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Desired:
-    """The switches as stored: what every replica should apply."""
-
-    override: Override | None = None
-    emergency: frozenset[str] = frozenset()
-    drained: frozenset[str] = frozenset()
-
-
-def _override_json(o: Override | None) -> str | None:
-    if o is None:
-        return None
-    return json.dumps({"kind": o.kind.value, "callcenter": o.callcenter, "reason": o.reason})
-
-
-def _override_of(text: str | None) -> Override | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    return Override(
-        kind=OverrideKind(data["kind"]), callcenter=data.get("callcenter"),
-        reason=str(data.get("reason", "")),
-    )  # fmt: skip
-
-
-def desired_of(raw: dict[str, str], names: Sequence[str]) -> Desired:
-    """Read the stored hash; names not configured here are ignored (another version's)."""
-    known = set(names)
-    override = None
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        override = _override_of(raw.get("override"))
-    if (
-        override is not None
-        and override.callcenter is not None
-        and override.callcenter not in known
-    ):
-        override = None
-    return Desired(
-        override=override,
-        emergency=frozenset(n for n in known if raw.get(f"emergency:{n}") == "1"),
-        drained=frozenset(n for n in known if raw.get(f"drained:{n}") == "1"),
-    )
-
-
-def raw_of(desired: Desired) -> dict[str, str]:
-    raw = {f"emergency:{n}": "1" for n in desired.emergency}
-    raw |= {f"drained:{n}": "1" for n in desired.drained}
-    if (o := _override_json(desired.override)) is not None:
-        raw["override"] = o
-    return raw
 
 
 class Switches:
@@ -128,6 +68,7 @@ class Switches:
         self.replica = replica
         self._observe = observe
         self._on_action = on_action
+        self._message: str | None = None  # the operator's, for the outage banner
         self._version: int | None = None
         self._unsynced = False
         self._log: deque[AuditEntry] = deque(maxlen=LOG_SIZE)
@@ -143,9 +84,15 @@ class Switches:
             override=snap.override,
             emergency=frozenset(v.name for v in snap.views if v.emergency),
             drained=frozenset(v.name for v in snap.views if v.drained),
+            message=self._message,
         )
 
+    def message(self, configured: str = "") -> str:
+        """The outage banner's operator message: the admin API's, else `configured`."""
+        return configured if self._message is None else self._message
+
     def apply(self, desired: Desired) -> None:
+        self._message = desired.message
         now = self._clock.monotonic()
         events: list[Event] = []
         for name in self._pool.names:
@@ -170,6 +117,7 @@ class Switches:
             else {"kind": o.kind.value, "callcenter": o.callcenter, "reason": o.reason},
             "emergency": sorted(d.emergency),
             "drained": sorted(d.drained),
+            "message": d.message,
             "shared": self.shared,
             "in_sync": not self._unsynced,
         }

@@ -14,16 +14,20 @@ tools and attackers send them, and a call center mounted under a path would reso
 e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). Control characters and
 backslashes are refused for the same reason.
 
-`host_problem` and `framing_problem` are the RFC 9112 checks that aiohttp's parser leaves
-to us: a Host that is not `host[:port]` (3.2), and an HTTP/1.0 message with
-Transfer-Encoding (6.1: its framing is faulty).
+`host_problem`, `framing_problem` and `absolute_form_problem` are the RFC 9112 checks
+that aiohttp's parser leaves to us: a Host that is not `host[:port]` (3.2), an HTTP/1.0
+message with Transfer-Encoding (6.1: its framing is faulty), and an absolute-form target
+that is not http(s) or carries userinfo (3.2.2).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
+
+from yarl import URL
 
 _DOTS: Final = frozenset({".", ".."})
 # Still an encoded '.', '/', '\' or '%' after one decoding: a second decoder (the call
@@ -34,6 +38,29 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 # then an optional port. Host names in practice: letters, digits, '-', '.', '_' (seen in
 # internal names), so reg-name is held to those; an IP-literal holds hex, ':' and '.'.
 _HOST: Final = re.compile(r"(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """A configured call-center base URL, taken apart once."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str  # without its trailing "/"
+
+    @classmethod
+    def of(cls, base: URL) -> Origin:
+        return cls(scheme=base.scheme, host=base.raw_host or "", port=base.explicit_port,
+                   path=base.raw_path.rstrip("/"))  # fmt: skip
+
+
+def upstream_url(origin: Origin, path_qs: str) -> URL:
+    """The call center's URL for a checked path and query (`upstream_path`):
+    scheme, host and port from the configuration only, never from the request."""
+    path, _, query = path_qs.partition("?")
+    return URL.build(scheme=origin.scheme, host=origin.host, port=origin.port,
+                     path=origin.path + path, query_string=query, encoded=True)  # fmt: skip
 
 
 class BadTargetError(ValueError):
@@ -86,4 +113,17 @@ def host_problem(host: str | None, *, http11: bool) -> str | None:
 def framing_problem(*, http10: bool, has_transfer_encoding: bool) -> str | None:
     if http10 and has_transfer_encoding:
         return "Transfer-Encoding in an HTTP/1.0 request"
+    return None
+
+
+def absolute_form_problem(raw: str) -> str | None:
+    """RFC 9112 3.2.2: a server must accept the absolute form; only its path and query
+    are used here (the upstream URL never takes an authority from a client). Userinfo
+    is refused (RFC 9110 4.2.4: treat it as an error)."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "unsupported request target"
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if "@" in authority:
+        return "userinfo in request target"
     return None

@@ -20,14 +20,14 @@ from urllib.parse import unquote, urlencode
 from aiohttp import web
 
 from failover.admission import ClientFaultError, InFlight, read_body, refusal
-from failover.clock import Clock
-from failover.limits.identity import client_identity
-from failover.logs import REQUEST_ID
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
 from failover.proxy import Answered, NotSent, Proxy, ProxyPolicy
 from failover.routing import OfferSelfHelp, SendToSelfHelp
 from failover.target import BadTargetError, upstream_path
+from kernel.clock import Clock
+from kernel.limits.identity import Identities
+from kernel.logs import REQUEST_ID
 from monitoring.http import DESTINATION, Wrap
 from monitoring.metrics import Metrics
 
@@ -45,7 +45,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FrontDoor:
-    """What the handlers need; built once by `app.create_app`."""
+    """What the handlers need; built once by `switchboard.app.create_app`."""
 
     pool: Pool
     proxy: Proxy
@@ -61,6 +61,11 @@ class FrontDoor:
     uploads: InFlight = field(default_factory=lambda: InFlight(limit=128))
     max_body_bytes: int = 1024**2
     body_timeout: float = 10.0
+    # Who a request counts against for `in_flight`, under the policy's trusted proxies.
+    identities: Identities = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "identities", Identities(self.policy.trusted_proxies))
 
 
 FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
@@ -148,9 +153,7 @@ async def _support(request: web.Request, fd: FrontDoor) -> web.StreamResponse:
         path_qs = _upstream_path(request, fd.policy.mount)
     except BadTargetError as bad:
         raise ClientFaultError(400, "bad_target", str(bad)) from None
-    client = client_identity(
-        request.remote, request.headers.getall("X-Forwarded-For", ()), fd.policy.trusted_proxies
-    )
+    client = fd.identities.of_request(request.remote, request.headers)
     if not fd.in_flight.enter(client):
         raise ClientFaultError(429, "client_in_flight", "too many requests in progress from you")
     try:

@@ -3,10 +3,17 @@
 The master binds the listening socket once, then starts `workers` processes
 (`python -m failover serve ... --worker I/N`) that inherit it and accept on it: the
 kernel spreads connections among them. Each worker is a whole front door (its own
-probes, caches and callback dispatcher; admin switches and the callback queue are
-shared through Redis). The master restarts a worker that dies, forwards SIGTERM and
-SIGINT to all of them, and waits for them to drain; it forwards SIGHUP (reload the
-configuration) to each worker.
+probes, caches and callback dispatcher; admin switches, the callback queue and what
+the probes see (failover/shared_health.py, docs/replicas.md) are shared through
+Redis, so the workers fail over as one). The master restarts a worker that dies,
+forwards SIGTERM and SIGINT to all of them, and waits for them to drain; it forwards
+SIGHUP (reload the configuration) to each worker.
+
+A worker whose master died (`kill -9` of the master, an OOM kill) must not go on serving
+the inherited socket on its own, unsupervised: on Linux it asks the kernel for SIGTERM when
+its parent dies (`PR_SET_PDEATHSIG`), and everywhere it checks every `ORPHAN_CHECK` that its
+parent is still the master whose pid it was given (`watch_master`); either way it drains
+and exits as on SIGTERM.
 
 Metrics: each worker also listens on a Unix socket in a private folder; `/metrics` on
 any worker asks every worker for its own exposition there (`/metrics?worker=self`)
@@ -18,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -26,17 +35,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import aiohttp
 
+from kernel.clock import Clock
+
 log = logging.getLogger("switchboard.workers")
 
 RESTART_PAUSE: Final = 1.0  # a worker that dies this soon after starting waits before again
 SCRAPE_TIMEOUT: Final = 2.0
+ORPHAN_CHECK: Final = 0.5  # seconds between two looks at the parent pid
+PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +57,7 @@ class WorkerInfo:
     index: int  # 0-based
     count: int
     peers: Path  # the folder of the workers' Unix sockets
+    master: int | None = None  # the master's pid; None when not started by one
 
     def socket_path(self, index: int | None = None) -> Path:
         return self.peers / f"worker-{self.index if index is None else index}.sock"
@@ -95,11 +109,12 @@ def supervise(
     port: int,
     workers: int,
     grace: float,
+    clock: Clock,
     ops: tuple[str, int] | None = None,
 ) -> int:
     """Run `workers` copies of `argv` (plus --worker and --listen-fd), sharing one socket
     (and the ops listener's, `--ops-fd`); until SIGTERM or SIGINT. Returns the exit code
-    for the master."""
+    for the master. Restart pacing and the stop deadline read `clock`."""
     sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
     sock.set_inheritable(True)
     ops_sock = None
@@ -122,14 +137,14 @@ def supervise(
 
     def spawn(index: int) -> subprocess.Popen[bytes]:
         cmd = [*argv, "--worker", f"{index}/{workers}", "--listen-fd", str(sock.fileno()),
-               "--peers", str(peers)]  # fmt: skip
+               "--peers", str(peers), "--master", str(os.getpid())]  # fmt: skip
         fds = [sock.fileno()]
         if ops_sock is not None:
             cmd += ["--ops-fd", str(ops_sock.fileno())]
             fds.append(ops_sock.fileno())
         return subprocess.Popen(cmd, pass_fds=fds)  # noqa: S603 - our own argv
 
-    procs = {i: (spawn(i), time.monotonic()) for i in range(workers)}
+    procs = {i: (spawn(i), clock.monotonic()) for i in range(workers)}
     # Each worker reloads the file itself (issue 17); the master's own settings (host,
     # port, workers, ops) are restart-only, so it has nothing to reload.
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _send_all(procs))
@@ -141,18 +156,18 @@ def supervise(
                     continue
                 log.error("worker %d (pid %d) exited with %d; starting it again", index,
                           proc.pid, code)  # fmt: skip
-                if time.monotonic() - started < RESTART_PAUSE:
+                if clock.monotonic() - started < RESTART_PAUSE:
                     time.sleep(RESTART_PAUSE)
-                procs[index] = (spawn(index), time.monotonic())
+                procs[index] = (spawn(index), clock.monotonic())
             time.sleep(0.2)
     finally:
         for proc, _ in procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace + 5
+        deadline = clock.monotonic() + grace + 5
         for proc, _ in procs.values():
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=max(0.1, deadline - clock.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -178,3 +193,29 @@ def worker_argv(config: str, log_format: str) -> list[str]:
 
 def inherited_socket(fd: int) -> socket.socket:
     return socket.socket(fileno=fd)
+
+
+def master_gone(master: int) -> bool:
+    """True once this process's parent is no longer `master` (it died: we were re-parented)."""
+    return os.getppid() != master
+
+
+def ask_for_sigterm_on_parent_death() -> bool:
+    """Linux only: the kernel sends this process SIGTERM when its parent dies. False where
+    prctl is not there (the `watch_master` poll still covers it)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+async def watch_master(master: int, on_gone: Callable[[], None]) -> None:
+    """Call `on_gone` once the master is gone; checks every ORPHAN_CHECK seconds. Covers
+    the master dying before PR_SET_PDEATHSIG was set, and systems without it."""
+    while not master_gone(master):  # noqa: ASYNC110 - polling a pid: there is no event to wait on
+        await asyncio.sleep(ORPHAN_CHECK)
+    log.error("the workers' master (pid %d) is gone: draining and exiting", master)
+    on_gone()

@@ -8,7 +8,8 @@ wakes every millisecond and records how late it woke. Side by side, for each siz
 - `in a thread`: `SelfHelpService.rebuild_index`, which builds it in a worker thread.
 
 Reported: the build's own time, and the ticker's longest wait (the longest any request
-or probe would have waited for the loop). Bulletins are the search tests' generated ones.
+or probe would have waited for the loop). Bulletins are generated (sims/bulletins.py,
+as in the search tests).
 
     python -m loadtests.bench_index [--sizes 300,3000,10000] [--out FILE]
 """
@@ -24,8 +25,11 @@ from cache.freshness import FreshnessPolicy
 from cache.hits import HitBuffer
 from cache.search import SearchIndex
 from cache.service import SelfHelpService
-from loadtests.bench.stage import pinned
-from tests.unit.test_search import generate, generated_hits
+from kernel.clock import SystemClock
+from loadtests import tables
+from loadtests.bench.stage import write_report
+from sims.bulletins import generate, generated_hits
+from sims.harness.procs import pinned
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "index.md"
 
@@ -35,7 +39,7 @@ async def measure(n: int, *, threaded: bool) -> tuple[float, float]:
     bulletins = generate(n)
     service = SelfHelpService(
         origin=None, store=None, policy=FreshnessPolicy(),
-        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(),
+        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(), clock=SystemClock(),
     )  # fmt: skip
     service.load(bulletins, time.time(), "snapshot")
     service.hit_counts = generated_hits(bulletins)
@@ -77,25 +81,7 @@ def main() -> None:
             print(f"{n}: on the loop {on[0] * 1000:.0f} ms, stall {on[1] * 1000:.0f} ms; "
                   f"in a thread {off[0] * 1000:.0f} ms, stall {off[1] * 1000:.1f} ms",
                   flush=True)  # fmt: skip
-    lines = [
-        "# Search-index rebuild: on the event loop and in a worker thread",
-        "",
-        "`python -m loadtests.bench_index`, one core. A 1 ms ticker stands in for customers "
-        "and probes; its longest wait is the longest any of them would wait for the loop.",
-        "",
-        "| bulletins | build, on the loop | longest wait, on the loop "
-        "| build, in a thread | longest wait, in a thread |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {n:,} | {on[0] * 1000:.0f} ms | {on[1] * 1000:.0f} ms "
-        f"| {off[0] * 1000:.0f} ms | {off[1] * 1000:.1f} ms |"
-        for n, on, off in rows
-    ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.out.write_text(report)
-    print(f"written to {args.out}")
+    write_report(args.out, tables.index(rows))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,8 @@
-"""Benchmark: the front door's proxy path against bare aiohttp and nginx proxying the
-same page.
-
-Four contenders, side by side in one run, against one nginx upstream serving a fixed
-support page (the same bytes for all):
-
-- the front door (`python -m failover serve`);
-- a bare aiohttp proxy that drops every header (one ClientSession, read body, answer);
-- a bare aiohttp proxy that forwards method, path, headers and body both ways, minus
-  hop-by-hop headers, Host and Content-Length: the minimal correct proxy;
-- nginx `proxy_pass` with keep-alive upstream connections, one worker (wall clock only:
-  a reference, see loadtests/bench/nginx.py).
-
-Two measurements (see loadtests/bench/):
-
-- wall clock: wrk (1 thread, 32 connections) and the upstream nginx pinned to core 1,
-  the proxies to core 0, alternating rounds so that machine noise hits all alike;
-  requests/s, CPU per request, p50/p99 latency;
-- instructions (`--instructions`, on by default): each aiohttp contender alone under
-  callgrind,
-  Ir per request for exactly `--requests` GETs. Deterministic where wall clock is not.
-
-Reports the front door's ratios against both baselines (the goal is >= 0.85), and every
-contender's against nginx (no goal).
+"""Benchmark: the front door's proxy path against two bare aiohttp proxies (one dropping
+headers, one forwarding them: the minimal correct proxy) and nginx `proxy_pass` (wall
+clock only, a reference), all against one nginx upstream serving the same page. Wall
+clock for all; instructions per request under callgrind for the aiohttp ones
+(`--instructions`, on by default). The goal: the front door's ratios >= 0.85.
 
     python -m loadtests.bench_proxy [--seconds 8] [--rounds 3] [--requests 1000]
                                     [--no-instructions] [--out loadtests/results/proxy.md]
@@ -29,50 +10,41 @@ contender's against nginx (no goal).
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-from loadtests.bench import cli
-from loadtests.bench.callgrind import run_instructions
-from loadtests.bench.report import Plan, render
-from loadtests.bench.stage import Processes, check_tools, start_upstream
-from loadtests.bench.wallclock import run_wallclock
+from loadtests import tables
+from loadtests.bench import nginx
+from loadtests.bench import stage as s
+from loadtests.bench.measure import PROBES, instructions, wallclock
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "proxy.md"
 
 
-def _arguments() -> argparse.Namespace:
-    parser = cli.parser(__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
-    return parser.parse_args()
-
-
-def _check_tools(*, instructions: bool) -> None:
-    tools = ["wrk", "nginx", "taskset"]
-    if instructions:
-        tools += ["valgrind", "callgrind_control"]
-    check_tools(tools)
-
-
 def main() -> None:
-    args = _arguments()
-    _check_tools(instructions=args.instructions)
-    plan = Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
-    tmp = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    try:
-        with Processes() as procs:
-            upstream = start_upstream(tmp, procs)
-            wall = run_wallclock(tmp, upstream, procs, seconds=plan.seconds, rounds=plan.rounds)
-            ir = None
-            if plan.requests is not None:
-                ir = run_instructions(tmp, upstream, procs, requests=plan.requests)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    text = render(wall, ir, plan)
-    print(text)
-    cli.write_report(args.out, text)
+    p = s.parser(__doc__)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
+    args = p.parse_args()
+    callgrind = ["valgrind", "callgrind_control"] if args.instructions else []
+    s.check_tools(["wrk", "nginx", "taskset", *callgrind])
+    plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
+    with s.workspace() as (tmp, procs):
+        upstream = s.start_upstream(tmp, procs)
+        # All up at once on core 0 (the front door with its default configuration,
+        # probes on; nginx proxy_pass with one worker), checked to serve the page.
+        entrants = [*s.contenders(tmp, upstream), nginx.proxy_pass(tmp, upstream)]
+        pids = {c.name: s.start(procs, c) for c in entrants}
+        for c in entrants:
+            s.wait_ready(c)
+        s.same_bytes([c.url for c in entrants])
+        wall = wallclock(entrants, pids, seconds=plan.seconds, rounds=plan.rounds)
+        for pid in pids.values():
+            procs.stop(pid)
+        ir = None
+        if plan.requests is not None:  # one at a time on core 0, probes at start-up only
+            cg = s.contenders(tmp, upstream, settings=PROBES)
+            ir = {c.name: instructions(tmp, procs, c, requests=plan.requests,
+                                       expected=s.PAGE).ir for c in cg}  # fmt: skip
+    s.write_report(args.out, tables.proxy(wall, ir, plan))
 
 
 if __name__ == "__main__":

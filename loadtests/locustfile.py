@@ -1,15 +1,7 @@
-"""The spike test's locustfile: the customer mix (`spike/customers.py`), the spike
-shape (`spike/shape.py`), the listeners that record the run (`spike/listeners.py`) and
-the SLO gate at the end (`spike/gate.py`).
-
-It needs the stack and a run config, so start it through the orchestrator:
-
-    python -m loadtests.spike --profile full    # or: make loadtest / make loadtest-ci
-
-which starts redis-server, the simulators and the front door, then runs
-`locust -f loadtests/locustfile.py --headless --spike-run OUT/run.json ...` pinned to its
-own core. loadtests/README.md has the details.
-"""
+"""The spike test's locustfile: customers, shape, recording listeners and the SLO gate
+(loadtests/spike/). It needs the stack and a run config: start it through
+`python -m loadtests.spike` (make loadtest), which runs
+`locust -f loadtests/locustfile.py --headless --spike-run OUT/run.json ...`."""
 
 from __future__ import annotations
 

@@ -1,53 +1,43 @@
-"""`python -m loadtests.soak`: the whole stack under a steady customer mix for N minutes
-(default 30); does anything keep growing? (issue 14; `make soak`, not run in CI)
+"""`python -m loadtests.soak`: the spike test's stack under a steady customer mix
+(loadtests/soak_locustfile.py) for N minutes (default 30); does anything keep growing?
+(issue 14; `make soak`, not in CI; docs/faults.md "Soak".) `--force-stage` holds the front
+door in one load-shedding stage (`[overload] force_stage`).
+
+Every `--every` seconds it samples the front door process (resident memory, open file
+descriptors, threads), its /metrics (series, requests answered, 5xx) and Redis's used
+memory; at the end it writes the samples and locust's latency to `--out`.
+
+Exit code: 0 when, from the end of the warm-up to the end, nothing grew past its limit
+(`--max-*`; memory: a share, or MiB, whichever is larger) and no customer got a 5xx; 3
+when something did (each is named); 1 when the stack did not start or a part of it died.
 
     python -m loadtests.soak [--minutes 30] [--warmup 5] [--users 50] [--every 60]
                              [--out loadtests/results/soak.md] [--force-stage STAGE]
-
-The stack is the spike test's (loadtests/spike/stack.py: redis-server with the
-documented callback config, both call-center simulators, the community simulator, the
-front door with its default configuration), the load is locust headless with
-loadtests/soak_locustfile.py (`--users` customers, one request each every 0.5 s), the
-front door pinned to one core and everything else to the other.
-
-`--force-stage` runs the front door in one load-shedding stage throughout (its
-`[overload] force_stage`), to measure what customers get in that stage.
-
-Every `--every` seconds it samples the front door process (resident memory, open file
-descriptors, threads), its /metrics (how many series, requests answered, 5xx) and Redis
-(used memory), and at the end writes the samples as a markdown table to `--out`, with
-the latency customers saw (locust's percentiles over the whole run).
-
-Exit code: 0 when, from the end of the warm-up to the end, resident memory grew by no
-more than `--max-rss-growth` (a share, or `--max-rss-mib`, whichever is larger), file
-descriptors by no more than `--max-fd-growth`, threads by `--max-thread-growth`, metric
-series by `--max-series-growth`, Redis memory by `--max-redis-growth` (share, or
-`--max-redis-mib`), and no customer got a 5xx; 3 when one of those was exceeded (each is
-named); 1 when the stack did not start or a part of it died.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
+import dataclasses
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
-from failover.overload import ORDER
-from loadtests.spike.stack import ROOT, StackError, clean_env, cores, die_with_parent, stack
+from kernel.overload import ORDER
+from loadtests import tables
+from loadtests.spike import readings
+from loadtests.spike.stack import ROOT, Stack, StackError, cores, stack
+from sims.harness.ports import fetch
+from sims.harness.procs import rss_mib, spawn, status, terminate
 
 LOCUSTFILE: Final = ROOT / "loadtests" / "soak_locustfile.py"
 DEFAULT_OUT: Final = ROOT / "loadtests" / "results" / "soak.md"
@@ -82,6 +72,15 @@ class Limits:
     redis_mib: float = 8.0
 
 
+# --max-* flag -> Limits field, type
+LIMIT_FLAGS: Final = (
+    ("--max-rss-growth", "rss_share", float), ("--max-rss-mib", "rss_mib", float),
+    ("--max-fd-growth", "fds", int), ("--max-thread-growth", "threads", int),
+    ("--max-series-growth", "series", int), ("--max-redis-growth", "redis_share", float),
+    ("--max-redis-mib", "redis_mib", float),
+)  # fmt: skip
+
+
 def problems(samples: list[Sample], limits: Limits) -> list[str]:
     """What grew past its limit between the end of the warm-up and the last sample."""
     after = [s for s in samples if s.minute >= limits.warmup_minutes]
@@ -113,93 +112,26 @@ def problems(samples: list[Sample], limits: Limits) -> list[str]:
 
 
 def _median(samples: list[Sample]) -> Sample:
-    def mid(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
+    def mid(name: str) -> Any:
+        return sorted(getattr(s, name) for s in samples)[len(samples) // 2]
 
-    return Sample(
-        minute=mid([s.minute for s in samples]),
-        rss_mib=mid([s.rss_mib for s in samples]),
-        fds=int(mid([s.fds for s in samples])),
-        threads=int(mid([s.threads for s in samples])),
-        series=int(mid([s.series for s in samples])),
-        redis_mib=mid([s.redis_mib for s in samples]),
-        requests=max(s.requests for s in samples),
-        server_errors=max(s.server_errors for s in samples),
-    )
-
-
-def render(samples: list[Sample], *, header: str, found: list[str], limits: Limits) -> str:
-    lines = [
-        header,
-        "",
-        "| minute | front door RSS (MiB) | open fds | threads | metric series | Redis used "
-        "(MiB) | requests answered | 5xx to customers |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for s in samples:
-        mark = " (warm-up)" if s.minute < limits.warmup_minutes else ""
-        lines.append(
-            f"| {s.minute:.1f}{mark} | {s.rss_mib:.1f} | {s.fds} | {s.threads} | {s.series} | "
-            f"{s.redis_mib:.2f} | {s.requests:,} | {s.server_errors} |"
-        )
-    lines.append("")
-    if found:
-        lines += ["**Grew past its limit:**", "", *(f"- {p}" for p in found)]
-    else:
-        lines.append("Nothing grew past its limit after the warm-up "
-                     f"(RSS: {limits.rss_share:.0%} or {limits.rss_mib:g} MiB; fds: "
-                     f"{limits.fds}; threads: {limits.threads}; series: {limits.series}; "
-                     f"Redis: {limits.redis_share:.0%} or {limits.redis_mib:g} MiB); "
-                     "no 5xx.")  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
-def _proc_status(pid: int) -> dict[str, str]:
-    text = Path(f"/proc/{pid}/status").read_text()
-    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+    return Sample(**{f.name: mid(f.name) for f in dataclasses.fields(Sample)}
+                  | {"requests": max(s.requests for s in samples),
+                     "server_errors": max(s.server_errors for s in samples)})  # fmt: skip
 
 
 def take(pid: int, ops_url: str, redis_port: int, minute: float) -> Sample:
-    status = _proc_status(pid)
-    with urllib.request.urlopen(f"{ops_url}/metrics", timeout=10) as answer:  # noqa: S310 - loopback URL we built
-        text = answer.read().decode()
+    proc = status(pid)
+    text = fetch(f"{ops_url}/metrics")[2].decode()
     series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    requests = errors = 0
-    for family in text_string_to_metric_families(text):
-        if family.name == "switchboard_requests":
-            for s in family.samples:
-                if s.name == "switchboard_requests_total":
-                    requests += int(s.value)
-                    customer = s.labels.get("route", "") not in OPS_ROUTES
-                    failed = customer and s.labels.get("code", "").startswith("5")
-                    errors += int(s.value) if failed else 0
+    answers = [(dict(labels), int(v)) for (name, labels), v in readings.parse(text).items()
+               if name == "switchboard_requests_total"]  # fmt: skip
+    customers = [(ls.get("code", ""), n) for ls, n in answers if ls.get("route") not in OPS_ROUTES]
+    errors = sum(n for code, n in customers if code.startswith("5"))
     used = redis.Redis(port=redis_port, socket_timeout=5).info("memory")["used_memory"]
-    return Sample(
-        minute=minute,
-        rss_mib=int(status["VmRSS"].split()[0]) / 1024,
-        fds=len(os.listdir(f"/proc/{pid}/fd")),
-        threads=int(status["Threads"]),
-        series=series,
-        redis_mib=int(used) / MIB,
-        requests=requests,
-        server_errors=errors,
-    )
-
-
-def latency_table(stats: Path) -> str:
-    """Locust's percentiles per request kind, all of them last, as a markdown table."""
-    try:
-        with stats.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        return f"(no latency recorded: {exc})"
-    lines = ["| request | answers | failed | p50 (ms) | p95 (ms) | p99 (ms) |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for row in sorted(rows, key=lambda r: r.get("Name") == "Aggregated"):
-        name = "all" if row.get("Name") == "Aggregated" else f"{row.get('Type')} {row.get('Name')}"
-        lines.append(f"| {name} | {row.get('Request Count')} | {row.get('Failure Count')} | "
-                     f"{row.get('50%')} | {row.get('95%')} | {row.get('99%')} |")  # fmt: skip
-    return "\n".join(lines)
+    return Sample(minute=minute, rss_mib=rss_mib(pid), fds=len(os.listdir(f"/proc/{pid}/fd")),
+                  threads=int(proc["Threads"]), series=series, redis_mib=int(used) / MIB,
+                  requests=sum(n for _, n in answers), server_errors=errors)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -212,23 +144,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the markdown table")
     p.add_argument("--force-stage", choices=[s.value for s in ORDER],
                    help="hold this load-shedding stage (overload.force_stage)")  # fmt: skip
-    p.add_argument("--max-rss-growth", type=float, default=0.10)
-    p.add_argument("--max-rss-mib", type=float, default=16.0)
-    p.add_argument("--max-fd-growth", type=int, default=10)
-    p.add_argument("--max-thread-growth", type=int, default=4)
-    p.add_argument("--max-series-growth", type=int, default=20)
-    p.add_argument("--max-redis-growth", type=float, default=0.10)
-    p.add_argument("--max-redis-mib", type=float, default=8.0)
+    for flag, field, kind in LIMIT_FLAGS:
+        default = getattr(Limits(), field)
+        p.add_argument(flag, type=kind, default=default, dest=field, help=f"default {default}")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    limits = Limits(
-        warmup_minutes=args.warmup, rss_share=args.max_rss_growth, rss_mib=args.max_rss_mib,
-        fds=args.max_fd_growth, threads=args.max_thread_growth, series=args.max_series_growth,
-        redis_share=args.max_redis_growth, redis_mib=args.max_redis_mib,
-    )  # fmt: skip
+    limits = Limits(warmup_minutes=args.warmup, **{f: getattr(args, f) for _, f, _ in LIMIT_FLAGS})
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-soak-"))
     logs = workdir / "logs"
     logs.mkdir()
@@ -241,15 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         ) as st:
             print(f"soak: stack up, front door {st.base_url} (pid {st.door_pid}); "
                   f"{args.users} customers for {args.minutes:g} min", flush=True)  # fmt: skip
-            samples, locust_code = _run(
-                st.base_url, ops_url=st.ops_url, pid=st.door_pid, redis_port=st.redis_port,
-                args=args,
-                core=side_core, log_path=logs / "locust.log",
-            )  # fmt: skip
+            samples, locust_code = _run(st, args, core=side_core, log_path=logs / "locust.log")
             if dead := st.dead():
                 print(f"soak: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 return EXIT_STACK
-            latency = latency_table(logs / "locust_stats.csv")
+            latency = tables.soak_latency(logs / "locust_stats.csv")
     except StackError as exc:
         print(f"soak: {exc} (logs in {logs})", file=sys.stderr)
         return EXIT_STACK
@@ -274,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         f"core; the machine is shared, so the tail includes other jobs):\n\n{latency}\n\n"
         "Every sample:"
     )
-    text = render(samples, header=header, found=found, limits=limits)
+    text = tables.soak(samples, header=header, found=found, limits=limits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
@@ -282,49 +202,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(
-    base_url: str,
-    *,
-    ops_url: str,
-    pid: int,
-    redis_port: int,
-    args: argparse.Namespace,
-    core: int | None,
-    log_path: Path,
+    st: Stack, args: argparse.Namespace, *, core: int | None, log_path: Path
 ) -> tuple[list[Sample], int]:
     argv = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", st.base_url,
         "-u", str(args.users), "-r", str(max(1, args.users // 5)),
         # Past the last sample: every sample is taken under load.
         "-t", f"{int(args.minutes * 60) + 30}s", "--only-summary", "--stop-timeout", "5",
         "--csv", str(log_path.with_name("locust")),
     ]  # fmt: skip
-    pinned = ["taskset", "-c", str(core), *argv] if core is not None else argv
     samples: list[Sample] = []
     began = time.monotonic()
-    with log_path.open("wb") as log:
-        locust = subprocess.Popen(  # noqa: S603 - our own argv
-            pinned, cwd=ROOT, env=clean_env(), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
-        )  # fmt: skip
-        try:
-            for k in range(int(args.minutes * 60 / args.every) + 1):
-                time.sleep(max(0.0, began + k * args.every - time.monotonic()))
-                if locust.poll() is not None:
-                    break
-                minute = (time.monotonic() - began) / 60
-                samples.append(take(pid, ops_url, redis_port, minute))
-                s = samples[-1]
-                print(f"soak: {minute:5.1f} min  rss {s.rss_mib:6.1f} MiB  fds {s.fds}  "
-                      f"threads {s.threads}  series {s.series}  redis {s.redis_mib:.2f} MiB  "
-                      f"requests {s.requests}  5xx {s.server_errors}", flush=True)  # fmt: skip
-        finally:
-            if locust.poll() is None:
-                locust.terminate()
-                try:
-                    locust.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    locust.kill()
-                    locust.wait()
+    log_path.unlink(missing_ok=True)
+    locust = spawn(argv, core=core, log=log_path)
+    try:
+        for k in range(int(args.minutes * 60 / args.every) + 1):
+            time.sleep(max(0.0, began + k * args.every - time.monotonic()))
+            if locust.poll() is not None:
+                break
+            minute = (time.monotonic() - began) / 60
+            samples.append(take(st.door_pid, st.ops_url, st.redis_port, minute))
+            s = samples[-1]
+            print(f"soak: {minute:5.1f} min  rss {s.rss_mib:6.1f} MiB  fds {s.fds}  "
+                  f"threads {s.threads}  series {s.series}  redis {s.redis_mib:.2f} MiB  "
+                  f"requests {s.requests}  5xx {s.server_errors}", flush=True)  # fmt: skip
+    finally:
+        terminate(locust, grace=30)
     return samples, int(locust.returncode or 0)
 
 

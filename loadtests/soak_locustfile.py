@@ -1,24 +1,9 @@
 """The soak test's customers (loadtests/soak.py starts locust with this file): a steady
-mix of everything customers do, for as long as the soak lasts.
-
-Unlike the spike's customers, each one also sends what a real crowd sends over half an
-hour: topics nobody typed before, searches for random words, pages of bulletins that do
-not exist. Anything the front door keeps per distinct input (caches, metric series,
-ranking tables) must stay bounded under it, which is what the soak checks.
-
-| task | weight |
-|---|---:|
-| `/support/<topic>`: one of the call centers' pages, or random words (303 to self-help) | 25 |
-| `/help` | 10 |
-| `/help/search?q=` a known phrase or two random words | 15 |
-| `/help/bulletins/<id>`, popular ones more often; 1 in 20 an id that does not exist | 35 |
-| vote on a bulletin | 8 |
-| `/api/v1/bulletins`, `/api/v1/search` | 5 |
-| a callback (JSON, its own `Idempotency-Key`) | 1 |
-| `/readyz` | 1 |
-
-Every answer must be below 500 (a 404 for a missing bulletin is right); locust counts the
-others as failures, and loadtests/soak.py reports them.
+mix of everything customers do, for as long as the soak lasts, with what a real crowd
+sends over half an hour besides: topics nobody typed before, searches for random words,
+bulletins that do not exist. Anything the front door keeps per distinct input (caches,
+metric series, ranking tables) must stay bounded under it, which is what the soak checks.
+Every answer must be below 500 (a 404 for a missing bulletin is right).
 """
 
 from __future__ import annotations
@@ -34,6 +19,7 @@ from urllib.parse import quote, urlencode
 from locust import FastHttpUser, constant_pacing, task
 
 from loadtests.spike.customers import customer_address
+from loadtests.spike.hooks import settle
 
 PACE_S: Final = 0.5  # each customer does one thing every half second
 PAGES: Final = ("router/setup", "billing", "wifi/troubleshooting", "internet/outage", "contact")
@@ -69,10 +55,7 @@ class SoakCustomer(FastHttpUser):
 
     def _get(self, path: str, name: str) -> None:
         with self.client.get(path, name=name, allow_redirects=False, catch_response=True) as r:
-            if r.status_code >= 500 or r.status_code == 0:
-                r.failure(f"{r.status_code}")
-            else:
-                r.success()
+            settle(r, ok=0 < r.status_code < 500, reason=f"{r.status_code}")
 
     def _bulletin(self) -> int:
         return self.rng.choices(self.ids, self.weights)[0]
@@ -110,10 +93,7 @@ class SoakCustomer(FastHttpUser):
             allow_redirects=False,
             catch_response=True,
         ) as r:
-            if r.status_code == 303:
-                r.success()
-            else:
-                r.failure(f"{r.status_code}")
+            settle(r, ok=r.status_code == 303, reason=f"{r.status_code}")
 
     @task(5)
     def api(self) -> None:
@@ -130,10 +110,7 @@ class SoakCustomer(FastHttpUser):
         with self.client.post("/help/callbacks", json=body, name="/help/callbacks",
                               headers={"Idempotency-Key": f"soak-{key}"},
                               catch_response=True) as r:  # fmt: skip
-            if r.status_code == 202:
-                r.success()
-            else:
-                r.failure(f"{r.status_code}")
+            settle(r, ok=r.status_code == 202, reason=f"{r.status_code}")
 
     @task(1)
     def ready(self) -> None:  # what the load balancer asks; /status is on the ops listener

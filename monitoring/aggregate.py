@@ -35,6 +35,10 @@ GAUGE_MODES: Final[dict[str, str]] = {
     "process_virtual_memory_bytes": "sum",
     "process_open_fds": "sum",
     "switchboard_selfhelp_in_flight": "sum",  # each worker answers its own requests
+    # Health shared among replicas (issue 15): linked only if every worker is; the peers
+    # that every worker hears (each worker is a peer of the others).
+    "switchboard_shared_health_connected": "min",
+    "switchboard_shared_health_peers": "min",
 }
 _COMBINE: Final[dict[str, Callable[[list[float]], float]]] = {
     "sum": lambda xs: float(sum(xs)),

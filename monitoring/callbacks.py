@@ -26,7 +26,7 @@ DELIVERY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43
 # could store it (503, pages: SwitchboardCallbacksRefused); error: a fault of ours (503).
 REFUSED_REASONS = ("invalid", "forged", "rate_limited", "unavailable", "error")
 DEAD_REASONS = ("rejected", "attempts")
-FAILURE_KINDS = ("entry", "unreachable")
+FAILURE_KINDS = ("entry", "unreachable", "retried")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,8 +69,10 @@ class CallbackMetrics:
         )
         self.delivery_failures_total = Counter(
             "switchboard_callback_delivery_failures",
-            "Failed delivery attempts: the call center failed on this entry, or could "
-            "not be reached.",
+            "Failed delivery attempts: the call center failed on this entry (entry), could "
+            "not be reached after the retries (unreachable), or one POST failed and was "
+            "sent again at once (retried: the call center may see that callback twice, "
+            "with the same Idempotency-Key).",
             ["kind"],
             registry=registry,
         )

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from failover.overload import ORDER, Transition
-from failover.overload_monitor import OverloadMonitor
+from kernel.overload import ORDER, Transition
+from kernel.overload_monitor import OverloadMonitor
 
 # cache/origin.py OriginBadResponse.reason
 BAD_RESPONSE_REASONS: Final = ("status", "too_large", "not_json", "too_deep", "shape",

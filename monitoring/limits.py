@@ -1,5 +1,5 @@
-"""Metrics of per-client limits (failover/limits). Labels are bounded: `action` is one
-of `failover.limits.limiter.Action` (callback, vote, view); never a client address."""
+"""Metrics of per-client limits (kernel/limits). Labels are bounded: `action` is one
+of `kernel.limits.limiter.Action` (callback, vote, view); never a client address."""
 
 from __future__ import annotations
 

@@ -1,21 +1,20 @@
 """Metric definitions (prometheus-client). Names with the `switchboard_` prefix and the
-labels below are part of the contract in DESIGN.md.
+labels below are part of the contract in docs/architecture.md.
 
 Labels stay bounded: `route` is a route name from the router table, `destination` a
 configured call-center name or "self-help", `backend` a configured name, `code` an
 HTTP status. Never a raw path, an IP or a customer id.
 
-Health gauges are not kept up to date by hand: `PoolCollector` builds them at scrape
-time from the pool's immutable snapshot, so they can never drift from what routing
-actually sees.
+Health gauges are not kept up to date by hand: `failover.pool_metrics.PoolCollector`
+builds them at scrape time from the pool's immutable snapshot, so they can never drift
+from what routing actually sees (it lives in failover/: monitoring/ imports nothing of
+failover's, docs/architecture.md "Layers").
 """
 
 from __future__ import annotations
 
 import platform
-import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,12 +24,9 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from failover.health import HealthState
-from failover.pool import Pool
-from failover.routing import SELF_HELP, TAKING_CUSTOMERS, Availability, RouteChange
 from monitoring.hotpath import HotPathCollector, LabeledCounter, LabeledHistogram, Timer
 
 # No `*_created` series beside every counter: nothing here reads them, and they double
@@ -56,7 +52,7 @@ class Metrics:
         self,
         registry: CollectorRegistry,
         *,
-        now: Callable[[], float] = time.monotonic,
+        now: Callable[[], float],  # monotonic seconds: the app clock's
         version: str = "0+unknown",
     ) -> None:
         self.registry = registry
@@ -206,70 +202,21 @@ class Metrics:
         self.helped_total.inc()
 
 
-class PoolCollector(Collector):
-    """Scrape-time gauges from the pool snapshot."""
-
-    def __init__(self, pool: Pool, *, now: Callable[[], float], wall: Callable[[], datetime]):
-        self._pool = pool
-        self._now = now
-        self._wall = wall
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        snap = self._pool.snapshot()
-        now, wall = self._now(), self._wall()
-        up = GaugeMetricFamily(
-            "switchboard_backend_up",
-            "1 if the call center can take customers now (healthy, not ejected, in hours).",
-            labels=["backend"],
-        )
-        state = GaugeMetricFamily(
-            "switchboard_backend_health_state",
-            "Active-health state of each call center (1 for the current state).",
-            labels=["backend", "state"],
-        )
-        ejected = GaugeMetricFamily(
-            "switchboard_backend_ejected",
-            "1 while passive detection keeps the call center out.",
-            labels=["backend"],
-        )
-        for view in snap.views:
-            taking = view.availability(now=now, wall=wall) in TAKING_CUSTOMERS
-            up.add_metric([view.name], 1.0 if taking else 0.0)
-            for s in HealthState:
-                state.add_metric([view.name, s.value], 1.0 if view.health is s else 0.0)
-            ejected.add_metric([view.name], 1.0 if view.breaker.is_ejected(now) else 0.0)
-        availability = GaugeMetricFamily(
-            "switchboard_backend_availability",
-            "Why a call center can or cannot take customers (1 for the current reason): "
-            "serving, degraded, emergency, drained, closed, ejected, down, unknown.",
-            labels=["backend", "availability"],
-        )
-        for view in snap.views:
-            now_is = view.availability(now=now, wall=wall)
-            for a in Availability:
-                availability.add_metric([view.name, a.value], 1.0 if a is now_is else 0.0)
-        active = GaugeMetricFamily(
-            "switchboard_failover_active",
-            "1 while customers are sent to self-help instead of a call center.",
-        )
-        active.add_metric([], 1.0 if snap.router.current == SELF_HELP else 0.0)
-        yield from (up, state, ejected, availability, active)
-
-
 class FailoverTime(Collector):
     """`switchboard_failover_seconds_total`: time customers were sent to self-help,
-    including the failover in progress, from the router's changes (monotonic times)."""
+    including the failover in progress, from the router's changes (monotonic times),
+    as failover/eventsink.py reports them: into self-help or out of it, and when."""
 
-    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
         self._closed = 0.0
         self._since: float | None = None
 
-    def route_changed(self, change: RouteChange) -> None:
-        if change.target == SELF_HELP and self._since is None:
-            self._since = change.at
-        elif change.target != SELF_HELP and self._since is not None:
-            self._closed += max(0.0, change.at - self._since)
+    def route_changed(self, *, to_self_help: bool, at: float) -> None:
+        if to_self_help and self._since is None:
+            self._since = at
+        elif not to_self_help and self._since is not None:
+            self._closed += max(0.0, at - self._since)
             self._since = None
 
     def seconds(self) -> float:

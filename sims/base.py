@@ -26,6 +26,8 @@ from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 from aiohttp import web
 
+from sims.listener import Listener, close, listen
+
 SERVICE_SHUTDOWN_S: Final = 0.05  # "down" is a power cut: in-flight requests die quickly
 CONTROL_SHUTDOWN_S: Final = 1.0
 DOWN: Final = "down"
@@ -128,8 +130,8 @@ class Simulator(ABC, Generic[S]):
         self._host = host
         self._port = port
         self._control_port = control_port
-        self._service: web.AppRunner | None = None
-        self._control: web.AppRunner | None = None
+        self._service: Listener | None = None
+        self._control: Listener | None = None
         self._lock = asyncio.Lock()
 
     @abstractmethod
@@ -168,9 +170,13 @@ class Simulator(ABC, Generic[S]):
         async with self._lock:
             if self._control is not None:
                 raise RuntimeError(f"{self._label} already started")
-            self._control, self._control_port = await serve(
-                self._control_app(), self._host, self._control_port, CONTROL_SHUTDOWN_S
+            self._control = await listen(
+                self._control_app(),
+                self._host,
+                self._control_port,
+                shutdown_timeout=CONTROL_SHUTDOWN_S,
             )
+            self._control_port = self._control.port
             await self._apply(self._gate.settings)
 
     async def stop(self) -> None:
@@ -201,32 +207,18 @@ class Simulator(ABC, Generic[S]):
         await self._listen(want=False)
         if self._control is not None:
             control, self._control = self._control, None
-            await control.cleanup()
+            await close(control)
 
     async def _listen(self, *, want: bool) -> None:
         if want and self._service is None:
-            self._service, self._port = await serve(
-                self._service_app(), self._host, self._port, SERVICE_SHUTDOWN_S
+            self._service = await listen(
+                self._service_app(), self._host, self._port, shutdown_timeout=SERVICE_SHUTDOWN_S
             )
+            self._port = self._service.port
         elif not want and self._service is not None:
             service, self._service = self._service, None
             self._gate.cancel_hanging()
-            await service.cleanup()
-
-
-async def serve(
-    app: web.Application, host: str, port: int, shutdown_timeout: float
-) -> tuple[web.AppRunner, int]:
-    """Run ``app`` on host:port (0 = pick a free one); the bound port is then reused."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    return runner, site.port
+            await close(service)
 
 
 # --- the control listener --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Call-center simulator: an aiohttp stand-in for one call center, with admin switches.
 
 Used by the demo, tests and load tests; never imported by the product (failover/, cache/).
-Speaks DESIGN.md "Call center, as the front door sees it". Two listeners, so that "down"
+Speaks docs/architecture.md "Call center, as the front door sees it". Two listeners, so that "down"
 really closes the service socket while the switches keep working:
 
 - service: ``GET /health``, support pages (``/``, ``/billing``, ``/router/setup``, ...;
@@ -44,7 +44,7 @@ from sims.callcenter_state import (
     parse_poison,
 )
 
-# Layout (DESIGN.md Style 8): values and shared state in callcenter_state, the service
+# Layout (docs/architecture.md Style 8): values and shared state in callcenter_state, the service
 # listener's handlers in callcenter_service, the /_sim/* switches in callcenter_control;
 # this module owns the lifecycle (CallCenterSim, on sims.base.Simulator), the CLI, and
 # re-exports the public names.

@@ -6,7 +6,9 @@ Discourse site. Two listeners, so that ``down`` really closes the service socket
 switches keep working:
 
 - service: ``GET /latest.json?page=N``, ``/t/{id}.json``, ``/t/{slug}/{id}.json``,
-  ``/categories.json`` (see ``sims.community_api``), over ``sims.community_seed`` content.
+  ``/categories.json`` (see ``sims.community_api``), over ``sims.community_seed`` content
+  with Discourse's markup and a private message, an unlisted and a deleted topic among the
+  listed ones (``sims.community_markup``).
 - control: ``POST /_sim/mode`` ``{"mode": ..., **params}``, ``GET /_sim/state``,
   ``POST /_sim/reset`` (zero the request counters).
 
@@ -24,19 +26,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from aiohttp import web
 
 from sims.base import Simulator, add_listener_args, control_app, run_until_signalled
 from sims.community_api import PER_PAGE
+from sims.community_markup import build_site
 from sims.community_seed import DEFAULT_SEED, Seed, Topic, build_seed
 from sims.community_service import STATE_KEY, CommunityState, Mode, ModeSettings, service_app
 
-# Layout (DESIGN.md Style 8): words in community_text, generated content in community_seed,
-# API shapes in community_api, modes + faults + routes in community_service; this module
-# owns the lifecycle (on sims.base.Simulator), the control listener and the CLI, and
-# re-exports the public names.
+# Layout (docs/architecture.md Style 8): words in community_text, generated content in
+# community_seed, API shapes in community_api, modes + faults + routes in
+# community_service; this module owns the lifecycle (on sims.base.Simulator), the control
+# listener and the CLI, and re-exports the public names.
 __all__ = [
     "DEFAULT_SEED",
     "PER_PAGE",
@@ -65,7 +69,7 @@ class CommunitySim(Simulator[ModeSettings]):
         topics: int = 300,
         seed: int = DEFAULT_SEED,
     ) -> None:
-        self._state = CommunityState(build_seed(topics, seed))
+        self._state = CommunityState(build_site(topics, seed))
         super().__init__(
             label="community sim",
             gate=self._state,
@@ -78,6 +82,18 @@ class CommunitySim(Simulator[ModeSettings]):
     def seed(self) -> Seed:
         """The content served: topics in /latest order, authors, categories."""
         return self._state.seed
+
+    def make_private(self, topic_id: int) -> None:
+        """Turn a public topic into a private message from now on, as moderators can
+        ("convert to personal message"): still served by id, answered as a message."""
+        seed = self._state.seed
+        topic = replace(seed.by_id[topic_id], archetype="private_message")
+        self._state.seed = replace(
+            seed,
+            topics=tuple(t for t in seed.topics if t.id != topic_id),
+            not_public=(*seed.not_public, topic),
+            by_id={**seed.by_id, topic_id: topic},
+        )
 
     @property
     def requests_by_path(self) -> dict[str, int]:

@@ -63,10 +63,10 @@ def topic_list_item(topic: Topic) -> JSONDict:
         "last_posted_at": iso(topic.bumped_at),
         "bumped": True,
         "bumped_at": iso(topic.bumped_at),
-        "archetype": "regular",
+        "archetype": topic.archetype,
         # Sites with topic excerpts enabled (serialize_topic_excerpts) send them for every topic.
         "excerpt": f"{excerpt}&hellip;" if len(topic.excerpt) > 297 else excerpt,
-        "visible": True,
+        "visible": topic.visible,
         "tags": list(topic.tags),
         "tags_descriptions": {},
         "views": topic.views,
@@ -79,9 +79,17 @@ def topic_list_item(topic: Topic) -> JSONDict:
     }
 
 
+def listed(seed: Seed) -> tuple[Topic, ...]:
+    """What ``/latest.json`` pages through, last bumped first: the public topics and the
+    others but deleted ones (sims.community_markup)."""
+    everything = seed.topics + tuple(t for t in seed.not_public if not t.deleted)
+    return tuple(sorted(everything, key=lambda t: (t.bumped_at, t.id), reverse=True))
+
+
 def latest_json(seed: Seed, page: int) -> JSONDict:
     start = page * PER_PAGE
-    topics = seed.topics[start : start + PER_PAGE]
+    every = listed(seed)
+    topics = every[start : start + PER_PAGE]
     users: dict[int, Author] = {}
     for topic in topics:
         users.setdefault(topic.author.id, topic.author)
@@ -93,7 +101,7 @@ def latest_json(seed: Seed, page: int) -> JSONDict:
         "top_tags": [tag for tag, _ in tags.most_common(10)],
         "topics": [topic_list_item(t) for t in topics],
     }
-    if start + PER_PAGE < len(seed.topics):
+    if start + PER_PAGE < len(every):
         topic_list["more_topics_url"] = f"/latest?no_definitions=true&page={page + 1}"
     return {
         "users": [user_json(u) for u in users.values()],
@@ -144,7 +152,8 @@ def post_json(post: Post, topic: Topic) -> JSONDict:
 
 def topic_json(topic: Topic) -> JSONDict:
     participants = {p.author.id: p.author for p in topic.posts}
-    return {
+    message = topic.archetype == "private_message"
+    doc: JSONDict = {
         "post_stream": {
             "posts": [post_json(p, topic) for p in topic.posts],
             "stream": [p.id for p in topic.posts],
@@ -162,10 +171,10 @@ def topic_json(topic: Topic) -> JSONDict:
         "reply_count": len(topic.posts) - 1,
         "like_count": topic.like_count,
         "last_posted_at": iso(topic.bumped_at),
-        "visible": True,
-        "archetype": "regular",
+        "visible": topic.visible,
+        "archetype": topic.archetype,
         "slug": topic.slug,
-        "category_id": topic.category_id,
+        "category_id": None if message else topic.category_id,  # a message has no category
         "word_count": sum(len(p.cooked.split()) for p in topic.posts),
         "user_id": topic.author.id,
         "slow_mode_seconds": 0,
@@ -181,7 +190,8 @@ def topic_json(topic: Topic) -> JSONDict:
         **dict.fromkeys(("closed", "archived", "has_summary", "pinned_globally"), False),
         **dict.fromkeys(("pinned", "has_deleted", "bookmarked", "summarizable"), False),
         **dict.fromkeys(("show_read_indicator",), False),
-        **dict.fromkeys(("deleted_at", "featured_link", "pinned_at", "pinned_until"), None),
+        "deleted_at": iso(topic.bumped_at) if topic.deleted else None,
+        **dict.fromkeys(("featured_link", "pinned_at", "pinned_until"), None),
         **dict.fromkeys(("image_url", "draft", "unpinned", "deleted_by", "topic_timer"), None),
         **dict.fromkeys(("thumbnails", "slow_mode_enabled_until"), None),
         "details": {
@@ -195,6 +205,10 @@ def topic_json(topic: Topic) -> JSONDict:
             "last_poster": user_json(topic.posts[-1].author),
         },
     }
+    if message:  # who the message is between (TopicViewDetailsSerializer)
+        doc["details"]["allowed_users"] = [user_json(a) for a in participants.values()]
+        doc["details"]["allowed_groups"] = []
+    return doc
 
 
 def categories_json(seed: Seed) -> JSONDict:
@@ -216,7 +230,7 @@ def categories_json(seed: Seed) -> JSONDict:
             "description_text": c.description or None,
             "description_excerpt": c.description or None,
             "topic_url": f"/t/about-the-{c.slug}-category/{c.id + 1}",
-            "read_restricted": False,
+            "read_restricted": c.restricted,
             "permission": None,
             "notification_level": 1,
             "has_children": False,

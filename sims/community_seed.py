@@ -38,7 +38,7 @@ from sims.community_text import (
     Fix,
 )
 
-DEFAULT_SEED: Final = 20241224  # Christmas Eve, the seed story of DESIGN.md
+DEFAULT_SEED: Final = 20241224  # Christmas Eve, the seed story of docs/architecture.md
 AUTHORS: Final = 48
 FIRST_TOPIC_ID: Final = 101  # ids below belong to the site's welcome/about/category topics
 _NEWEST: Final = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
@@ -84,6 +84,10 @@ class Topic:
     like_count: int
     hostile: bool
     has_image: bool
+    discourse_markup: bool = False  # mentions, hashtags, emoji, a date (community_markup)
+    archetype: str = "regular"  # "private_message", unlisted (not visible) and deleted
+    visible: bool = True  # topics are listed and served, and never to be shown
+    deleted: bool = False
 
     @property
     def author(self) -> Author:
@@ -102,7 +106,8 @@ class Topic:
 class Seed:
     categories: tuple[Category, ...]
     authors: tuple[Author, ...]
-    topics: tuple[Topic, ...]  # the order of /latest: last bumped first
+    topics: tuple[Topic, ...]  # the public ones, in the order of /latest: last bumped first
+    not_public: tuple[Topic, ...] = ()  # listed and served too, never to be shown
     by_id: dict[int, Topic] = field(default_factory=dict, repr=False, compare=False)
 
     def topic(self, topic_id: int) -> Topic | None:

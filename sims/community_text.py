@@ -18,6 +18,7 @@ class Category:
     slug: str
     color: str
     description: str
+    restricted: bool = False  # read-restricted (staff only): sims.community_markup
 
 
 @dataclass(frozen=True, slots=True)

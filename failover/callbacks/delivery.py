@@ -12,13 +12,18 @@ The call center's answer decides what happens to the entry, and who is to blame:
   after bounded, jittered tenacity retries. The call center, not the entry, is in
   trouble: nothing is counted against the entry and the dispatcher backs off.
 
+Each retry is reported (`on_retry`): a POST that timed out may have reached the call
+center, so the one sent after it can arrive twice. That is the at-least-once window the
+`Idempotency-Key` closes at the call center, and the count tells an operator how often
+it is used.
+
 Cancellation is never retried: tenacity retries only `_Transient`, and
 `asyncio.CancelledError` is not one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -79,6 +84,7 @@ class CallbackClient:
         timeout: float,
         tries: int = TRIES,
         wait_max: float = 1.0,
+        on_retry: Callable[[], None] = lambda: None,
     ) -> None:
         self._session = session
         self._urls = dict(urls)  # call-center name -> full callbacks URL
@@ -88,6 +94,7 @@ class CallbackClient:
         )
         self._tries = tries
         self._wait_max = wait_max
+        self._on_retry = on_retry
 
     def set_urls(self, urls: Mapping[str, str]) -> None:
         """A configuration reload (issue 17): the callbacks URL of each call center now.
@@ -102,6 +109,7 @@ class CallbackClient:
             stop=stop_after_attempt(self._tries),
             wait=wait_random_exponential(multiplier=0.05, max=self._wait_max),
             retry=retry_if_exception_type(_Transient),
+            before_sleep=lambda _: self._on_retry(),
             reraise=True,
         )
         try:

@@ -27,10 +27,15 @@ When a round finds nothing, the next look at the queue is `IDLE_READ_EVERY` late
 unless intake in this process wakes it (or the router had no call center to send to):
 an idle front door reads the stream once a second, with one XREADGROUP.
 
-Delivery is at least once; the `Idempotency-Key` makes it once at the call center. The
-window for a second POST is a crash between the call center's answer and our ack.
+Delivery is at least once; the `Idempotency-Key` makes it once at the call center. A
+second POST of one entry comes from a POST that timed out or lost its connection after
+the call center had it (the client retries: counted as `retried`, or `unreachable` and
+delivered again later), or from a crash between the call center's answer and our ack.
 A batch is no larger than what the rate lets us finish in a quarter of `reclaim_idle`,
-so a live replica's entries never look abandoned.
+and a round stops once a quarter of `reclaim_idle` has passed since its batch was read
+even when the call center answers slower than the rate (what is left is read again from
+this consumer's own pending list, which resets its idle time), so a live replica's
+entries never look abandoned and are not delivered a second time by another replica.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from failover.callbacks.delivery import (
 )
 from failover.callbacks.pacing import TokenBucket
 from failover.callbacks.stream import CallbackStream, Entry, QueueUnavailable
-from failover.clock import Clock
+from kernel.clock import Clock
 
 log = logging.getLogger("switchboard.callbacks")
 
@@ -151,10 +156,13 @@ class Dispatcher:
             return False
         entries = await self._next_batch(now)
         self._quiet_until = 0.0 if entries else now + IDLE_READ_EVERY
+        read_at = self._clock.monotonic()
         for entry in entries:
             target = self._target()
             if target is None:
                 return True
+            if self._clock.monotonic() - read_at > self._reclaim_idle / 4:
+                return True  # the rest is read again (own pending) before it looks idle
             await self._pace()
             outcome = await self._client.deliver(target, entry)
             if not await self._settle(entry, outcome, target):

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from kernel.messages import N_
+
 __all__ = [
     "MAX_COOKIE_CHARS",
     "MAX_SKEW_S",
@@ -94,14 +96,17 @@ class Reason(StrEnum):
     FUTURE = "future"  # issued more than MAX_SKEW_S ahead of now
 
 
-_MESSAGES: Final[dict[Reason | None, str]] = {
+_RELOAD: Final = N_("We could not check this form. Please reload the page and submit again.")
+_MESSAGES: Final[dict[Reason | None, str]] = {  # for the catalog: shown translated
     None: "ok",
-    Reason.MISSING: "We could not check this form. Please make sure cookies are allowed "
-    "for this site, reload the page and submit again.",
-    Reason.MALFORMED: "We could not check this form. Please reload the page and submit again.",
-    Reason.FORGED: "We could not check this form. Please reload the page and submit again.",
-    Reason.EXPIRED: "This form has expired. Please reload the page and submit again.",
-    Reason.FUTURE: "We could not check this form. Please reload the page and submit again.",
+    Reason.MISSING: N_(
+        "We could not check this form. Please make sure cookies are allowed "
+        "for this site, reload the page and submit again."
+    ),
+    Reason.MALFORMED: _RELOAD,
+    Reason.FORGED: _RELOAD,
+    Reason.EXPIRED: N_("This form has expired. Please reload the page and submit again."),
+    Reason.FUTURE: _RELOAD,
 }
 
 

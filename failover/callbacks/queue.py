@@ -30,7 +30,7 @@ from typing import Final, Literal
 from failover.callbacks.request import CallbackRequest, ticket_id
 from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream, QueueUnavailable
-from failover.clock import Clock
+from kernel.clock import Clock
 
 log = logging.getLogger("switchboard.callbacks")
 

@@ -2,8 +2,10 @@
 
 `validate` turns the submitted fields (an HTML form or a JSON object, both as a mapping
 of field name to value) into a `CallbackRequest`, or an `Invalid` whose `errors` map
-each offending field to a message a customer can act on. It never raises on customer
-input, whatever it is; a valid result validates again to itself (`to_fields`).
+each offending field to a message a customer can act on (English, as JSON clients get
+it; marked for the catalog, so the form shows it in the customer's language). It never
+raises on customer input, whatever it is; a valid result validates again to itself
+(`to_fields`).
 
 Rules:
 
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import phonenumbers
+
+from kernel.messages import N_, Message
 
 __all__ = [
     "FIELDS",
@@ -165,7 +169,7 @@ def validate(
         elif value:
             clean[field] = value
         elif field in _REQUIRED:
-            errors[field] = "required"
+            errors[field] = N_("required")
 
     phone = None
     if "phone" in clean:
@@ -176,9 +180,9 @@ def validate(
     if "email" in clean:
         email = clean["email"]
         if not _looks_like_email(email):
-            errors["email"] = "must look like name@example.com"
+            errors["email"] = N_("must look like name@example.com")
     if "phone" not in clean and "email" not in clean and not {"phone", "email"} & set(errors):
-        errors["contact"] = "give a phone number or an email address so we can reach you"
+        errors["contact"] = N_("give a phone number or an email address so we can reach you")
 
     if errors:
         return Invalid(errors)
@@ -211,16 +215,16 @@ def _text(field: str, raw: object) -> tuple[str, str | None]:
     if raw is None:
         return "", None
     if not isinstance(raw, str):
-        return "", "must be text"
+        return "", N_("must be text")
     value = raw.strip()
     if field in _MULTILINE:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     limit = LIMITS[field]
     if len(value) > limit:
-        return "", f"at most {limit} characters"
+        return "", Message(N_("at most %(limit)d characters"), limit=limit)
     allowed = _LINE_CHARS if field in _MULTILINE else frozenset()
     if any(_is_forbidden(ch) and ch not in allowed for ch in value):
-        return "", "must not contain control characters"
+        return "", N_("must not contain control characters")
     return value, None
 
 
@@ -231,10 +235,15 @@ def _is_forbidden(ch: str) -> bool:
 def _phone(raw: str, region: str) -> tuple[str | None, str | None]:
     """`raw` in E.164, or an error message."""
     message = (
-        "not a valid international phone number"
+        N_("not a valid international phone number")
         if raw.startswith("+")
-        else f"not a valid phone number for region {region}"
-        " (start with + and the country code for other countries)"
+        else Message(
+            N_(
+                "not a valid phone number for region %(region)s"
+                " (start with + and the country code for other countries)"
+            ),
+            region=region,
+        )
     )
     try:
         number = phonenumbers.parse(raw, region)
@@ -243,7 +252,7 @@ def _phone(raw: str, region: str) -> tuple[str | None, str | None]:
     if not phonenumbers.is_valid_number(number):
         return None, message
     if number.extension:
-        return None, "extensions are not supported; give a number that reaches you directly"
+        return None, N_("extensions are not supported; give a number that reaches you directly")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 

@@ -28,7 +28,7 @@ from failover.callbacks.formsecret import SYNC_EVERY_S, FormSecrets
 from failover.callbacks.queue import CallbackQueue
 from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream, QueueUnavailable
-from failover.tasks import cancel_and_wait
+from kernel.tasks import cancel_and_wait
 from monitoring.callbacks import BacklogSample
 
 log = logging.getLogger("switchboard.callbacks")
@@ -75,7 +75,7 @@ class CallbackRuntime:
         if self.durability not in ("aof always", "aof everysec", "unknown"):
             log.error(
                 "callbacks: Redis runs with %s: an accepted callback can be lost when Redis "
-                "restarts; see README, 'Callback durability'",
+                "restarts; see docs/callbacks.md, 'Callback durability'",
                 self.durability,
             )
         try:

@@ -1,4 +1,4 @@
-"""Builds the callback machinery from settings (called by `app.create_app`)."""
+"""Builds the callback machinery from settings (called by `switchboard.app.create_app`)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ from redis.asyncio import Redis
 from failover.callbacks.delivery import CallbackClient
 from failover.callbacks.dispatcher import Dispatcher
 from failover.callbacks.formsecret import FormSecrets
+from failover.callbacks.intake import Intake
 from failover.callbacks.queue import CallbackQueue
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream
-from failover.callbacks.web import Intake
-from failover.clock import Clock
-from failover.limits.limiter import Limiter
-from failover.limits.wiring import ClientOf
+from failover.limits_wiring import ClientOf
 from failover.pool import Pool
 from failover.routing import callback_target
 from failover.settings import Settings
 from failover.workers import WorkerInfo
+from kernel.clock import Clock
+from kernel.limits.limiter import Limiter
 from monitoring.callbacks import CallbackMetrics
 
 
@@ -100,6 +100,7 @@ def build_callbacks(
         session,
         {c.name: c.url.rstrip("/") + c.callbacks_path for c in settings.callcenters},
         timeout=cb.delivery_timeout_ms / 1000,
+        on_retry=lambda: metrics.failed("retried"),
     )
     dispatcher = Dispatcher(
         stream,

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from failover.settings.validators import AtLeastOne, Millis, PositiveSeconds, _invalid, _Section
+from failover.settings.validators import AtLeastOne, Millis, PositiveSeconds, _not_below, _Section
 
 
 class CallbackSettings(_Section):
@@ -88,10 +88,6 @@ class CallbackSettings(_Section):
     def _reclaim_after_timeout(self) -> Self:
         # A live front door must never look dead: reclaiming an entry still being
         # delivered would post it twice.
-        least = 3 * self.delivery_timeout_ms
-        if self.reclaim_idle_ms < least:
-            raise _invalid(
-                ("reclaim_idle_ms",),
-                f"must be >= 3 x delivery_timeout_ms ({least}), got {self.reclaim_idle_ms}",
-            )
+        _not_below("reclaim_idle_ms", self.reclaim_idle_ms,
+                   3 * self.delivery_timeout_ms, "3 x delivery_timeout_ms")  # fmt: skip
         return self

@@ -1,6 +1,6 @@
 """The `[limits]` section: per-client rate limits and "counted once" windows (issue 14).
 
-A client is one IP address (an IPv6 /`ipv6_prefix` network), as `failover/limits/identity`
+A client is one IP address (an IPv6 /`ipv6_prefix` network), as `kernel/limits/identity`
 finds it behind `server.trusted_proxies`. Sizes are per client and per action; the
 arithmetic behind the defaults (50 customers behind one carrier-grade NAT) is in
 docs/security.md, "Limits".

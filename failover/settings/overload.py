@@ -1,6 +1,6 @@
 """The `[overload]` section: when the front door sheds self-help work, and how far.
 
-Stages and rules: failover/overload.py. Defaults: the last stage (static) is entered at
+Stages and rules: kernel/overload.py. Defaults: the last stage (static) is entered at
 an event-loop lag of 250 ms, the self-help latency SLO's p99 (loadtests/slo.toml): past
 it customers would already wait longer than the SLO allows for any answer.
 """
@@ -11,12 +11,12 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictBool, StrictFloat, model_validator
 
-from failover.overload import (
+from failover.settings.validators import AtLeastOne, Millis, NonNegativeMillis, _invalid, _Section
+from kernel.overload import (
     OverloadPolicy,
     Stage,
     default_thresholds,
 )
-from failover.settings.validators import AtLeastOne, Millis, NonNegativeMillis, _invalid, _Section
 
 Share = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
 

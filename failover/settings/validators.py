@@ -32,6 +32,13 @@ def _invalid(key: Loc, message: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_setting", "{message}", {"key": key, "message": message})
 
 
+def _not_below(key: str, value: int, least: int, floor: str, *, why: str = "") -> None:
+    """The cross-field check "`key` must be >= `floor`", `least` being what `floor` comes
+    to (a field, or a multiple of one: "3 x delivery_timeout_ms")."""
+    if value < least:
+        raise _invalid((key,), f"must be >= {floor} ({least}), got {value}{why}")
+
+
 def _network(value: object) -> object:
     if isinstance(value, IPv4Network | IPv6Network):
         return value

@@ -1,4 +1,4 @@
-"""Pieces of the benchmarks `python -m loadtests.bench_proxy` and `bench_selfhelp`: the
-stage (pinned processes, nginx upstream, contenders), the wall-clock run (wrk), the
-instruction-count run (callgrind), the reports; and the self-help ones (selfhelp_*.py,
-loadgen.py: a small aiohttp load client)."""
+"""Pieces of the benchmarks: `stage` (contenders through the process harness, the nginx
+upstream, the command line), `measure` (wrk, callgrind), `load` (locust), the baselines
+(`bare`, `nginx`), and each bench's own stage (`selfhelp`, `callbacks`, `failover`). Their
+reports: loadtests/tables.py."""

@@ -1,48 +1,46 @@
-"""The baselines: bare aiohttp apps, each what a developer might write in minutes.
+"""The baselines: bare aiohttp apps, each what a developer might write in minutes. Run as
+a script (stage.bare starts them), one app per mode:
 
-- ``drop``: GET only, one ClientSession, read the body, answer it with the upstream's
-  status and content type; every other header is dropped both ways.
-- ``forward``: the minimal *correct* proxy: any method, the path and query, the request
-  headers and body go up; status, response headers and body come back. Hop-by-hop
-  headers (and those named by Connection), Host and Content-Length are dropped both ways.
-- ``page``: ``GET /help/bulletins/{id}`` answers fixed bytes (read from FILE at start)
-  with a fixed Content-Type: a page already rendered and cached, nothing else.
-
-Run as a script, not imported: ``python bare.py {drop|forward} PORT UPSTREAM`` or
-``python bare.py page PORT FILE CONTENT_TYPE``.
+- `drop PORT UPSTREAM`: GET only, one ClientSession, answer the upstream's body with its
+  status and content type; every other header dropped both ways.
+- `forward PORT UPSTREAM`: the minimal *correct* proxy: any method; path, query, headers
+  and body up; status, headers and body back; hop-by-hop headers (and those named by
+  Connection), Host and Content-Length dropped both ways.
+- `page PORT FILE CONTENT_TYPE`: `GET /help/bulletins/{id}` answers fixed bytes.
+- `xadd PORT REDIS_URL STREAM`: `POST /help/callbacks`: parse the body as JSON (400 unless
+  an object), one XADD of the raw body and the `Idempotency-Key` to a stream, 202 with the
+  entry id. No validation, idempotency, spool or metrics; redis-py's default client (an
+  unbounded pool) with a socket timeout. `GET /healthz` says it is up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
+import uvloop
 from aiohttp import web
 from multidict import CIMultiDictProxy
+from redis.asyncio import Redis
 
 MOUNT = "/support"
 PAGE_ROUTE = "/help/bulletins/{id}"
+CALLBACKS_ROUTE = "/help/callbacks"
+REDIS_TIMEOUT_S = 5.0
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", str)
 BODY = web.AppKey("body", bytes)
 CONTENT_TYPE = web.AppKey("content_type", str)
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
+REDIS = web.AppKey("redis", Redis)
+STREAM = web.AppKey("stream", str)
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+})  # fmt: skip
 DROP = HOP_BY_HOP | {"host", "content-length"}
 
 
@@ -82,8 +80,41 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(body=app[BODY], headers={"Content-Type": app[CONTENT_TYPE]})
 
 
+async def xadd(request: web.Request) -> web.Response:
+    body = await request.read()
+    try:
+        fields = json.loads(body)
+    except ValueError:  # UnicodeDecodeError is one
+        fields = None
+    if not isinstance(fields, dict):
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
+    key = request.headers.get("Idempotency-Key", "")
+    entry_id = await request.app[REDIS].xadd(request.app[STREAM], {"key": key, "payload": body})
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return web.json_response({"id": text}, status=202)
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"alive": True})
+
+
+def _redis(url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def client(app: web.Application) -> AsyncIterator[None]:
+        app[REDIS] = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S)
+        yield
+        await app[REDIS].aclose()
+
+    return client
+
+
 def _app(mode: str, args: list[str]) -> web.Application:
     app = web.Application()
+    if mode == "xadd":
+        app[STREAM] = args[1]
+        app.cleanup_ctx.append(_redis(args[0]))
+        app.router.add_post(CALLBACKS_ROUTE, xadd)
+        app.router.add_get("/healthz", healthz)
+        return app
     if mode == "page":
         app[BODY] = Path(args[0]).read_bytes()
         app[CONTENT_TYPE] = args[1]
@@ -107,17 +138,9 @@ async def _serve(app: web.Application, port: int) -> None:
 
 def main() -> None:
     mode, port, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    if mode not in {"drop", "forward", "page"}:
+    if mode not in {"drop", "forward", "page", "xadd"}:
         raise SystemExit(f"bare: unknown mode {mode!r}")
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None
-    try:
-        import uvloop  # noqa: PLC0415 - same optional speed-up as the front door
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve(_app(mode, args), port))
+    uvloop.run(_serve(_app(mode, args), port))  # the front door's loop too
 
 
 if __name__ == "__main__":

@@ -1,18 +1,11 @@
-"""nginx as a contender: Debian's binary, run as our own process with a generated config
-in a directory of its own (`nginx -p DIR -c nginx.conf -g 'daemon off;'`), one worker,
-no access log, listening on a free 127.0.0.1 port. Never the system nginx, never port 80.
-
-Three jobs, each what a user would write without Switchboard:
-
-- `static_page`: one cached page from a file, with the front door's Content-Type and
-  Cache-Control (nginx adds its own ETag, Last-Modified and Accept-Ranges);
-- `proxy_pass`: `/support/<path>` to `<upstream>/<path>` over keep-alive upstream
-  connections, with X-Forwarded-For/-Proto as a user would add them;
-- `failover`: a primary and a `backup` upstream, `proxy_next_upstream`, and an
-  `error_page` to a static help page (`Timeouts` says which timeouts are set).
-
-Worker processes drop to an unprivileged user, so the directory is made world-readable.
-"""
+"""nginx as a contender, what a user would write without Switchboard: Debian's binary as
+our own process (`nginx -p DIR -c nginx.conf -g 'daemon off;'`), one worker, no access
+log, on a free 127.0.0.1 port (never the system nginx, never port 80); the directory
+world-readable (workers drop to an unprivileged user). `static_page`: one page from a file
+with the front door's Content-Type and Cache-Control (nginx adds ETag, Last-Modified,
+Accept-Ranges); `proxy_pass`: `/support/<path>` to `<upstream>/<path>` over keep-alive
+connections, X-Forwarded-For/-Proto set; `failover`: a primary and a `backup` upstream,
+`proxy_next_upstream`, an `error_page` to a static help page, `Timeouts` as given."""
 
 from __future__ import annotations
 
@@ -21,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.bench.stage import PAGE_PATH, Contender
-from sims.demo import free_port
+from sims.harness.ports import free_port
 
 NGINX_STATIC = "nginx, same bytes"
 NGINX_PROXY = "nginx proxy_pass"
@@ -131,37 +124,19 @@ def _prepare(root: Path, http: str) -> tuple[str, ...]:
     (root / "nginx.conf").write_text(_MAIN.format(dir=root, http=http))
     for path in (root.parent, root, root / "www", root / "tmp"):  # the bench's tmp and ours
         path.chmod(path.stat().st_mode | 0o755)
-    return (
-        binary(),
-        "-p",
-        str(root),
-        "-c",
-        str(root / "nginx.conf"),
-        "-e",
-        str(root / "error.log"),
-        "-g",
-        "daemon off;",
-    )
+    conf, log = str(root / "nginx.conf"), str(root / "error.log")
+    return (binary(), "-p", str(root), "-c", conf, "-e", log, "-g", "daemon off;")
 
 
 def static_page(
-    tmp: Path,
-    *,
-    page_path: str,
-    body: bytes,
-    content_type: str,
-    headers: dict[str, str] | None = None,
+    tmp: Path, *, page_path: str, body: bytes, content_type: str, headers: dict[str, str]
 ) -> Contender:
     """nginx serving `body` at exactly `page_path` with `content_type` and `headers`."""
     port = free_port()
     root = tmp / f"nginx-static-{port}"
-    added = "\n".join(
-        f'            add_header {name} "{value}";' for name, value in (headers or {}).items()
-    )
-    http = _STATIC.format(
-        port=port, path=page_path, content_type=content_type, dir=root, headers=added
-    )
-    argv = _prepare(root, http)
+    added = "\n".join(f'            add_header {k} "{v}";' for k, v in headers.items())
+    argv = _prepare(root, _STATIC.format(port=port, path=page_path, content_type=content_type,
+                                         dir=root, headers=added))  # fmt: skip
     (root / "www" / "page.html").write_bytes(body)
     return Contender(NGINX_STATIC, "nginx-static", argv, port, page_path, page_path)
 
@@ -189,6 +164,5 @@ def failover(tmp: Path, *, primary: str, backup: str, timeouts: Timeouts) -> Con
 def failover_snippet(timeouts: Timeouts) -> str:
     """The `http` block of `failover`, with placeholders, for the report."""
     lines = "\n".join(f"            {d}" for d in timeouts.directives())
-    return _FAILOVER.format(
-        port="PORT", primary="PRIMARY", backup="BACKUP", dir="DIR", timeouts=lines
-    )
+    return _FAILOVER.format(port="PORT", primary="PRIMARY", backup="BACKUP", dir="DIR",
+                            timeouts=lines)  # fmt: skip

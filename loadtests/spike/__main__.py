@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Final
 
 from loadtests.spike.profile import PROFILES, Profile
-from loadtests.spike.runconfig import RunConfig
 from loadtests.spike.slo import Slo, SloError, load
 from loadtests.spike.stack import ROOT, StackError, clean_env, cores, die_with_parent, stack
+from loadtests.spike.state import RunConfig
 
 DEFAULT_SLO: Final = ROOT / "loadtests" / "slo.toml"
 LOCUSTFILE: Final = ROOT / "loadtests" / "locustfile.py"

@@ -4,7 +4,7 @@ the status, the headers that matter and the body, and returns a `Verdict`.
 Rules (the issue's): a 5xx, a transport error or a wrong page is a failure; a self-help
 redirect during an outage is a success. "Wrong page": not the page asked for (its title
 or marker missing), a redirect anywhere but the same-site target the contract names
-(DESIGN.md: `303` to `/help/search?q=<topic words>`), or a customer sent to the wrong
+(docs/architecture.md: `303` to `/help/search?q=<topic words>`), or a customer sent to the wrong
 side: to self-help while the call centers are up, or to a call center that is down
 (`profile.expect`, with grace windows around each switch).
 """
@@ -17,16 +17,11 @@ from typing import Final
 from urllib.parse import urlencode
 
 from loadtests.spike.profile import Expect
+from sims.callcenter_service import PAGES
 
 SELF_HELP: Final = "self-help"
-CALL_CENTER_TITLES: Final = {  # sims/callcenter_service.py PAGES: what a call center serves
-    "billing": "Billing questions",
-    "router/setup": "Setting up your router",
-    "wifi/troubleshooting": "Wi-Fi troubleshooting",
-    "internet/outage": "Internet outage",
-    "account/password-reset": "Resetting your password",
-    "contact": "Contact an agent",
-}
+# What a call center serves (its pages but the root), by topic: `router/setup` -> title.
+CALL_CENTER_TITLES: Final = {path[1:]: title for path, title in PAGES.items() if path != "/"}
 CALL_CENTERS: Final = frozenset({"primary", "backup"})
 _WORD: Final = re.compile(r"[^\W_]+")
 

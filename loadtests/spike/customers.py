@@ -1,20 +1,7 @@
-"""The customer mix: one `FastHttpUser` whose tasks are what customers do, weighted.
-
-| task | weight | requests |
-|---|---:|---|
-| arrive at `/support/<topic>`, following a self-help redirect by hand | 30 | 1 (2 if sent) |
-| browse `/help` | 10 | 1 |
-| search `/help/search?q=` | 15 | 1 |
-| read a bulletin `/help/bulletins/<id>` (Zipf popularity, `state.Catalog`) | 35 | 1 |
-| vote on a bulletin (`POST .../vote`, answered 303) | 9 | 1 |
-| ask for a callback (`POST /help/callbacks`, JSON, `Idempotency-Key`) | 1 | 1 |
-
-Every answer is checked (`catch_response`, rules in `checks.py`). The self-help
-redirect is followed by hand, not by the client: its target is checked before anything
-is fetched (same-site, the topic's search), and the timeline learns where the customer
-was sent. Votes are not followed: the page behind the 303 is the bulletin page, already
-measured as "bulletin".
-"""
+"""The customer mix: one `FastHttpUser` whose weighted tasks are what customers do (the
+table in loadtests/README.md). Every answer is checked (`catch_response`, rules in
+`checks.py`). The self-help redirect is followed by hand, its target checked before
+anything is fetched; votes are not followed (the page behind is a bulletin page)."""
 
 from __future__ import annotations
 
@@ -79,7 +66,7 @@ def customer_address(n: int) -> str:
 class Customer(FastHttpUser):
     """One customer; several hundred of them make the load (profile.py). Each comes from
     an address of its own, as customers do behind a load balancer: the front door
-    trusts 127.0.0.1 as its proxy (stack.write_config) and reads X-Forwarded-For, so
+    trusts 127.0.0.1 as its proxy (stack.py) and reads X-Forwarded-For, so
     per-client limits and counted-once views and votes (issue 14) apply per customer."""
 
     network_timeout = 10.0
@@ -122,48 +109,35 @@ class Customer(FastHttpUser):
         if verdict.ok and verdict.destination == SELF_HELP:
             self._land_on_self_help(topic)
 
-    def _land_on_self_help(self, topic: str) -> None:
-        target = checks.self_help_target(topic)
-        _, name = NAMES["support_redirect"]
-        with self.client.get(target, name=name, catch_response=True) as resp:
-            marker = f"Help with “{checks.topic_query(topic)}”"
+    def _page(self, cls: str, path: str, marker: str) -> None:
+        """GET a self-help page: 200 with `marker` in it."""
+        with self.client.get(path, name=NAMES[cls][1], catch_response=True) as resp:
             _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
                                             marker=marker))  # fmt: skip
 
+    def _land_on_self_help(self, topic: str) -> None:
+        marker = f"Help with “{checks.topic_query(topic)}”"
+        self._page("support_redirect", checks.self_help_target(topic), marker)
+
     @task(10)
     def browse_help(self) -> None:
-        _, name = NAMES["help"]
-        with self.client.get("/help", name=name, catch_response=True) as resp:
-            marker = "<h1>How can we help?</h1>"
-            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
-                                            marker=marker))  # fmt: skip
+        self._page("help", "/help", "<h1>How can we help?</h1>")
 
     @task(15)
     def search(self) -> None:
         words = self.rng.choice(SEARCHES)
-        _, name = NAMES["search"]
-        path = "/help/search?" + urlencode({"q": words})
-        with self.client.get(path, name=name, catch_response=True) as resp:
-            marker = f"Help with “{words}”"
-            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
-                                            marker=marker))  # fmt: skip
-
-    def _bulletin_id(self) -> int:
-        return RUN.catalog.pick(self.rng)
+        self._page("search", "/help/search?" + urlencode({"q": words}), f"Help with “{words}”")
 
     @task(35)
     def read_bulletin(self) -> None:
-        bulletin = self._bulletin_id()
-        _, name = NAMES["bulletin"]
-        with self.client.get(f"/help/bulletins/{bulletin}", name=name, catch_response=True) as resp:
-            # The vote form names the bulletin: the page is the one asked for.
-            marker = f'action="/help/bulletins/{bulletin}/vote"'
-            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
-                                            marker=marker))  # fmt: skip
+        bulletin = RUN.catalog.pick(self.rng)
+        # The vote form names the bulletin: the page is the one asked for.
+        marker = f'action="/help/bulletins/{bulletin}/vote"'
+        self._page("bulletin", f"/help/bulletins/{bulletin}", marker)
 
     @task(9)
     def vote(self) -> None:
-        bulletin = self._bulletin_id()
+        bulletin = RUN.catalog.pick(self.rng)
         helpful = "yes" if self.rng.random() < 0.8 else "no"
         _, name = NAMES["vote"]
         with self.client.post(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import urllib.request
@@ -20,15 +19,14 @@ from typing import Any, Final
 from locust import events
 from locust.env import Environment
 
-from loadtests.spike import appmetrics
+from loadtests.spike import readings
 from loadtests.spike.customers import CLASS_OF
 from loadtests.spike.hooks import on
-from loadtests.spike.runconfig import RunConfig
-from loadtests.spike.state import RUN, Catalog
+from loadtests.spike.state import RUN, Catalog, RunConfig
+from sims.harness import procs
 
 log = logging.getLogger("spike")
 HTTP_TIMEOUT_S: Final = 5.0
-_CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 SAMPLE_S: Final = 1.0
 STALL_NOTE_S: Final = 0.25  # a sample this late means the loop was held up
 _stop_sampling = threading.Event()
@@ -62,7 +60,7 @@ def _test_start(environment: Environment, **_: object) -> None:
     config = RUN.need_config()
     doc = json.loads(get(f"{config.host}/api/v1/bulletins?limit=100"))
     RUN.catalog = Catalog.zipf([int(b["id"]) for b in doc["bulletins"]])
-    RUN.metrics_before = appmetrics.parse(get(f"{config.ops}/metrics").decode())
+    RUN.metrics_before = readings.parse(get(f"{config.ops}/metrics").decode())
     log.info(
         "%d bulletins; the 5 most read get %.0f%% of reads",
         len(RUN.catalog.ids), 100 * RUN.catalog.share_of_top(5),
@@ -74,13 +72,11 @@ def _test_start(environment: Environment, **_: object) -> None:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of process `pid` (/proc/<pid>/stat), None if gone."""
+    """The harness's `cpu_seconds`, None once the process is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return procs.cpu_seconds(pid)
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime: fields 14, 15
 
 
 def _sample(environment: Environment, door_pid: int | None) -> None:

@@ -1,18 +1,8 @@
-"""The spike's timeline: phases, users over time, when the call centers go down and
-come back, and what a customer should meet at a given moment. Pure: times are
-seconds since the shape started, passed in.
-
-    users
-    1.5B |                 ____________________
-       B |      __________/        ^           \\_______________
-         |     /          ^        |            ^
-       0 |____/           |        |            |
-          warm-up baseline down   (spike)  up  fall  baseline after
-                                  rise          (call centers back)
-
-B is `baseline_users`; a user is one customer who clicks every `PACE_S` seconds
-(loadtests/README.md has the rates in requests/s and why they were chosen).
-"""
+"""The spike's timeline: phases (warm-up, baseline, outage rising to 1.5x, spike, back,
+falling, baseline; loadtests/README.md has the table), users over time, when the call
+centers go down and come back, and what a customer should meet at a given moment. Pure:
+times are seconds since the shape started, passed in. A user is one customer who does
+one thing every `PACE_S` seconds on average."""
 
 from __future__ import annotations
 
@@ -68,13 +58,15 @@ class Profile:
     fall_end: float
     end: float
 
+    @property
+    def edges(self) -> tuple[float, ...]:
+        """Where each phase starts, and the end."""
+        return (0.0, self.warm_up_end, self.down_at, self.rise_end, self.up_at,
+                self.spike_end, self.fall_end, self.end)  # fmt: skip
+
     def __post_init__(self) -> None:
-        times = (
-            0.0, self.warm_up_end, self.down_at, self.rise_end, self.up_at,
-            self.spike_end, self.fall_end, self.end,
-        )  # fmt: skip
-        if any(b < a for a, b in itertools.pairwise(times)) or self.warm_up_end <= 0:
-            raise ValueError(f"profile {self.name}: phase times must increase, got {times}")
+        if any(b < a for a, b in itertools.pairwise(self.edges)) or self.warm_up_end <= 0:
+            raise ValueError(f"profile {self.name}: phase times must increase, got {self.edges}")
         if self.baseline_users < 1:
             raise ValueError(f"profile {self.name}: baseline_users must be at least 1")
 
@@ -83,18 +75,8 @@ class Profile:
         return round(self.baseline_users * SPIKE_FACTOR)
 
     def phase(self, t: float) -> Phase:
-        bounds = (
-            (self.warm_up_end, Phase.WARM_UP),
-            (self.down_at, Phase.BASELINE),
-            (self.rise_end, Phase.RISE),
-            (self.up_at, Phase.SPIKE),
-            (self.spike_end, Phase.RECOVERED_SPIKE),
-            (self.fall_end, Phase.FALL),
-        )
-        for end, phase in bounds:
-            if t < end:
-                return phase
-        return Phase.AFTER
+        return next((p for p, end in zip(Phase, self.edges[1:-1], strict=False) if t < end),
+                    Phase.AFTER)  # fmt: skip
 
     def target(self, t: float) -> tuple[int, float] | None:
         """(users, spawn rate per second) the shape asks for at `t`; None once it is over.
@@ -113,11 +95,8 @@ class Profile:
 
     def phases(self) -> list[tuple[Phase, float, float]]:
         """Each phase with its start and end."""
-        edges = (
-            0.0, self.warm_up_end, self.down_at, self.rise_end, self.up_at,
-            self.spike_end, self.fall_end, self.end,
-        )  # fmt: skip
-        return [(phase, a, b) for phase, a, b in zip(Phase, edges[:-1], edges[1:], strict=True)]
+        e = self.edges
+        return [(phase, a, b) for phase, a, b in zip(Phase, e[:-1], e[1:], strict=True)]
 
 
 def next_start(scheduled: float, now: float, gap: float) -> tuple[float, float]:

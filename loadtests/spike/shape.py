@@ -10,15 +10,14 @@ answer completed before it cannot have seen the outage (`profile.expect`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.request
 
 from locust import LoadTestShape
 
 from loadtests.spike.state import RUN
+from sims.harness.ports import post
 
 log = logging.getLogger("spike.shape")
 SWITCH_TIMEOUT_S = 5.0
@@ -33,15 +32,8 @@ def switch_call_centers(mode: str) -> None:
     else:
         RUN.up_at = sent
     for name, control in config.controls.items():
-        request = urllib.request.Request(  # noqa: S310 - loopback control URL we were given
-            f"{control}/_sim/mode",
-            data=json.dumps({"mode": mode}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(request, timeout=SWITCH_TIMEOUT_S) as answer:  # noqa: S310
-                answer.read()
+            post(f"{control}/_sim/mode", {"mode": mode}, timeout=SWITCH_TIMEOUT_S)
         except OSError as exc:
             RUN.switch_problems.append(f"{name} {mode} at {sent:.1f} s: {exc}")
             log.error("could not switch call center %s %s: %s", name, mode, exc)  # noqa: TRY400

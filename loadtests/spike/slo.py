@@ -114,31 +114,19 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     node[path[-1]] = value
 
 
-def _pop(table: dict[str, Any], key: str, where: str) -> object:
+def _value(table: dict[str, Any], key: str, where: str, kind: str) -> Any:
+    """Pop `key` from `table`: a non-negative "number" or "count", or a "flag"."""
     if key not in table:
         raise SloError(f"{where}: {key} is missing")
-    return table.pop(key)
-
-
-def _number(table: dict[str, Any], key: str, where: str) -> float:
-    value = _pop(table, key, where)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise SloError(f"{where}: {key} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
-def _count(table: dict[str, Any], key: str, where: str) -> int:
-    value = _pop(table, key, where)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SloError(f"{where}: {key} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _flag(table: dict[str, Any], key: str, where: str) -> bool:
-    value = _pop(table, key, where)
-    if not isinstance(value, bool):
+    value = table.pop(key)
+    if kind == "flag" and not isinstance(value, bool):
         raise SloError(f"{where}: {key} must be true or false, got {value!r}")
-    return value
+    wanted = int if kind == "count" else int | float
+    bad = isinstance(value, bool) or not isinstance(value, wanted) or not value >= 0
+    if kind != "flag" and bad:
+        what = "integer" if kind == "count" else "number"
+        raise SloError(f"{where}: {key} must be a non-negative {what}, got {value!r}")
+    return value if kind != "number" else float(value)
 
 
 def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -153,54 +141,41 @@ def _no_more(table: Mapping[str, Any], where: str) -> None:
         raise SloError(f"{where}: unknown keys {sorted(table)}")
 
 
+# The file's tables, in its order: key -> (Slo field, kind). [latency] is per class.
+TABLES: Final = {
+    "errors": {"max_error_ratio": ("max_error_ratio", "number"),
+               "max_server_errors": ("max_server_errors", "count")},
+    "cache": {"min_hit_ratio": ("min_cache_hit_ratio", "number"),
+              "min_l1_hit_ratio": ("min_l1_hit_ratio", "number")},
+    "callbacks": {"max_lost": ("max_callbacks_lost", "count"),
+                  "max_duplicated": ("max_callbacks_duplicated", "count"),
+                  "max_pending": ("max_callbacks_pending", "count"),
+                  "max_dead_letters": ("max_dead_letters", "count")},
+    "loadgen": {"allow_cpu_warning": ("allow_loadgen_cpu_warning", "flag"),
+                "max_stall_s": ("max_loadgen_stall_s", "number")},
+}  # fmt: skip
+
+
 def parse(raw: Mapping[str, Any], *, source: str = "slo") -> Slo:
     raw = dict(raw)
-    errors = _table(raw, "errors", source)
-    max_error_ratio = _number(errors, "max_error_ratio", f"{source} [errors]")
-    max_server_errors = _count(errors, "max_server_errors", f"{source} [errors]")
-    _no_more(errors, f"{source} [errors]")
-    latency_raw = _table(raw, "latency", source)
-    latency: dict[str, Latency] = {}
-    for cls in CLASSES:
-        where = f"{source} [latency.{cls}]"
-        table = _table(latency_raw, cls, f"{source} [latency]")
-        latency[cls] = Latency(
-            p95_ms=_number(table, "p95_ms", where), p99_ms=_number(table, "p99_ms", where)
-        )
+    found: dict[str, Any] = {}
+    for name, keys in TABLES.items():
+        where = f"{source} [{name}]"
+        table = _table(raw, name, source)
+        found |= {field: _value(table, key, where, kind) for key, (field, kind) in keys.items()}
         _no_more(table, where)
-    _no_more(latency_raw, f"{source} [latency]")
-    cache = _table(raw, "cache", source)
-    min_hit = _number(cache, "min_hit_ratio", f"{source} [cache]")
-    min_l1 = _number(cache, "min_l1_hit_ratio", f"{source} [cache]")
-    _no_more(cache, f"{source} [cache]")
-    cb = _table(raw, "callbacks", source)
-    where = f"{source} [callbacks]"
-    slo = Slo(
-        max_error_ratio=max_error_ratio,
-        max_server_errors=max_server_errors,
-        latency=latency,
-        min_cache_hit_ratio=min_hit,
-        min_l1_hit_ratio=min_l1,
-        max_callbacks_lost=_count(cb, "max_lost", where),
-        max_callbacks_duplicated=_count(cb, "max_duplicated", where),
-        max_callbacks_pending=_count(cb, "max_pending", where),
-        max_dead_letters=_count(cb, "max_dead_letters", where),
-        **_loadgen(raw, source),
-    )
-    _no_more(cb, where)
+        if name == "errors":  # [latency] comes next in the file
+            latency_raw = _table(raw, "latency", source)
+            latency: dict[str, Latency] = {}
+            for cls in CLASSES:
+                where = f"{source} [latency.{cls}]"
+                table = _table(latency_raw, cls, f"{source} [latency]")
+                latency[cls] = Latency(p95_ms=_value(table, "p95_ms", where, "number"),
+                                       p99_ms=_value(table, "p99_ms", where, "number"))  # fmt: skip
+                _no_more(table, where)
+            _no_more(latency_raw, f"{source} [latency]")
     _no_more(raw, source)
-    return slo
-
-
-def _loadgen(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    table = _table(raw, "loadgen", source)
-    where = f"{source} [loadgen]"
-    found = {
-        "allow_loadgen_cpu_warning": _flag(table, "allow_cpu_warning", where),
-        "max_loadgen_stall_s": _number(table, "max_stall_s", where),
-    }
-    _no_more(table, where)
-    return found
+    return Slo(latency=latency, **found)
 
 
 def _num(value: float | None, fmt: str = "{:g}") -> str:
@@ -224,27 +199,15 @@ def evaluate(observed: Observed, slo: Slo) -> list[Check]:
     ratio = observed.failures / observed.requests if observed.requests else None
     switched = observed.outage_switched and not observed.switch_problems
     checks = [
-        Check(
-            name="run completed (all phases)",
-            observed="yes" if observed.completed else "interrupted",
-            limit="yes",
-            ok=observed.completed,
-        ),
-        Check(
-            name="call centers switched down and up",
-            observed="yes" if switched else "; ".join(observed.switch_problems) or "not both",
-            limit="yes",
-            ok=switched,
-        ),
-        Check(
-            name="requests made",
-            observed=str(observed.requests),
-            limit="> 0",
-            ok=observed.requests > 0,
-        ),
+        Check(name="run completed (all phases)", limit="yes", ok=observed.completed,
+              observed="yes" if observed.completed else "interrupted"),
+        Check(name="call centers switched down and up", limit="yes", ok=switched,
+              observed="yes" if switched else "; ".join(observed.switch_problems) or "not both"),
+        Check(name="requests made", observed=str(observed.requests), limit="> 0",
+              ok=observed.requests > 0),
         _at_most("error ratio (failed / all requests)", ratio, slo.max_error_ratio, "{:.4%}"),
         _at_most("customer-visible 5xx", observed.server_errors, slo.max_server_errors),
-    ]
+    ]  # fmt: skip
     for cls, limit in slo.latency.items():
         seen = observed.latency.get(cls)
         checks += [
@@ -279,12 +242,3 @@ def evaluate(observed: Observed, slo: Slo) -> list[Check]:
 
 def passed(checks: Sequence[Check]) -> bool:
     return all(c.ok for c in checks)
-
-
-def markdown(checks: Sequence[Check]) -> str:
-    lines = ["| check | observed | limit | result |", "|---|---:|---:|---|"]
-    lines += [
-        f"| {c.name} | {c.observed} | {c.limit} | {'pass' if c.ok else '**FAIL**'} |"
-        for c in checks
-    ]
-    return "\n".join(lines) + "\n"

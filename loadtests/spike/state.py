@@ -1,5 +1,7 @@
-"""What the locust process shares between its customers, the shape and the gate: one
-`RUN`, filled in by the event listeners (`listeners.py`). No locust import here.
+"""What the orchestrator (`python -m loadtests.spike`) tells the locust process: a
+`RunConfig`, one JSON file in the output folder named by `--spike-run`. And what the
+locust process shares between its customers, the shape and the gate: one `RUN`, filled
+in by the event listeners (`listeners.py`). No locust import here.
 
 Clock: `time.monotonic()`, made relative to the moment the shape started (`t0`), so that
 phase boundaries, the outage switches and every sample are on one axis.
@@ -8,14 +10,49 @@ phase boundaries, the outage switches and every sample are on one axis.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
+import json
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from loadtests.spike.appmetrics import Samples
-from loadtests.spike.runconfig import RunConfig
+from loadtests.spike.profile import Profile
+from loadtests.spike.readings import Samples
+from loadtests.spike.slo import Latency, Slo
 from loadtests.spike.timeline import Recorder
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    profile: Profile
+    host: str  # the front door's base URL
+    ops: str  # its ops listener's base URL (/metrics)
+    controls: dict[str, str]  # call center -> simulator control URL
+    door_pid: int | None  # for its CPU in the timeline
+    out: Path
+    slo: Slo
+    drain_s: float  # how long the gate waits for callbacks to be delivered
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        doc = json.loads(text)
+        slo = dict(doc["slo"])
+        slo["latency"] = {k: Latency(**v) for k, v in slo["latency"].items()}
+        return cls(**doc | {"profile": Profile(**doc["profile"]), "out": Path(doc["out"]),
+                            "slo": Slo(**slo), "drain_s": float(doc["drain_s"])})  # fmt: skip
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.to_json() + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> RunConfig:
+        return cls.from_json(path.read_text())
+
 
 ZIPF_S = 1.1  # bulletin popularity: rank r gets 1/r^s of the reads (a few get most hits)
 

@@ -79,24 +79,13 @@ class Recorder:
         for s in self.seconds(profile.end):
             values = sorted(self.latencies.get(s, ()))
             sent = self.sent.get(s, Counter())
-            out.append(
-                {
-                    "second": s,
-                    "phase": profile.phase(s + 0.5).value,
-                    "users": self.users.get(s, ""),
-                    "requests": len(values),
-                    "failures": self.failures[s],
-                    "server_errors": self.server_errors[s],
-                    "p50_ms": _fmt(percentile(values, 0.50)),
-                    "p95_ms": _fmt(percentile(values, 0.95)),
-                    "p99_ms": _fmt(percentile(values, 0.99)),
-                    "to_primary": sent["primary"],
-                    "to_backup": sent["backup"],
-                    "to_self_help": sent["self-help"],
-                    "locust_cpu": _fmt(self.locust_cpu.get(s, math.nan)),
-                    "door_cpu": _fmt(self.door_cpu.get(s, math.nan)),
-                }
-            )
+            out.append(dict(zip(TIMELINE_FIELDS, (
+                s, profile.phase(s + 0.5).value, self.users.get(s, ""), len(values),
+                self.failures[s], self.server_errors[s],
+                *(_fmt(percentile(values, q)) for q in (0.50, 0.95, 0.99)),
+                sent["primary"], sent["backup"], sent["self-help"],
+                _fmt(self.locust_cpu.get(s, math.nan)), _fmt(self.door_cpu.get(s, math.nan)),
+            ), strict=True)))  # fmt: skip
         return out
 
     def write(self, path: Path, profile: Profile) -> None:
@@ -121,17 +110,11 @@ class Recorder:
                         values += self.by_class.get((s, cls), ())
                         failed += self.class_failures[s, cls]
                 values.sort()
-                out.append(
-                    PhaseStats(
-                        phase=phase.value,
-                        cls=cls,
-                        requests=len(values),
-                        rate=len(values) / max(end - start, 1e-9),
-                        failures=failed,
-                        p95_ms=percentile(values, 0.95),
-                        p99_ms=percentile(values, 0.99),
-                    )
-                )
+                out.append(PhaseStats(
+                    phase=phase.value, cls=cls, requests=len(values), failures=failed,
+                    rate=len(values) / max(end - start, 1e-9),
+                    p95_ms=percentile(values, 0.95), p99_ms=percentile(values, 0.99),
+                ))  # fmt: skip
         return out
 
     def cpu_by_phase(self, profile: Profile) -> list[tuple[str, float, float, float, float]]:

@@ -18,13 +18,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from cache.web import SELF_HELP, SelfHelp
-from failover.app import METRICS, create_app
+from cache.web import SELF_HELP, SELF_HELP_APP, SelfHelp
 from failover.callbacks.stream import STREAM
 from failover.redisconn import connect
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
+from switchboard.app import METRICS, create_app
 from tests.support.stack import FAST_HEALTH, wait_for
 
 TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=5, sock_read=20)
@@ -42,7 +42,7 @@ class Door:
 
     @property
     def self_help(self) -> SelfHelp:
-        return self.app[SELF_HELP]
+        return self.app[SELF_HELP_APP][SELF_HELP]
 
     def metric(self, name: str) -> float:
         """A sample's value: `name` with its labels as exported; 0 when not exported."""

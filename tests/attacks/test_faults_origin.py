@@ -22,10 +22,10 @@ import pytest
 import pytest_asyncio
 from markupsafe import escape
 
-from failover.app import POOL
 from failover.health import HealthState
 from failover.pool import HealthChange, Pool
 from sims.community import CommunitySim
+from switchboard.app import POOL
 from tests.support.faultstack import get, metric
 from tests.support.selfhelp_stack import help_stack
 from tests.support.stack import wait_for

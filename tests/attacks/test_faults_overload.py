@@ -28,7 +28,7 @@ import pytest
 import pytest_asyncio
 from markupsafe import escape
 
-from failover.overload import ORDER, Stage
+from kernel.overload import ORDER, Stage
 from sims.community import CommunitySim
 from tests.support.faultstack import (
     Answer,
@@ -107,7 +107,10 @@ async def test_every_stage_answers_each_customer_request_with_the_right_page(
         assert (support.status, "Setting up your router" in support.text) == (200, True)
         assert callback.status == 202
         assert (listing.status, one.status) == (200, 200)
-        assert len(json.loads(listing.text)["bulletins"]) == 10
+        # Only what passed the trending gate (issue 19): none in a short test, and never
+        # the most read padded in.
+        trending = json.loads(listing.text)
+        assert (trending["sort"], len(trending["bulletins"])) == ("trending", 0)
 
         if stage.at_least(Stage.MEMORY_ONLY):  # memory only: nothing else was asked
             assert redis_lookups(stack) == lookups

@@ -14,9 +14,9 @@ import pytest_asyncio
 from prometheus_client import generate_latest
 from redis.exceptions import ResponseError
 
-from failover.app import METRICS
 from failover.callbacks.stream import STREAM
 from failover.redisconn import connect
+from switchboard.app import METRICS
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack
 

@@ -1,4 +1,4 @@
-"""Attack, in headless Chromium (tests/support/cdp.py): frame the front door's pages from
+"""Attack, in headless Chromium (tests/support/chromium.py): frame the front door's pages from
 another site to clickjack the callback form or a vote (issue 14, item 9); and the other
 side of the policy: every page still renders whole under it, with no violation.
 
@@ -7,8 +7,11 @@ frames our callback form, a bulletin, the help page and the status page, and, as
 control, a page of its own; Chromium must load the control and refuse ours.
 
 Violations are caught twice: a `securitypolicyviolation` listener the browser injects
-into every document (DevTools scripts are not subject to the page's policy), and the
-browser's own console (`Page.console_errors`), where Chromium reports blocked loads.
+into every document (Playwright's init scripts are not subject to the page's policy), and
+the browser's own console (`console_errors`), where Chromium reports blocked loads. Which
+address a refused frame was for is Chromium's own word (its frame tree's
+``unreachableUrl``, through Playwright's DevTools session: Playwright's frames show only
+the error page's address).
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from playwright.async_api import Browser, Page
 
-from sims.community import CommunitySim
-from tests.support.cdp import CHROMIUM, Browser, Page, launch_chromium
-from tests.support.redis import RedisServer
-from tests.support.selfhelp_stack import HelpStack, help_stack
+from tests.support.chromium import (
+    CHROMIUM,
+    click_and_wait_for_load,
+    console_errors,
+    launch_chromium,
+    new_page,
+)
+from tests.support.selfhelp_stack import HelpStack, help_world
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,27 +46,22 @@ PAGE_BACKGROUND = "rgb(246, 247, 249)"  # body's background in both layouts' sty
 
 
 @pytest_asyncio.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+async def browser() -> AsyncIterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
-    async with launch_chromium(tmp_path / "browser") as b:
+    async with launch_chromium() as b:
         yield b
 
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[HelpStack]:
-    (tmp_path / "stack").mkdir()
-    async with (
-        RedisServer(tmp_path / "redis") as redis,
-        CommunitySim() as community,
-        help_stack(tmp_path / "stack", redis=redis, community=community) as s,
-    ):
+    async with help_world(tmp_path) as s:
         yield s
 
 
 async def watched_page(browser: Browser) -> Page:
-    page = await browser.new_page()
-    await page.cdp.send("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_VIOLATIONS})
+    page = await new_page(browser)
+    await page.add_init_script(RECORD_VIOLATIONS)
     return page
 
 
@@ -84,8 +87,9 @@ async def other_site(frames: list[str]) -> tuple[web.AppRunner, str]:
 
 async def child_frames(page: Page, expected: int) -> list[dict[str, str]]:
     """The framing page's child frames once each has committed a document (bounded)."""
+    cdp = await page.context.new_cdp_session(page)
     for _ in range(100):
-        tree = (await page.cdp.send("Page.getFrameTree"))["frameTree"]
+        tree = (await cdp.send("Page.getFrameTree"))["frameTree"]
         frames = [c["frame"] for c in tree.get("childFrames", [])]
         if len(frames) == expected and all(f.get("url") not in ("", "about:blank") for f in frames):
             return frames
@@ -107,7 +111,7 @@ async def test_another_site_cannot_frame_the_callback_form_or_any_other_page(
     runner, site = await other_site(targets)
     try:
         page = await watched_page(browser)
-        await page.navigate(site + "/")
+        await page.goto(site + "/")
         frames = await child_frames(page, len(targets) + 1)
     finally:
         await runner.cleanup()
@@ -119,21 +123,21 @@ async def test_another_site_cannot_frame_the_callback_form_or_any_other_page(
         # Chromium commits an error page in place of a refused frame.
         assert frame["url"].startswith("chrome-error://"), (target, frame)
         assert frame.get("unreachableUrl") == target
-    refusals = [e for e in page.console_errors() if "frame-ancestors 'none'" in e]
-    assert len(refusals) == len(targets), page.console_errors()
+    refusals = [e for e in console_errors(page) if "frame-ancestors 'none'" in e]
+    assert len(refusals) == len(targets), console_errors(page)
 
 
 async def visit(page: Page, url: str) -> tuple[list[str], list[str], str]:
     """Violations, console errors and body background of the page at `url`."""
-    before = len(page.console_errors())
-    await page.navigate(url)
+    before = len(console_errors(page))
+    await page.goto(url)
     return await seen(page, before)
 
 
 async def seen(page: Page, before: int) -> tuple[list[str], list[str], str]:
     violations = await page.evaluate("window.__violations")
     background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
-    return violations, page.console_errors()[before:], background
+    return violations, console_errors(page)[before:], background
 
 
 async def test_every_page_renders_whole_under_its_policy(
@@ -167,19 +171,19 @@ async def test_every_page_renders_whole_under_its_policy(
     check("JSON", await visit(page, f"{stack.ops_url}/api/v1/status"), html=False)
 
     # Forms post to this site (form-action 'self'), redirects included.
-    await page.navigate(f"{stack.url}/help/bulletins/{seed.topics[0].id}")
-    before = len(page.console_errors())
-    await page.click_and_wait_for_load("form.votes button[value=yes]")
+    await page.goto(f"{stack.url}/help/bulletins/{seed.topics[0].id}")
+    before = len(console_errors(page))
+    await click_and_wait_for_load(page, "form.votes button[value=yes]")
     check("after a vote", await seen(page, before))
     assert await page.evaluate("location.search") == "?voted=1"
 
-    await page.navigate(f"{stack.url}/help/callbacks/new?topic=wifi")
-    before = len(page.console_errors())
+    await page.goto(f"{stack.url}/help/callbacks/new?topic=wifi")
+    before = len(console_errors(page))
     await page.evaluate(
         "document.getElementById('cb-name').value = 'Ana';"
         "document.getElementById('cb-phone').value = '+44 20 7946 0018';"
     )
-    await page.click_and_wait_for_load("form.callback button[type=submit]")
+    await click_and_wait_for_load(page, "form.callback button[type=submit]")
     check("callback accepted", await seen(page, before))
     assert await page.evaluate("document.querySelector('h1').innerText") == "We will call you back"
     # (The status page's operator view: tests/e2e/test_status_page.py, same audit.)

@@ -23,9 +23,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from failover.admin import SWITCHBOARD
-from failover.app import POOL, create_app
-from failover.security_headers import SERVER
 from failover.settings import load_settings
+from kernel.security_headers import SERVER
+from switchboard.app import POOL, create_app
 from tests.support.stack import FAST_HEALTH, listen_loopback, wait_for
 
 pytestmark = pytest.mark.timeout(30)

@@ -2,7 +2,7 @@
 
 Before: 300 connections sending one header byte every 2 s stayed open indefinitely; there
 was no header deadline and no per-client connection cap. These tests also pin the two
-attributes of aiohttp's RequestHandler that failover/server.py reads: if a release
+attributes of aiohttp's RequestHandler that failover/connections.py reads: if a release
 changes them, the header deadline tests here fail.
 """
 

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from failover.proxy import Origin, upstream_url
-from failover.target import BadTargetError, upstream_path
+from failover.target import BadTargetError, Origin, upstream_path, upstream_url
 from tests.support.attack import Trap, attack_stack, get, raw_request
 
 

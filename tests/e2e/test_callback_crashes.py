@@ -40,7 +40,8 @@ from tests.support.redis import RedisServer
 from tests.support.stack import wait_for
 
 REPO: Final = Path(__file__).resolve().parents[2]
-DOCUMENTED: Final = REPO / "deploy" / "redis-callbacks.conf"  # README, "Callback durability"
+# docs/callbacks.md, "Callback durability"
+DOCUMENTED: Final = REPO / "deploy" / "redis-callbacks.conf"
 NO_PERSISTENCE: Final = {"appendonly": "no", "save": ""}
 TIMEOUT: Final = aiohttp.ClientTimeout(total=5, sock_connect=2, sock_read=5)
 

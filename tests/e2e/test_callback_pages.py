@@ -1,11 +1,12 @@
 """The callback form on a phone: headless Chromium on a 390x844 screen, the page's own
 JavaScript off (the pages need none), against the front door with a real redis-server.
 
-The test types as a customer would, by setting the fields' values over DevTools
-(Runtime.evaluate), and sends the form with a real tap on its button. Each page is
-audited as the self-help pages are (`tests/e2e/test_selfhelp_pages.py`: no sideways
-scrolling, readable text, 44 px tap targets, no script), plus the form's own fields:
-44 px tall and 16 px text (below that iOS zooms in on focus).
+The test types as a customer would, by setting the fields' values from outside the page
+(Playwright's evaluate, which works with the page's scripts off), and sends the form with
+a real tap on its button. Each page is audited as the self-help pages are
+(`tests/e2e/test_selfhelp_pages.py`: no sideways scrolling, readable text, 44 px tap
+targets, no script), plus the form's own fields: 44 px tall and 16 px text (below that iOS
+zooms in on focus).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
+from playwright.async_api import Browser, Page
 
-from sims.community import CommunitySim
 from tests.e2e.test_selfhelp_pages import (
     MIN_BODY_FONT_PX,
     MIN_TAP_PX,
@@ -26,9 +27,8 @@ from tests.e2e.test_selfhelp_pages import (
     phone_page,
     visit,
 )
-from tests.support.cdp import Browser, Page
-from tests.support.redis import RedisServer
-from tests.support.selfhelp_stack import HelpStack, help_stack
+from tests.support.chromium import document_responses, tap_and_wait_for_load
+from tests.support.selfhelp_stack import HelpStack, help_world
 from tests.support.stack import wait_for
 
 TYPED = {
@@ -51,12 +51,7 @@ FIELDS_JS = """[...document.querySelectorAll(
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[HelpStack]:
-    (tmp_path / "stack").mkdir()
-    async with (
-        RedisServer(tmp_path / "redis") as redis,
-        CommunitySim() as community,
-        help_stack(tmp_path / "stack", redis=redis, community=community, warm=False) as s,
-    ):
+    async with help_world(tmp_path, warm=False) as s:
         yield s
 
 
@@ -78,6 +73,17 @@ async def fill(page: Page, values: dict[str, str]) -> None:
     )
 
 
+SUMMARY_JS = """(() => {
+  const s = document.getElementById('errors'), main = document.querySelector('main');
+  const style = getComputedStyle(s);
+  return {first: main.firstElementChild === s, focused: document.activeElement === s,
+          active: document.activeElement && document.activeElement.outerHTML.slice(0, 60),
+          links: [...s.querySelectorAll('a')].map(a => a.getAttribute('href')),
+          background: style.backgroundColor, bannerYellow: 'rgb(255, 244, 206)',
+          borderLeft: parseFloat(style.borderLeftWidth)};
+})()"""
+
+
 async def values_shown(page: Page) -> dict[str, str]:
     return dict(
         await page.evaluate(
@@ -90,15 +96,14 @@ async def values_shown(page: Page) -> dict[str, str]:
 async def test_a_callback_asked_for_on_a_phone_shows_its_ticket_and_both_pages_read_well(
     tmp_path: Path, browser: Browser, stack: HelpStack
 ) -> None:
-    page, shots = await phone_page(browser), tmp_path / "shots"
-    await page.set_javascript(enabled=False)
+    page, shots = await phone_page(browser, javascript=False), tmp_path / "shots"
     form = await audited(page, stack.url, "callback-form", "/help/callbacks/new", shots)
     assert form.audit["h1"] == "Ask us to call you back"
     await fill(page, TYPED)
 
-    await page.tap_and_wait_for_load("form.callback button[type=submit]")
+    await tap_and_wait_for_load(page, "form.callback button[type=submit]")
 
-    posted = page.document_responses()[-1]
+    posted = document_responses(page)[-1]
     assert (posted.url, posted.status) == (f"{stack.url}/help/callbacks", 202)
     accepted = await audited(page, stack.url, "callback-accepted", None, shots)
     assert accepted.audit["h1"] == "We will call you back"
@@ -119,15 +124,14 @@ async def test_a_callback_asked_for_on_a_phone_shows_its_ticket_and_both_pages_r
 async def test_a_bad_phone_on_a_phone_is_shown_next_to_the_field_with_what_was_typed_kept(
     tmp_path: Path, browser: Browser, stack: HelpStack
 ) -> None:
-    page, shots = await phone_page(browser), tmp_path / "shots"
-    await page.set_javascript(enabled=False)
-    await page.navigate(f"{stack.url}/help/callbacks/new")
+    page, shots = await phone_page(browser, javascript=False), tmp_path / "shots"
+    await page.goto(f"{stack.url}/help/callbacks/new")
     typed = TYPED | {"phone": "12345"}
     await fill(page, typed)
 
-    await page.tap_and_wait_for_load("form.callback button[type=submit]")
+    await tap_and_wait_for_load(page, "form.callback button[type=submit]")
 
-    assert page.document_responses()[-1].status == 422
+    assert document_responses(page)[-1].status == 422
     refused = await audited(page, stack.url, "callback-refused", None, shots)
     assert await values_shown(page) == typed
     error = await page.evaluate(
@@ -146,7 +150,157 @@ async def test_a_bad_phone_on_a_phone_is_shown_next_to_the_field_with_what_was_t
     assert error["text"].startswith("not a valid phone number")
     assert error["sameField"]
     assert 0 <= error["gapPx"] <= 16, f"the message is {error['gapPx']} px above the field"
-    assert (error["invalid"], error["describedBy"]) == ("true", "cb-phone-error")
+    # The error joins the hint (issue 19), it does not replace it.
+    assert (error["invalid"], error["describedBy"]) == ("true", "cb-phone-hint cb-phone-error")
     assert error["others"] == 1
     assert_no_problems([refused])
     assert stack.callcenter.callbacks == ()
+    # The summary: first in <main>, focused after the post with no script (the form's
+    # action ends in #errors), not styled like the yellow outage banner, and its link
+    # leads to the field.
+    summary = await page.evaluate(SUMMARY_JS)
+    assert summary["first"], "the error summary is not the first thing in <main>"
+    assert summary["focused"], f"focus is on {summary['active']}, not on the summary"
+    assert summary["links"] == ["#cb-phone"]
+    assert summary["background"] != summary["bannerYellow"]
+    assert summary["borderLeft"] >= 4
+    async with page.expect_navigation():  # to a fragment of the same page: it loads nothing
+        await page.tap("#errors a")
+    assert await page.evaluate("document.activeElement.id") == "cb-phone"
+
+
+async def test_no_phone_and_no_email_marks_both_fields_with_one_message(
+    browser: Browser, stack: HelpStack
+) -> None:
+    page = await phone_page(browser, javascript=False)
+    await page.goto(f"{stack.url}/help/callbacks/new")
+    await fill(page, TYPED | {"phone": "", "email": ""})
+    await tap_and_wait_for_load(page, "form.callback button[type=submit]")
+    assert document_responses(page)[-1].status == 422
+    wiring = await page.evaluate(
+        "['cb-phone', 'cb-email'].map(id => { const el = document.getElementById(id);"
+        " return [el.getAttribute('aria-invalid'), el.getAttribute('aria-describedby')]; })"
+    )
+    assert wiring == [["true", "cb-phone-hint cb-contact-error"], ["true", "cb-contact-error"]]
+    assert (await page.evaluate("document.title")).startswith("Error: ")
+    assert (await page.evaluate(SUMMARY_JS))["focused"]
+
+
+CTA_JS = """(() => {
+  const banner = document.querySelector('main .banner[role=status]');
+  const cta = banner && banner.querySelector('a.cta');
+  if (!cta) return null;
+  const b = banner.getBoundingClientRect(), c = cta.getBoundingClientRect();
+  const style = getComputedStyle(banner);
+  const inner = b.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+    - parseFloat(style.borderLeftWidth) - parseFloat(style.borderRightWidth);
+  const main = document.querySelector('main');
+  const firstLink = main.querySelector('a[href], button');
+  return {width: c.width, inner, height: c.height, href: cta.getAttribute('href'),
+          lastInBanner: banner.lastElementChild === cta, firstAction: firstLink === cta,
+          belowText: c.top >= banner.querySelector('strong').getBoundingClientRect().bottom};
+})()"""
+
+
+async def test_in_an_outage_the_callback_is_the_page_s_main_action_a_full_width_button(
+    tmp_path: Path, browser: Browser, stack: HelpStack
+) -> None:
+    page, shots = await phone_page(browser, javascript=False), tmp_path / "shots"
+    await stack.callcenter.set_mode("down")
+    await wait_for(lambda: stack.self_help.outage().active, within=5, what="the outage")
+    some = stack.community.seed.topics[0].id
+    seen = []
+    for name, path in (("outage-help", "/help"), ("outage-bulletin", f"/help/bulletins/{some}")):
+        seen.append(await visit(page, stack.url, name, path, shots))
+        cta = await page.evaluate(CTA_JS)
+        assert cta is not None, f"{path}: no callback button in the outage banner"
+        assert cta["href"] == "/help/callbacks/new"
+        assert cta["width"] >= cta["inner"] - 1, f"{path}: the button is {cta['width']} px wide"
+        assert cta["height"] >= MIN_TAP_PX
+        assert cta["lastInBanner"], cta
+        assert cta["belowText"], cta
+        assert cta["firstAction"], cta
+    assert_no_problems(seen)
+    await tap_and_wait_for_load(page, "main .banner a.cta")
+    assert await page.evaluate("location.pathname") == "/help/callbacks/new"
+
+
+# Every visible piece of text in <main>: its colour against the first opaque background
+# behind it (WCAG relative luminance), as the browser computed both.
+CONTRAST_JS = """(() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = c => { c /= 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const behind = el => { for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3); }
+    return [255, 255, 255]; };
+  const out = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const text = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!text || el.offsetParent === null) continue;
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3), bg = behind(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    out.push({what: `${el.tagName.toLowerCase()}.${el.className}`,
+              ratio: (hi + 0.05) / (lo + 0.05), fg: fg.join(','), bg: bg.join(',')});
+  }
+  return {texts: out, scheme: matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
+          background: getComputedStyle(document.querySelector('main')).backgroundColor};
+})()"""
+AA = 4.5
+
+
+async def test_every_text_reads_at_aa_contrast_in_light_and_dark_mode(
+    browser: Browser, stack: HelpStack
+) -> None:
+    page = await phone_page(browser, javascript=False)
+    await stack.callcenter.set_mode("down")
+    await wait_for(lambda: stack.self_help.outage().active, within=5, what="the outage")
+    await wait_for(stack.self_help.runtime.started.is_set, within=20, what="warm-up")
+    some = stack.community.seed.topics[0].id
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for path in ("/help", f"/help/bulletins/{some}", "/help/search?q=router+wifi"):
+            await page.goto(stack.url + path)
+            seen = await page.evaluate(CONTRAST_JS)
+            assert seen["scheme"] == scheme
+            backgrounds[scheme] = seen["background"]
+            low = [t for t in seen["texts"] if t["ratio"] < AA]
+            assert not low, f"{scheme} {path}: under {AA}:1: {low[:5]}"
+            whats = {t["what"].split(".")[0] for t in seen["texts"]}
+            assert {"strong", "a"} <= whats, whats  # the banner, the button, links
+        # The refused form: the error summary, the fields' errors, hints and labels.
+        await page.goto(f"{stack.url}/help/callbacks/new")
+        await fill(page, TYPED | {"phone": "", "email": ""})
+        await tap_and_wait_for_load(page, "form.callback button[type=submit]")
+        seen = await page.evaluate(CONTRAST_JS)
+        low = [t for t in seen["texts"] if t["ratio"] < AA]
+        assert not low, f"{scheme} refused form: under {AA}:1: {low[:5]}"
+        assert any(t["what"].startswith("p.error") for t in seen["texts"])
+    assert backgrounds["light"] != backgrounds["dark"]
+
+
+async def test_a_bulletin_prints_black_on_white_without_forms_buttons_or_footer(
+    browser: Browser, stack: HelpStack
+) -> None:
+    page = await phone_page(browser, javascript=False)
+    await stack.callcenter.set_mode("down")
+    await wait_for(lambda: stack.self_help.outage().active, within=5, what="the outage")
+    await page.emulate_media(media="print", color_scheme="dark")
+    await page.goto(f"{stack.url}/help/bulletins/{stack.community.seed.topics[0].id}")
+    printed = await page.evaluate(
+        """(() => ({
+      hidden: ['form.search', 'form.votes', 'footer', '.banner a.cta'].map(
+        s => { const el = document.querySelector(s); return el && el.offsetParent === null; }),
+      h1: getComputedStyle(document.querySelector('h1')).color,
+      body: getComputedStyle(document.querySelector('.body')).color,
+      main: getComputedStyle(document.querySelector('main')).backgroundColor,
+      title: document.querySelector('h1').offsetHeight > 0,
+    }))()"""
+    )
+    assert printed["hidden"] == [True, True, True, True]
+    assert (printed["h1"], printed["body"]) == ("rgb(0, 0, 0)", "rgb(0, 0, 0)")
+    assert printed["main"] == "rgb(255, 255, 255)"
+    assert printed["title"]

@@ -1,5 +1,5 @@
-"""Customer pages in a real browser: headless Chromium on a phone-sized screen, driven over
-the DevTools protocol (tests/support/cdp.py). The front door and its call centers run
+"""Customer pages in a real browser: headless Chromium on a phone-sized screen, driven by
+Playwright (tests/support/chromium.py). The front door and its call centers run
 in-process (tests/support/stack.py); the browser is the only child process.
 """
 
@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from playwright.async_api import Browser, Page
+
 from failover.health import HealthState
 from failover.routing import SELF_HELP
-from tests.support.cdp import PNG_SIGNATURE, Browser, Page
+from tests.support.chromium import (
+    PNG_SIGNATURE,
+    click_and_wait_for_load,
+    document_responses,
+    new_page,
+)
 from tests.support.stack import Stack, running_stack, wait_for
 
 # An iPhone 12-15 class screen: CSS pixels, and three device pixels per CSS pixel.
@@ -17,10 +24,19 @@ PHONE_WIDTH, PHONE_HEIGHT, PHONE_SCALE = 390, 844, 3.0
 MIN_BODY_FONT_PX = 16  # below this iOS zooms into form fields and small text tires the eye
 
 
-async def phone_page(browser: Browser) -> Page:
-    page = await browser.new_page()
-    await page.emulate_device(width=PHONE_WIDTH, height=PHONE_HEIGHT, scale=PHONE_SCALE)
-    return page
+async def phone_page(
+    browser: Browser,
+    *,
+    javascript: bool = True,
+    headers: dict[str, str] | None = None,
+    user_agent: str | None = None,
+) -> Page:
+    """A phone's page: its screen, touch, the page's own scripts on or off, and what the
+    browser says of itself (its user agent, the languages it asks for)."""
+    return await new_page(
+        browser, width=PHONE_WIDTH, height=PHONE_HEIGHT, scale=PHONE_SCALE, mobile=True,
+        javascript=javascript, headers=headers, user_agent=user_agent,
+    )  # fmt: skip
 
 
 def health(stack: Stack, name: str) -> HealthState:
@@ -40,15 +56,15 @@ async def test_phone_customer_lands_on_a_readable_self_help_search_when_both_cal
         )
         page = await phone_page(browser)
 
-        await page.navigate(f"{stack.url}/support/router/wifi-keeps-dropping")
+        await page.goto(f"{stack.url}/support/router/wifi-keeps-dropping")
 
         assert stack.pool.snapshot().router.current == SELF_HELP
         landed = await page.evaluate("location.href")
         assert landed == f"{stack.url}/help/search?q=router+wifi+keeps+dropping"
-        redirect, final = page.document_responses()[-2:]
+        redirect, final = document_responses(page)[-2:]
         assert redirect.status == 303
         assert redirect.url == f"{stack.url}/support/router/wifi-keeps-dropping"
-        assert redirect.header("Location") == "/help/search?q=router+wifi+keeps+dropping"
+        assert redirect.headers["location"] == "/help/search?q=router+wifi+keeps+dropping"
         assert (final.url, final.status) == (landed, 200)
 
         query = await page.evaluate("document.querySelector('input[name=q]').value")
@@ -70,7 +86,7 @@ async def test_phone_customer_lands_on_a_readable_self_help_search_when_both_cal
         assert layout["scrollWidth"] <= layout["innerWidth"], f"horizontal scroll: {layout}"
         assert layout["fontSize"] >= MIN_BODY_FONT_PX, layout
 
-        png = await page.screenshot_png()
+        png = await page.screenshot()
         shot = tmp_path / "selfhelp-search-phone.png"
         shot.write_bytes(png)
         assert png.startswith(PNG_SIGNATURE)
@@ -87,7 +103,7 @@ async def test_phone_customer_can_continue_from_the_offer_page_to_a_degraded_cal
         )
         page = await phone_page(browser)
 
-        await page.navigate(f"{stack.url}/support/router/setup")
+        await page.goto(f"{stack.url}/support/router/setup")
 
         offer = await page.evaluate("location.pathname + location.search")
         assert offer.startswith("/help/search?q=router+setup&continue=")
@@ -98,19 +114,19 @@ async def test_phone_customer_can_continue_from_the_offer_page_to_a_degraded_cal
         )
         assert link == "/support/router/setup?sb_continue=1"
 
-        await page.click_and_wait_for_load('a[href="/support/router/setup?sb_continue=1"]')
+        await click_and_wait_for_load(page, 'a[href="/support/router/setup?sb_continue=1"]')
 
         assert await page.evaluate("location.href") == f"{stack.url}{link}"
-        final = page.document_responses()[-1]
-        assert (final.status, final.header("X-Served-By")) == (200, "solo")
+        final = document_responses(page)[-1]
+        assert (final.status, final.headers.get("x-served-by")) == (200, "solo")
         text = await page.evaluate("document.body.innerText")
         assert "Setting up your router" in text
         assert "Call center solo serving /router/setup" in text
 
         # The choice is remembered (an HttpOnly cookie): the next support page goes straight
         # to the call center instead of offering self-help again.
-        await page.navigate(f"{stack.url}/support/billing")
+        await page.goto(f"{stack.url}/support/billing")
         assert await page.evaluate("location.href") == f"{stack.url}/support/billing"
-        final = page.document_responses()[-1]
-        assert (final.status, final.header("X-Served-By")) == (200, "solo")
+        final = document_responses(page)[-1]
+        assert (final.status, final.headers.get("x-served-by")) == (200, "solo")
         assert "sb_continue" not in await page.evaluate("document.cookie")

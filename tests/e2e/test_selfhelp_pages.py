@@ -1,4 +1,4 @@
-"""Self-help pages on a phone: headless Chromium on a 390x844 screen (tests/support/cdp.py)
+"""Self-help pages on a phone: headless Chromium on a 390x844 screen (tests/support/chromium.py)
 against the front door with its self-help layer, fed by the community simulator's seeded
 content (tests/support/selfhelp_stack.py): 300 customer-written bulletins, some with code
 blocks, long unbroken words and URLs, and hostile HTML.
@@ -26,12 +26,19 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest_asyncio
+from playwright.async_api import Browser, Page
 
-from failover.app import POOL
 from failover.routing import SELF_HELP
 from sims.community import CommunitySim, Seed, Topic
 from sims.community_text import HOSTILE, LINKS
-from tests.support.cdp import PNG_SIGNATURE, Browser, Page
+from switchboard.app import POOL
+from tests.support.chromium import (
+    PNG_SIGNATURE,
+    console_errors,
+    document_responses,
+    new_page,
+    tap_and_wait_for_load,
+)
 from tests.support.selfhelp_stack import HelpStack, help_stack
 from tests.support.stack import wait_for
 
@@ -40,16 +47,15 @@ PHONE_WIDTH, PHONE_HEIGHT, PHONE_SCALE = 390, 844, 3.0
 MIN_BODY_FONT_PX = 16  # below this iOS zooms into form fields and small text tires the eye
 MIN_TEXT_PX = 14  # the smallest print anywhere (meta lines, notes)
 MIN_TAP_PX = 44  # Apple HIG; WCAG 2.5.5 asks the same
-SHOT_SCALE = 0.5  # the first screen at 1.5 device pixels per CSS pixel: sharp, and small
-FULL_SHOT_SCALE = 1 / 3  # the whole page at 1 pixel per CSS pixel: enough to judge layout
 
-# What a thumb aims at: buttons, the call-center button, the title link of each list entry
-# and the footer's links. Links inside running text (a bulletin's body, a sentence in a
-# banner) are exempt, as WCAG exempts inline links; a link that is neither is reported
-# ("unclassified"), so that a new kind of link gets a decision instead of slipping through.
+# What a thumb aims at: buttons, the call-center and callback buttons, the title link of
+# each list entry, the error summary's links, the brand's header link and the footer's
+# links. Links inside running text (a bulletin's body, a sentence in a banner) are exempt,
+# as WCAG exempts inline links; a link that is neither is reported ("unclassified"), so
+# that a new kind of link gets a decision instead of slipping through.
 # A function of the smallest text size allowed, called as f"{AUDIT_JS}({MIN_TEXT_PX})".
 AUDIT_JS = """(minTextPx => {
-  const TAP = 'button, input[type=submit], a.button, .list a.title, footer a';
+  const TAP = 'button, input[type=submit], a.button, .list a.title, .errors a, .brand a, footer a';
   const main = document.querySelector('main');
   const label = el => (el.innerText || el.value || '').trim().replace(/\\s+/g, ' ');
   const targets = [], unclassified = [];
@@ -82,6 +88,9 @@ AUDIT_JS = """(minTextPx => {
     scripts: document.querySelectorAll('script').length,
     handlers: document.querySelectorAll('[onerror],[onclick],[onload],[onmouseover]').length,
     jsLinks: [...document.links].filter(a => a.protocol === 'javascript:').length,
+    bareLinks: document.querySelectorAll('a:not([href])').length,
+    relativeBodyLinks: [...document.querySelectorAll('.body a[href]')]
+      .filter(a => a.host === location.host).length,
     frames: document.querySelectorAll('iframe, frame, object, embed').length,
     foreignForms: [...document.forms]
     .filter(f => !f.matches('form.search, form.votes, form.callback')).length,
@@ -133,6 +142,10 @@ def problems(visit: Visit) -> list[str]:
         ("scripts", "<script> elements"),
         ("handlers", "inline event handlers"),
         ("jsLinks", "javascript: links"),
+        # Lighthouse SEO "Links are crawlable": an <a> without href is not a link (issue 19)
+        ("bareLinks", "links without an address"),
+        # a bulletin's links lead to the community site, never back to this host (issue 19)
+        ("relativeBodyLinks", "bulletin links to the front door's own host"),
         ("frames", "frames or plugins"),
         ("foreignForms", "forms of the content's own"),
         ("styles", "style elements or attributes in the body"),
@@ -154,17 +167,18 @@ def assert_no_problems(visits: list[Visit]) -> None:
 async def visit(page: Page, base: str, name: str, path: str | None, shots: Path) -> Visit:
     """Open ``path`` (None: the page already on screen), audit it and save screenshots:
     the first screen as ``shots/NN-name.png``, all of the page as ``NN-name-full.png``."""
-    errors_before = len(page.console_errors())
+    errors_before = len(console_errors(page))
     if path is not None:
-        await page.navigate(base + path)
+        await page.goto(base + path)
     audit = await page.evaluate(f"{AUDIT_JS}({MIN_TEXT_PX})")
-    first_screen = await page.screenshot_png(scale=SHOT_SCALE)
-    whole = await page.screenshot_png(full_page=True, scale=FULL_SHOT_SCALE)
+    # One pixel per CSS pixel (not the phone's three): sharp enough to judge, and small.
+    first_screen = await page.screenshot(scale="css")
+    whole = await page.screenshot(full_page=True, scale="css")
     assert first_screen.startswith(PNG_SIGNATURE)
     assert whole.startswith(PNG_SIGNATURE)
     shot = _save(shots, name, first_screen, whole)
     shown = path if path is not None else await page.evaluate("location.pathname + location.search")
-    return Visit(name, shown, audit, page.console_errors()[errors_before:], shot)
+    return Visit(name, shown, audit, console_errors(page)[errors_before:], shot)
 
 
 def _save(shots: Path, name: str, first_screen: bytes, whole: bytes) -> Path:
@@ -193,7 +207,8 @@ def _longest_word(topic: Topic) -> int:
 def layout_suspects(seed: Seed) -> dict[str, Topic]:
     """The bulletins most likely to break a phone layout, by what they are picked for: the
     longest body, the widest code block, a table (the seed may have none), the longest
-    unbroken word or URL, the longest title, and one of each kind of hostile HTML."""
+    unbroken word or URL, the longest title, one with Discourse's markup (mentions,
+    hashtags, emoji, a local date: issue 19) and one of each kind of hostile HTML."""
     topics = sorted(seed.topics, key=lambda t: t.id)
     picks: dict[str, Topic] = {
         "longest-body": max(topics, key=lambda t: len(_first_post(t))),
@@ -204,6 +219,7 @@ def layout_suspects(seed: Seed) -> dict[str, Topic]:
     table = next((t for t in topics if "<table" in _first_post(t)), None)
     if table is not None:
         picks["table"] = table
+    picks["discourse-markup"] = next(t for t in topics if t.discourse_markup)
     assert "<pre" in _first_post(picks["widest-code"]), "the seed has no code block any more"
     for number, payload in enumerate(HOSTILE):
         hostile = next((t for t in topics if t.hostile and payload in _first_post(t)), None)
@@ -227,10 +243,14 @@ async def stack(tmp_path: Path) -> AsyncIterator[HelpStack]:
         yield s
 
 
-async def phone_page(browser: Browser) -> Page:
-    page = await browser.new_page()
-    await page.emulate_device(width=PHONE_WIDTH, height=PHONE_HEIGHT, scale=PHONE_SCALE)
-    return page
+async def phone_page(
+    browser: Browser, *, javascript: bool = True, headers: dict[str, str] | None = None
+) -> Page:
+    """A phone's page: its screen, touch, and the page's own scripts on or off."""
+    return await new_page(
+        browser, width=PHONE_WIDTH, height=PHONE_HEIGHT, scale=PHONE_SCALE, mobile=True,
+        javascript=javascript, headers=headers,
+    )  # fmt: skip
 
 
 def _in_self_help(stack: HelpStack) -> bool:
@@ -261,17 +281,16 @@ async def test_every_kind_of_help_page_is_readable_and_script_free_on_a_phone(
 async def test_a_vote_works_with_javascript_off_and_lands_back_on_the_bulletin(
     tmp_path: Path, browser: Browser, stack: HelpStack
 ) -> None:
-    page = await phone_page(browser)
+    page = await phone_page(browser, javascript=False)
     topic = layout_suspects(stack.community.seed)["widest-code"]
-    await page.set_javascript(enabled=False)
-    await page.navigate(f"{stack.url}/help/bulletins/{topic.id}")
+    await page.goto(f"{stack.url}/help/bulletins/{topic.id}")
     assert not await page.evaluate("document.body.innerText.includes('Thanks for telling us')")
 
-    await page.tap_and_wait_for_load("form.votes button[value=yes]")
+    await tap_and_wait_for_load(page, "form.votes button[value=yes]")
 
     landed = await page.evaluate("location.pathname + location.search")
     assert landed == f"/help/bulletins/{topic.id}?voted=1"
-    posted, final = page.document_responses()[-2:]
+    posted, final = document_responses(page)[-2:]
     assert (posted.url, posted.status) == (f"{stack.url}/help/bulletins/{topic.id}/vote", 303)
     assert final.status == 200
     # Seen without scrolling: the vote buttons sit below the whole bulletin, and the page
@@ -304,10 +323,10 @@ async def test_in_a_failover_help_shows_the_outage_and_support_leads_to_a_bullet
     assert since is not None, banner
     assert since.group(1) in {(now - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)}
 
-    await page.navigate(f"{stack.url}/support/router/wifi-dropping")
-    redirect, final = page.document_responses()[-2:]
+    await page.goto(f"{stack.url}/support/router/wifi-dropping")
+    redirect, final = document_responses(page)[-2:]
     assert redirect.status == 303
-    assert redirect.header("Location") == "/help/search?q=router+wifi+dropping"
+    assert redirect.headers["location"] == "/help/search?q=router+wifi+dropping"
     assert (final.url, final.status) == (f"{stack.url}/help/search?q=router+wifi+dropping", 200)
     results = await visit(page, stack.url, "support-search", None, shots)
     links = await page.evaluate(
@@ -318,10 +337,10 @@ async def test_in_a_failover_help_shows_the_outage_and_support_leads_to_a_bullet
     href, title = links[0]
     assert href.startswith("/help/bulletins/")
 
-    await page.tap_and_wait_for_load("main .list a.title")
+    await tap_and_wait_for_load(page, "main .list a.title")
 
     assert await page.evaluate("location.pathname") == href
-    assert page.document_responses()[-1].status == 200
+    assert document_responses(page)[-1].status == 200
     opened = await visit(page, stack.url, "support-bulletin", None, shots)
     assert opened.audit["h1"] == title
     assert_no_problems([landing, results, opened])

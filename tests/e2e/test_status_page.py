@@ -1,4 +1,4 @@
-"""`/status` in headless Chromium (tests/support/cdp.py), on a phone and on a desktop,
+"""`/status` in headless Chromium (tests/support/chromium.py), on a phone and on a desktop,
 during a failover with an override whose reason is hostile HTML. The operator view (the
 browser sends the admin token, as an SRE's would) shows that reason; the public view
 must not (issue 14).
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest_asyncio
+from playwright.async_api import Browser
 
 from failover.routing import SELF_HELP
 from tests.e2e.test_selfhelp_pages import (
@@ -24,7 +25,7 @@ from tests.e2e.test_selfhelp_pages import (
     phone_page,
     visit,
 )
-from tests.support.cdp import Browser, Page
+from tests.support.chromium import new_page
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
@@ -32,11 +33,6 @@ TOKEN = "admin-token-" + "e" * 20
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 DESKTOP_WIDTH, DESKTOP_HEIGHT = 1280, 800
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-
-
-async def as_operator(page: Page) -> Page:
-    await page.cdp.send("Network.setExtraHTTPHeaders", {"headers": OPERATOR})
-    return page
 
 
 @pytest_asyncio.fixture
@@ -70,7 +66,7 @@ async def test_on_a_phone_the_status_page_is_readable_script_free_and_outcome_fi
     tmp_path: Path, browser: Browser, stack: Stack
 ) -> None:
     await outage_with_hostile_override(stack)
-    page = await as_operator(await phone_page(browser))
+    page = await phone_page(browser, headers=OPERATOR)
 
     seen = await visit(page, stack.ops_url, "status", "/status", tmp_path / "shots")
 
@@ -105,9 +101,8 @@ async def test_on_a_desktop_the_status_page_fits_and_keeps_readable_text(
     tmp_path: Path, browser: Browser, stack: Stack
 ) -> None:
     await outage_with_hostile_override(stack)
-    page = await as_operator(await browser.new_page())
-    await page.emulate_device(width=DESKTOP_WIDTH, height=DESKTOP_HEIGHT, scale=1, mobile=False)
-    await page.navigate(f"{stack.ops_url}/status")
+    page = await new_page(browser, width=DESKTOP_WIDTH, height=DESKTOP_HEIGHT, headers=OPERATOR)
+    await page.goto(f"{stack.ops_url}/status")
 
     layout = await page.evaluate(
         "({scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth,"
@@ -116,7 +111,7 @@ async def test_on_a_desktop_the_status_page_fits_and_keeps_readable_text(
         " cards: [...document.querySelectorAll('main article')]"
         "   .map(a => Math.round(a.getBoundingClientRect().top))})"
     )
-    shot = await page.screenshot_png(full_page=True, scale=0.5)
+    shot = await page.screenshot(full_page=True)
     (tmp_path / "status-desktop.png").write_bytes(shot)
 
     assert layout["scrollWidth"] <= layout["innerWidth"], layout

@@ -151,3 +151,49 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+async def test_the_workers_hear_each_other_and_share_their_health(
+    world: tuple[FrontDoorProcess, CallCenterSim],
+) -> None:
+    door, _ = world
+
+    async def linked() -> bool:
+        series = await scrape(door.ops_url)
+        return (series.get(("switchboard_shared_health_connected", ()), 0) == 1
+                and series.get(("switchboard_shared_health_peers", ()), 0) == 1)  # fmt: skip
+
+    # Each worker is a replica of its own (host:pid), hearing the other through Redis.
+    await wait_for(linked, within=10, what="both workers linked, each hearing the other")
+
+
+async def test_workers_drain_and_exit_when_the_master_is_killed(
+    world: tuple[FrontDoorProcess, CallCenterSim],
+) -> None:
+    """kill -9 of the master: no worker keeps serving the inherited socket unsupervised
+    (PR_SET_PDEATHSIG, and the parent-pid watch behind it)."""
+    door, _ = world
+    workers = children(door.proc.pid)
+    assert len(workers) == 2
+    door.proc.kill()
+    await door.proc.wait()
+    await wait_for(
+        lambda: all(gone(pid) or zombie(pid) for pid in workers),
+        within=10,
+        what="both workers exited after their master was killed",
+    )
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        try:
+            async with s.get(f"{door.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)):
+                served = True
+        except aiohttp.ClientError:
+            served = False
+    assert not served, "the port still answers with no master"
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -48,7 +48,7 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 @pytest_asyncio.fixture
 async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    """A redis-server as README "Callback durability" says to run one: AOF, fsync always
+    """A redis-server as docs/callbacks.md "Callback durability" says to run one: AOF, fsync always
     (what the callback tests rely on when they kill it)."""
     server = RedisServer(tmp_path / "redis", options={"appendonly": "yes", "appendfsync": "always"})
     try:

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 from prometheus_client import generate_latest
 
-from failover.app import METRICS
 from failover.routing import SELF_HELP
 from failover.switches import SWITCHES
+from switchboard.app import METRICS
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from failover.callbacks.delivery import (
     CallbackClient,
@@ -25,6 +26,20 @@ ENTRY = Entry(id="1-0", key="k1", payload='{"ticket":"cb_x"}', created_at=0.0)
 
 
 @asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A call center on 127.0.0.1 whose `POST /callbacks` is `handler`: its URL."""
+    app = web.Application()
+    app.router.add_post("/callbacks", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/callbacks"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def answering(statuses: list[int]) -> AsyncIterator[tuple[str, list[web.Request]]]:
     """A call center that answers the given statuses in turn (the last one repeats)."""
     seen: list[web.Request] = []
@@ -35,16 +50,8 @@ async def answering(statuses: list[int]) -> AsyncIterator[tuple[str, list[web.Re
         status = statuses[min(len(seen), len(statuses)) - 1]
         return web.json_response({"status": status}, status=status)
 
-    app = web.Application()
-    app.router.add_post("/callbacks", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/callbacks", seen
-    finally:
-        await runner.cleanup()
+    async with serving(handler) as url:
+        yield url, seen
 
 
 async def deliver(url: str, *, limit: float = 1.0) -> Outcome:
@@ -115,25 +122,53 @@ async def test_a_hanging_call_center_times_out_and_cancelling_is_not_retried() -
         await gate.wait()
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/callbacks", hang)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/callbacks"
-    try:
-        outcome = await deliver(url, limit=0.1)
-        assert isinstance(outcome, Unreachable)
-        assert calls == 3  # each try bounded by the timeout, then given up
-        calls = 0
-        arrived.clear()
-        task = asyncio.create_task(deliver(url, limit=5.0))
-        await asyncio.wait_for(arrived.wait(), 5)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await asyncio.sleep(0.1)
-        assert calls == 1  # cancellation stopped it; tenacity did not try again
-    finally:
-        gate.set()
-        await runner.cleanup()
+    async with serving(hang) as url:
+        try:
+            outcome = await deliver(url, limit=0.1)
+            assert isinstance(outcome, Unreachable)
+            assert calls == 3  # each try bounded by the timeout, then given up
+            calls = 0
+            arrived.clear()
+            task = asyncio.create_task(deliver(url, limit=5.0))
+            await asyncio.wait_for(arrived.wait(), 5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.1)
+            assert calls == 1  # cancellation stopped it; tenacity did not try again
+        finally:
+            gate.set()
+
+
+async def test_a_post_answered_after_its_timeout_is_sent_again_and_reported() -> None:
+    """The at-least-once window: the call center had the first POST, but its answer came
+    after the timeout, so the same entry (same Idempotency-Key) arrives twice; the client
+    reports each retry, which is what switchboard_callback_delivery_failures_total
+    {kind="retried"} counts."""
+    keys: list[str] = []
+
+    async def slow_first(request: web.Request) -> web.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        if len(keys) == 1:
+            await asyncio.sleep(0.5)
+        return web.json_response({}, status=201)
+
+    retries: list[None] = []
+    async with serving(slow_first) as url, aiohttp.ClientSession() as session:
+        client = CallbackClient(
+            session, {"a": url}, timeout=0.1, wait_max=0.01,
+            on_retry=lambda: retries.append(None),
+        )  # fmt: skip
+        assert await client.deliver("a", ENTRY) == Delivered(201)
+    assert keys == ["k1", "k1"]
+    assert len(retries) == 1
+
+
+async def test_no_retry_is_reported_when_the_first_post_is_answered() -> None:
+    retries: list[None] = []
+    async with answering([500]) as (url, seen), aiohttp.ClientSession() as session:
+        client = CallbackClient(
+            session, {"a": url}, timeout=1.0, on_retry=lambda: retries.append(None)
+        )
+        assert isinstance(await client.deliver("a", ENTRY), EntryFailed)
+    assert (len(seen), retries) == (1, [])

@@ -25,9 +25,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from failover.callbacks import formtoken
+from failover.callbacks.intake import INTAKE
 from failover.callbacks.stream import STREAM
-from failover.callbacks.web import COOKIE, INTAKE, MAX_BODY, TOKEN_FIELD
 from failover.redisconn import connect
+from switchboard.callback_pages import COOKIE
+from switchboard.callbacks_web import MAX_BODY, TOKEN_FIELD
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
@@ -46,13 +48,16 @@ XSS = "<script>alert(1)</script>"
 
 class Rendered(HTMLParser):
     """What a rendered page shows a customer: the form's values (attributes and textareas,
-    unescaped), the message of each field (``contact`` for phone-or-email) and the alerts."""
+    unescaped), the message of each field (``contact`` for phone-or-email), the error
+    summary (issue 19: "alerts"), where its links lead, and each field's ARIA wiring."""
 
     def __init__(self, page: str) -> None:
         super().__init__(convert_charrefs=True)
         self.values: dict[str, str] = {}
         self.errors: dict[str, str] = {}
         self.alerts: list[str] = []
+        self.links: list[str] = []  # the summary's
+        self.aria: dict[str, tuple[str, str]] = {}  # field -> (aria-invalid, aria-describedby)
         self._capture: tuple[str, str, str] | None = None  # (end tag, where, key)
         self._text: list[str] = []
         self.feed(page)
@@ -61,13 +66,17 @@ class Rendered(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         classes = a.get("class", "").split()
+        if tag in ("input", "textarea") and "name" in a:
+            self.aria[a["name"]] = (a.get("aria-invalid", ""), a.get("aria-describedby", ""))
+        if tag == "a" and self._capture is not None and self._capture[1] == "alerts":
+            self.links.append(a.get("href", ""))
         if tag == "input" and "name" in a:
             self.values[a["name"]] = a.get("value", "")
         elif tag == "textarea":
             self._start(tag, "values", a["name"])
         elif "error" in classes:
             self._start(tag, "errors", a.get("id", "cb-contact-error")[3:-6])
-        elif "banner" in classes and a.get("role") == "alert":
+        elif "errors" in classes and a.get("id") == "errors" and a.get("tabindex") == "-1":
             self._start(tag, "alerts", "")
 
     def _start(self, tag: str, where: str, key: str) -> None:
@@ -275,6 +284,16 @@ async def test_a_form_without_its_own_valid_token_is_refused_403_keeping_what_wa
     assert await queued(redis_client) == 1
 
 
+# Where each error's summary link leads, and the fields it makes invalid, each described
+# by its hint (if any) and the error.
+LINKED: dict[str, tuple[str, dict[str, str]]] = {
+    "phone": ("#cb-phone", {"phone": "cb-phone-hint cb-phone-error"}),
+    "name": ("#cb-name", {"name": "cb-name-error"}),
+    "contact": ("#cb-phone", {"phone": "cb-phone-hint cb-contact-error",
+                              "email": "cb-contact-error"}),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -302,9 +321,17 @@ async def test_invalid_fields_are_refused_422_with_a_message_per_field_keeping_v
     page = Rendered(text)
     assert list(page.errors) == [field]
     assert page.errors[field].startswith(message)
-    assert page.alerts == [
-        "Please check the fields marked below.Nothing was sent yet; what you typed is kept."
-    ]
+    (summary,) = page.alerts
+    assert summary.startswith("Please check these fields ")
+    assert message in summary
+    assert summary.endswith("Nothing was sent yet; what you typed is kept.")
+    href, invalid = LINKED[field]
+    assert page.links == [href]
+    for name, (flag, described) in page.aria.items():
+        if name in invalid:
+            assert (flag, described) == ("true", invalid[name]), name
+        else:
+            assert flag == "", name
     kept = {k: page.values[k] for k in typed}
     assert kept == typed | {"note": "line one\nline two"}
     assert await queued(redis_client) == 0

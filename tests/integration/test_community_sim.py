@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from sims.community import PER_PAGE, CommunitySim, Mode, build_seed
+from sims.community_markup import MARKER
 from tests.support.processes import free_port
 
 TIMEOUT = aiohttp.ClientTimeout(total=2.0, sock_connect=1.0, sock_read=1.0)
@@ -60,9 +61,13 @@ async def test_latest_pages_walk_to_300_topics_by_over_40_authors_last_bumped_fi
 ) -> None:
     pages = await walk_latest(client, community.url)
     topics = [t for page in pages for t in page["topic_list"]["topics"]]
-    assert len(pages) == 10
-    assert all(len(p["topic_list"]["topics"]) == PER_PAGE for p in pages)
-    assert len({t["id"] for t in topics}) == len(topics) == 300
+    assert len(pages) == 11  # 300 public topics and 3 that are not (sims.community_markup)
+    assert all(len(p["topic_list"]["topics"]) == PER_PAGE for p in pages[:-1])
+    assert len({t["id"] for t in topics}) == len(topics) == 303
+    hidden = {t.id for t in community.seed.not_public}
+    assert [t["id"] for t in topics if t["id"] not in hidden] == [
+        t.id for t in community.seed.topics
+    ]
     bumped = [t["bumped_at"] for t in topics]
     assert bumped == sorted(bumped, reverse=True)
     posters = {p["user_id"] for t in topics for p in t["posters"] if "Original" in p["description"]}
@@ -91,7 +96,7 @@ async def test_latest_pages_have_discourse_fields(
 async def test_page_past_the_end_is_empty_and_a_bad_page_is_rejected(
     community: CommunitySim, client: aiohttp.ClientSession
 ) -> None:
-    status, body = await get_json(client, f"{community.url}/latest.json?page=10")
+    status, body = await get_json(client, f"{community.url}/latest.json?page=11")
     assert (status, body["topic_list"]["topics"]) == (200, [])
     assert "more_topics_url" not in body["topic_list"]
     status, body = await get_json(client, f"{community.url}/latest.json?page=-1")
@@ -113,6 +118,44 @@ async def test_topic_by_id_or_slug_has_cooked_html_and_its_author(
     assert (by_id["id"], by_id["title"], by_id["slug"]) == (seeded.id, seeded.title, seeded.slug)
     assert by_id["category_id"] == seeded.category_id
     assert by_id["tags"] == list(seeded.tags)
+
+
+async def test_a_message_an_unlisted_a_deleted_and_a_staff_topic_are_listed_and_served(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    """As a site read with an API key answers them: the front door must leave them out."""
+    _, last_page = await get_json(client, f"{community.url}/latest.json?page=10")
+    listed = {t["id"]: t for t in last_page["topic_list"]["topics"]}
+    message, unlisted, deleted, staff = community.seed.not_public
+    assert listed[message.id]["archetype"] == "private_message"
+    assert listed[unlisted.id]["visible"] is False
+    assert deleted.id not in listed  # Discourse lists no deleted topic
+    assert listed[staff.id]["category_id"] == staff.category_id
+    _, doc = await get_json(client, f"{community.url}/categories.json")
+    restricted = {c["id"] for c in doc["category_list"]["categories"] if c["read_restricted"]}
+    assert restricted == {staff.category_id}
+    _, doc = await get_json(client, f"{community.url}/t/{message.id}.json")
+    assert (doc["archetype"], doc["category_id"]) == ("private_message", None)
+    assert [u["username"] for u in doc["details"]["allowed_users"]] == [message.author.username]
+    _, doc = await get_json(client, f"{community.url}/t/{unlisted.id}.json")
+    assert doc["visible"] is False
+    _, doc = await get_json(client, f"{community.url}/t/{deleted.id}.json")
+    assert doc["deleted_at"] is not None
+    assert all(MARKER in t.title for t in community.seed.not_public)
+    assert not any(MARKER in t.title + t.posts[0].cooked for t in community.seed.topics)
+
+
+async def test_some_bulletins_carry_discourse_markup_with_site_relative_links(
+    community: CommunitySim, client: aiohttp.ClientSession
+) -> None:
+    marked = [t for t in community.seed.topics if t.discourse_markup]
+    assert 40 <= len(marked) <= 60
+    _, doc = await get_json(client, f"{community.url}/t/{marked[0].id}.json")
+    cooked = doc["post_stream"]["posts"][0]["cooked"]
+    for part in ('class="mention" href="/u/', 'href="/g/support"', 'class="hashtag-cooked"',
+                 'href="/tag/', 'class="emoji"', 'class="emoji only-emoji"', 'href="#',
+                 'class="discourse-local-date" data-date="'):  # fmt: skip
+        assert part in cooked
 
 
 @pytest.mark.parametrize("path", ["/t/999999.json", "/t/some-slug/999999.json", "/t/abc.json"])
@@ -305,7 +348,7 @@ async def test_cli_serves_on_the_given_ports_until_sigterm() -> None:
         assert f"control http://127.0.0.1:{control_port}" in line
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             status, body = await get_json(session, f"http://127.0.0.1:{port}/latest.json?page=1")
-            assert (status, len(body["topic_list"]["topics"])) == (200, 10)
+            assert (status, len(body["topic_list"]["topics"])) == (200, 13)  # 40 + 3, 30 a page
             status, state = await get_json(session, f"http://127.0.0.1:{control_port}/_sim/state")
             assert (status, state["topics"]) == (200, 40)
         proc.send_signal(signal.SIGTERM)

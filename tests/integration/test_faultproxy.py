@@ -194,3 +194,20 @@ async def test_stop_closes_open_connections_and_the_listener(sim: CallCenterSim)
                 assert await reader.read() == b""
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", proxy.port)
+
+
+async def test_drop_mode_silences_existing_links_and_never_completes_a_new_connect(
+    proxy: FaultProxy, client: aiohttp.ClientSession
+) -> None:
+    async with raw_connection(proxy) as (reader, writer):
+        writer.write(REQUEST)
+        await read_response(reader)  # forwarded while passing
+        await proxy.set_mode("drop")
+        writer.write(REQUEST)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.read(1), 0.3)  # swallowed, never answered
+    with pytest.raises(TimeoutError):  # the SYN is dropped: no refusal, no answer
+        await asyncio.wait_for(asyncio.open_connection("127.0.0.1", proxy.port), 0.5)
+    await proxy.set_mode("pass")
+    async with client.get(f"{proxy.url}/health") as resp:
+        assert resp.status == 200  # listening again on the same port

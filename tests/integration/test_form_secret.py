@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from failover.callbacks import formtoken
 from failover.callbacks.formsecret import KEY, FormSecrets
-from failover.callbacks.web import INTAKE, TOKEN_FIELD
+from failover.callbacks.intake import INTAKE
 from failover.redisconn import connect
+from switchboard.callbacks_web import TOKEN_FIELD
 from tests.integration.test_callback_form import (
     FORM,
     TICKET,

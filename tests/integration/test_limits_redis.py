@@ -11,9 +11,10 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from failover.limits.gcra import Outcome, Rule
-from failover.limits.limiter import Action, Limiter, Policy
 from failover.redisconn import connect
+from kernel.clock import SystemClock
+from kernel.limits.gcra import Outcome, Rule
+from kernel.limits.limiter import Action, Limiter, Policy
 from tests.support.redis import RedisServer
 
 HOUR_MS = 3_600_000
@@ -47,7 +48,14 @@ def replica(
     redis: Redis, observer: Observer | None = None, *, budget: float = 0.05,
     retry_after: float = 2.0,
 ) -> Limiter:  # fmt: skip
-    return Limiter(redis, POLICIES, observer=observer, budget=budget, retry_after=retry_after)
+    return Limiter(
+        redis,
+        POLICIES,
+        observer=observer,
+        budget=budget,
+        retry_after=retry_after,
+        monotonic=SystemClock().monotonic,
+    )
 
 
 @pytest_asyncio.fixture
@@ -182,7 +190,7 @@ async def test_with_redis_gone_and_back_limits_are_shared_again(
 async def test_with_limits_off_views_still_count_once_and_callbacks_skip_redis(
     redis_client: Redis, limiting: bool
 ) -> None:
-    limiter = Limiter(redis_client, POLICIES, limiting=limiting)
+    limiter = Limiter(redis_client, POLICIES, limiting=limiting, monotonic=SystemClock().monotonic)
     verdicts = await limiter.check_many(Action.VIEW, [(A, i) for i in range(4)] + [(A, 1)])
     allowed = [v.outcome for v in verdicts]
     if limiting:

@@ -66,7 +66,7 @@ async def test_the_admin_api_matches_its_description(
         out = await schemathesis(
             stack, stack.ops_url, r"^/(admin|api/v1/status)", "-H", f"Authorization: Bearer {TOKEN}"
         )
-    assert "Selected: 7/" in out  # every admin operation, /admin/reload included
+    assert "Selected: 9/" in out  # every admin operation, /admin/reload and /admin/message included
 
 
 async def test_json_errors_are_problem_documents(

@@ -92,9 +92,10 @@ async def test_walking_latest_pages_finds_every_topic_once_in_bump_order(
     community: CommunitySim, session: aiohttp.ClientSession
 ) -> None:
     ids = await client_for(session, community.url).all_topic_ids()
-    assert ids == [t.id for t in community.seed.topics]
+    staff = community.seed.not_public[-1]  # a regular topic as listed; refused when fetched
+    assert ids == [t.id for t in community.seed.topics] + [staff.id]  # no message, unlisted
     assert len(ids) >= 300
-    assert community.requests_for("/latest.json") == 10
+    assert community.requests_for("/latest.json") == 11  # the non-public ones fill an 11th
 
 
 async def test_latest_pages_name_over_40_original_posters(
@@ -107,7 +108,7 @@ async def test_latest_pages_name_over_40_original_posters(
         listing = await client.latest(page)
         authors.update(t.author for t in listing.topics)
         page, more = page + 1, listing.more
-    assert page == 10
+    assert page == 11
     assert "" not in authors
     assert len(authors) >= 40
 
@@ -195,6 +196,19 @@ async def test_unknown_topic_is_not_found_without_a_retry(
     with pytest.raises(OriginNotFound):
         await client_for(session, community.url, attempts=3).topic(999_999)
     assert community.requests_for("/t/999999.json") == 1
+
+
+async def test_a_topic_no_anonymous_visitor_sees_is_not_found_without_a_retry(
+    community: CommunitySim, session: aiohttp.ClientSession
+) -> None:
+    """A private message, an unlisted, a deleted and a staff-only topic, answered 200 as to
+    an API key (sims.community_markup), are "not found" to the self-help layer (issue 19)."""
+    client = client_for(session, community.url, attempts=3)
+    why = r"archetype 'private_message'|unlisted|deleted|category 15 is read-restricted"
+    for topic in community.seed.not_public:
+        with pytest.raises(OriginNotFound, match=why):
+            await client.topic(topic.id)
+        assert community.requests_for(f"/t/{topic.id}.json") == 1
 
 
 async def test_down_origin_is_unavailable_after_exactly_attempts_tries(

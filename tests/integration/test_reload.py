@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 from prometheus_client import generate_latest
 
-from failover.app import METRICS
 from failover.configstate import CONFIG
 from sims.callcenter import CallCenterSim
+from switchboard.app import METRICS
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
 TOKEN = "reload-token-" + "x" * 20

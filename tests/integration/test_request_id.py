@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from failover.logs import JsonFormatter
+from kernel.logs import JsonFormatter
 from sims.callcenter_service import BIG_BODY
 from tests.support.stack import running_stack
 

@@ -1,6 +1,6 @@
 """Every route of the front door, enumerated from its router, answers with a version-free
 `Server` and, unless the answer is a call center's page relayed by the proxy, the
-security headers (failover/security_headers.py); every HTML answer carries the page
+security headers (switchboard/security_headers.py); every HTML answer carries the page
 policy, whose style hashes match the <style> elements the page really has.
 
 The routes come from `app.router`, so a route added later without a sample here fails
@@ -21,10 +21,10 @@ from pathlib import Path
 import aiohttp
 import pytest_asyncio
 
-from failover.security_headers import OTHER_CSP, PAGE_HEADERS, SERVER, STATUS_PAGE_HEADERS
-from sims.community import CommunitySim
-from tests.support.redis import RedisServer
-from tests.support.selfhelp_stack import HelpStack, help_stack
+from cache.pages import PAGE_HEADERS
+from failover.status_page import STATUS_PAGE_HEADERS
+from kernel.security_headers import OTHER_CSP, SERVER
+from tests.support.selfhelp_stack import HelpStack, help_world
 
 CSP = "Content-Security-Policy"
 PROXIED = "/support{tail}"
@@ -58,6 +58,11 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
         "/admin/switches": [Call("GET", "/admin/switches")],
         "/admin/log": [Call("GET", "/admin/log")],
         "/admin/reload": [Call("POST", "/admin/reload")],
+        "/admin/message": [
+            Call("PUT", "/admin/message", json={"message": "Back by 18:00."}),
+            Call("DELETE", "/admin/message"),
+        ],
+        "/help/logo": [Call("GET", "/help/logo")],  # no logo file configured: 404
         "/help": [Call("GET", "/help")],
         "/help/search": [Call("GET", "/help/search?q=wifi"), Call("GET", "/help/search")],
         "/help/bulletins/{id}": [
@@ -92,7 +97,7 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
 OPS_ROUTES = frozenset(
     {"/metrics", "/status", "/api/v1/status", "/admin/callcenters/{name}/{switch}",
      "/admin/override", "/admin/cache/rewarm", "/admin/switches", "/admin/log",
-     "/admin/reload"}
+     "/admin/reload", "/admin/message"}
 )  # fmt: skip
 
 
@@ -111,12 +116,7 @@ class Seen:
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[HelpStack]:
-    (tmp_path / "stack").mkdir()
-    async with (
-        RedisServer(tmp_path / "redis") as redis,
-        CommunitySim() as community,
-        help_stack(tmp_path / "stack", redis=redis, community=community) as s,
-    ):
+    async with help_world(tmp_path) as s:
         yield s
 
 

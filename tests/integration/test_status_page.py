@@ -19,7 +19,8 @@ import pytest
 
 from failover.admin import SWITCHBOARD
 from failover.routing import SELF_HELP
-from failover.status import LIMIT, when
+from failover.status import LIMIT
+from failover.status_page import when
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 

@@ -24,6 +24,8 @@ from cache.store import (
     Votes,
 )
 from failover.redisconn import connect
+from kernel.clock import SystemClock
+from tests.support.clock import FakeClock
 from tests.support.redis import RedisServer
 
 T0 = 1_735_000_000.0  # wall-clock seconds; the store is given `now`, never reads a clock
@@ -190,7 +192,7 @@ async def test_trending_after_a_long_idle_prunes_what_decayed_away(store: RedisS
 
 async def test_concurrent_flushes_do_not_double_count(store: RedisStore) -> None:
     buffer = HitBuffer()
-    flusher = HitFlusher(store, buffer, clock=lambda: T0)
+    flusher = HitFlusher(store, buffer, clock=FakeClock(epoch=T0))
 
     async def traffic_and_flushes() -> None:
         for i in range(200):
@@ -267,7 +269,7 @@ async def test_flusher_keeps_hits_through_a_crash_and_delivers_them_after_restar
         try:
             store = RedisStore(client, policy=POLICY)
             buffer = HitBuffer()
-            flusher = HitFlusher(store, buffer, interval=0.05)
+            flusher = HitFlusher(store, buffer, interval=0.05, clock=SystemClock())
             flusher.start()
             try:
                 for _ in range(5):
@@ -312,7 +314,7 @@ async def test_flusher_keeps_hits_through_a_crash_and_delivers_them_after_restar
 
 async def test_stopping_the_flusher_writes_what_is_left(store: RedisStore) -> None:
     buffer = HitBuffer()
-    flusher = HitFlusher(store, buffer, interval=3600)
+    flusher = HitFlusher(store, buffer, interval=3600, clock=SystemClock())
     flusher.start()
     buffer.add_hit(4, author="cy")
     await flusher.stop()

@@ -17,10 +17,10 @@ from loadtests.spike.slo import (
     apply_override,
     evaluate,
     load,
-    markdown,
     parse,
     passed,
 )
+from loadtests.tables import gate_markdown as markdown
 
 SLO_FILE = Path(__file__).resolve().parents[2] / "loadtests" / "slo.toml"
 SLO = load(SLO_FILE)

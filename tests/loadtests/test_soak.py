@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.soak import Limits, Sample, latency_table, problems, render
+from loadtests.soak import Limits, Sample, problems
+from loadtests.tables import soak as render
+from loadtests.tables import soak_latency as latency_table
 
 LIMITS = Limits(warmup_minutes=2.0)
 

@@ -7,12 +7,10 @@ import math
 import random
 from pathlib import Path
 
-from loadtests.spike import appmetrics
-from loadtests.spike.callbacks import reconcile
+from loadtests.spike import readings
 from loadtests.spike.profile import PROFILES, Phase
-from loadtests.spike.runconfig import RunConfig
 from loadtests.spike.slo import load
-from loadtests.spike.state import Catalog
+from loadtests.spike.state import Catalog, RunConfig
 from loadtests.spike.timeline import Recorder, percentile, read_timeline
 
 SMOKE = PROFILES["smoke"]
@@ -35,24 +33,24 @@ switchboard_callbacks_pending {pending}
 
 
 def test_the_hit_ratios_count_only_what_happened_between_the_scrapes() -> None:
-    before = appmetrics.parse(metrics(l1_hit=0, l1_miss=300, redis_hit=0, origin_hit=300,
+    before = readings.parse(metrics(l1_hit=0, l1_miss=300, redis_hit=0, origin_hit=300,
                                       pending=0))  # fmt: skip
-    after = appmetrics.parse(metrics(l1_hit=900, l1_miss=400, redis_hit=80, origin_hit=320,
+    after = readings.parse(metrics(l1_hit=900, l1_miss=400, redis_hit=80, origin_hit=320,
                                      pending=4))  # fmt: skip
     # 1000 bulletin lookups: 900 L1 hits, 100 misses of which Redis answered 80.
-    assert appmetrics.l1_hit_ratio(before, after) == 0.9
-    assert appmetrics.cache_hit_ratio(before, after) == 0.98
-    assert appmetrics.total(after, appmetrics.PENDING) == 4
-    assert appmetrics.total(after, appmetrics.DEAD_LETTERS) is None
-    assert appmetrics.lookups(before, after) == {
+    assert readings.l1_hit_ratio(before, after) == 0.9
+    assert readings.cache_hit_ratio(before, after) == 0.98
+    assert readings.total(after, readings.PENDING) == 4
+    assert readings.total(after, readings.DEAD_LETTERS) is None
+    assert readings.lookups(before, after) == {
         "l1 hit": 900, "l1 miss": 100, "origin hit": 20, "redis hit": 80,
     }  # fmt: skip
 
 
 def test_no_lookups_is_no_ratio() -> None:
-    same = appmetrics.parse(metrics(1, 1, 1, 1, 0))
-    assert appmetrics.cache_hit_ratio(same, same) is None
-    assert appmetrics.l1_hit_ratio(same, same) is None
+    same = readings.parse(metrics(1, 1, 1, 1, 0))
+    assert readings.cache_hit_ratio(same, same) is None
+    assert readings.l1_hit_ratio(same, same) is None
 
 
 def delivery(ticket: str, *, duplicate: bool = False) -> dict[str, object]:
@@ -60,12 +58,14 @@ def delivery(ticket: str, *, duplicate: bool = False) -> dict[str, object]:
 
 
 def test_a_ticket_no_call_center_received_is_lost() -> None:
-    found = reconcile({"a", "b", "c"}, {"primary": [delivery("a")], "backup": [delivery("b")]})
+    found = readings.reconcile(
+        {"a", "b", "c"}, {"primary": [delivery("a")], "backup": [delivery("b")]}
+    )
     assert (found.accepted, found.delivered, found.lost) == (3, 2, 1)
 
 
 def test_an_idempotent_repeat_is_not_a_second_call_but_two_first_deliveries_are() -> None:
-    found = reconcile(
+    found = readings.reconcile(
         {"a", "b"},
         {
             "primary": [delivery("a"), delivery("a", duplicate=True), delivery("b")],
@@ -76,7 +76,9 @@ def test_an_idempotent_repeat_is_not_a_second_call_but_two_first_deliveries_are(
 
 
 def test_deliveries_nobody_was_given_a_ticket_for_are_counted_apart() -> None:
-    found = reconcile({"a"}, {"primary": [delivery("a"), delivery("zzz"), {"body": "junk"}]})
+    found = readings.reconcile(
+        {"a"}, {"primary": [delivery("a"), delivery("zzz"), {"body": "junk"}]}
+    )
     assert (found.lost, found.unknown) == (0, 1)
 
 

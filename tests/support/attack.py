@@ -21,10 +21,10 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 
-from failover.app import METRICS, POOL, create_app
 from failover.pool import Pool
 from failover.server import GuardedRunner, runner_for
 from failover.settings import load_settings
+from switchboard.app import METRICS, POOL, create_app
 from tests.support.stack import FAST_HEALTH, listen_loopback, wait_for
 
 RAW_TIMEOUT = 10.0

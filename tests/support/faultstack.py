@@ -22,7 +22,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from failover.app import METRICS
+from switchboard.app import METRICS
 from tests.support.faultproxy import FaultProxy
 from tests.support.redis import RedisServer
 

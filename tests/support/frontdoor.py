@@ -27,7 +27,7 @@ from types import TracebackType
 
 import aiohttp
 
-from tests.support.processes import clean_env, free_port, stop_process
+from tests.support.processes import clean_env, die_with_parent, free_port, stop_process
 from tests.support.stack import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +122,7 @@ class FrontDoors:
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
                 env=clean_env(self.env), cwd=REPO,
                 start_new_session=True,  # its workers, if any, go with it (stop_process)
+                preexec_fn=die_with_parent,  # only a prctl (no locks): safe after fork
             )  # fmt: skip
         door = FrontDoorProcess(name=name, proc=proc, port=port, ops_port=ops_port, config=path,
                                 log=log)  # fmt: skip
@@ -130,10 +131,7 @@ class FrontDoors:
 
     async def aclose(self) -> None:
         for door in self._started:
-            if door.proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    door.proc.send_signal(signal.SIGCONT)  # a frozen one must see SIGTERM
-            await stop_process(door.proc, grace=STOP_GRACE, group=True)
+            await stop_process(door.proc, grace=STOP_GRACE, group=True)  # a frozen one too
         self._started.clear()
 
     async def __aenter__(self) -> FrontDoors:

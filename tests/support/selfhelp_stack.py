@@ -11,12 +11,13 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from cache.web import SELF_HELP, SelfHelp
-from failover.app import create_app
+from cache.web import SELF_HELP, SELF_HELP_APP, SelfHelp
 from failover.server import runner_for
 from failover.settings import load_settings
+from kernel.clock import Clock
 from sims.callcenter import CallCenterSim
 from sims.community import CommunitySim
+from switchboard.app import create_app
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, NO_SHEDDING, listen_loopback, wait_for
 
@@ -32,7 +33,7 @@ class HelpStack:
 
     @property
     def self_help(self) -> SelfHelp:
-        return self.app[SELF_HELP]
+        return self.app[SELF_HELP_APP][SELF_HELP]
 
 
 @asynccontextmanager
@@ -46,10 +47,11 @@ async def help_stack(
     warm: bool = True,
     token: str | None = None,
     snapshot: Path | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[HelpStack]:
     """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
     more keys of [server] (e.g. trusted_proxies, to tell clients apart by
-    X-Forwarded-For from 127.0.0.1)."""
+    X-Forwarded-For from 127.0.0.1); `clock`: the app's (default: the system's)."""
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
     runner: web.AppRunner | None = None
@@ -69,7 +71,7 @@ async def help_stack(
         env = {} if "[overload]" in extra else dict(NO_SHEDDING)
         if token:
             env["SWITCHBOARD_ADMIN_TOKEN"] = token
-        app = create_app(load_settings(config, env=env), registry=CollectorRegistry())
+        app = create_app(load_settings(config, env=env), registry=CollectorRegistry(), clock=clock)
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
         port, ops_port = await listen_loopback(runner, app)
@@ -88,3 +90,18 @@ async def help_stack(
         if runner is not None:
             await runner.cleanup()
         await callcenter.stop()
+
+
+@asynccontextmanager
+async def help_world(
+    tmp: Path, *, warm: bool = True, clock: Clock | None = None
+) -> AsyncIterator[HelpStack]:
+    """`help_stack` with its own redis-server and community simulator, all under `tmp`:
+    the whole world the customer pages' tests need."""
+    (tmp / "stack").mkdir()
+    async with (
+        RedisServer(tmp / "redis") as redis,
+        CommunitySim() as community,
+        help_stack(tmp / "stack", redis=redis, community=community, warm=warm, clock=clock) as s,
+    ):
+        yield s

@@ -23,12 +23,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sims.harness.lifecycle import AsyncResource
+from sims.harness.redis import sentinel_sees_all
 from tests.support.processes import free_port
 from tests.support.redis import RedisServer
 
@@ -84,7 +85,7 @@ class _Sentinel(RedisServer):
         return ["redis-sentinel", str(conf)]
 
 
-class SentinelGroup:
+class SentinelGroup(AsyncResource):
     """Primary + replica + 3 sentinels; `url` is the front door's ``[redis] url``."""
 
     def __init__(self, directory: Path | None = None) -> None:
@@ -150,15 +151,7 @@ class SentinelGroup:
             return False
         for s in self.sentinels:
             client = Redis(host="127.0.0.1", port=s.port, socket_timeout=1.0)
-            try:
-                state = await client.sentinel_master(SERVICE)
-            finally:
-                await client.aclose()
-            if not isinstance(state, dict):
-                return False
-            if int(state["num-slaves"]) < 1 or int(state["num-other-sentinels"]) < 2:
-                return False
-            if state["is_sdown"] or state["is_odown"]:
+            if not await sentinel_sees_all(client, SERVICE):
                 return False
         for node in self.nodes:
             if node.port == primary or not node.running:
@@ -216,19 +209,3 @@ class SentinelGroup:
         finally:
             if self._own_dir:
                 shutil.rmtree(self.directory, ignore_errors=True)
-
-    async def __aenter__(self) -> SentinelGroup:
-        try:
-            await self.start()
-        except BaseException:
-            await self.aclose()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

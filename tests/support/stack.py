@@ -18,13 +18,13 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from failover.app import POOL, create_app
 from failover.health import HealthState
 from failover.opsport import listen_ops
 from failover.pool import HealthChange, Pool
 from failover.server import runner_for
 from failover.settings import Settings, load_settings
 from sims.callcenter import CallCenterSim
+from switchboard.app import POOL, create_app
 from tests.support.faultproxy import FaultProxy
 
 log = logging.getLogger("tests.stack")

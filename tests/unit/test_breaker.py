@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failover.breaker import Breaker, Ejection, Outcome, OutlierPolicy, outcome_of_status
+from kernel.breaker import Breaker, Ejection, Outcome, OutlierPolicy, outcome_of_status
 
 S, B5, LOC = Outcome.SUCCESS, Outcome.BACKEND_FAILURE, Outcome.LOCAL_FAILURE
 

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover.headers import IPNetwork
-from failover.limits.identity import (
+from kernel.headers import IPNetwork
+from kernel.limits.identity import (
     MAX_HOPS,
     MAX_IDENTITY,
     UNKNOWN,
+    Identities,
     client_identity,
     normalise,
 )
@@ -131,3 +132,26 @@ def test_ipv6_identities_are_the_network_containing_the_address(
         network = ipaddress.ip_network(identity[2:])
         assert address in network
         assert network.prefixlen == prefix
+
+
+peers = st.sampled_from(["203.0.113.7", "10.0.0.6", "fd00::1", "2001:db8::5", "junk", ""])
+chains = st.lists(st.sampled_from(["1.2.3.4", "10.0.0.5", "198.51.100.9, 10.0.0.7", "x"]),
+                  max_size=3).map(tuple)  # fmt: skip
+
+
+@given(st.lists(st.tuples(peers, chains), min_size=1, max_size=30))
+def test_the_memo_answers_what_client_identity_answers(
+    asked: list[tuple[str, tuple[str, ...]]],
+) -> None:
+    identities = Identities(BOTH, ipv6_prefix=48, size=4)  # small: cleared often
+    for peer, chain in asked:
+        assert identities.of(peer, chain) == client_identity(peer, chain, BOTH, ipv6_prefix=48)
+
+
+def test_the_memo_is_bounded_and_says_whether_forwarded_for_is_read() -> None:
+    identities = Identities((), size=8)
+    assert identities.trusted is False
+    assert Identities(LB).trusted is True
+    for i in range(100):
+        assert identities.of(f"203.0.113.{i}") == f"4:203.0.113.{i}"
+    assert 0 < len(identities._memo) <= 8

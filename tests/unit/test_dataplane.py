@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from failover.agentcheck import CHOSEN, RETRY, agent_answers
-from failover.breaker import Outcome, OutlierPolicy
 from failover.haproxy_config import attempt_timeouts
 from failover.haproxy_stats import Counters, outcomes_between, parse_show_stat
 from failover.routing import OfferSelfHelp, RouteTo, SelfHelpCause, SendToSelfHelp
+from kernel.breaker import Outcome, OutlierPolicy
 
 NAMES = ("a", "b", "c")
 POLICY = OutlierPolicy(consecutive_5xx=5, consecutive_local_failures=3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -13,7 +12,8 @@ import pytest
 from failover.callbacks.delivery import Delivered, Outcome, Unreachable
 from failover.callbacks.dispatcher import IDLE_POLL, Dispatcher
 from failover.callbacks.stream import Entry
-from failover.clock import Clock, SystemClock
+from kernel.clock import Clock, SystemClock
+from tests.support.clock import FakeClock
 
 
 class FakeStream:
@@ -79,32 +79,19 @@ def dispatcher(
     )  # fmt: skip
 
 
-class StepClock:
-    """Monotonic time that moves only when the test says."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
 async def test_an_idle_dispatcher_reads_the_queue_once_a_second_with_one_command() -> None:
-    stream, clock = FakeStream(), StepClock()
+    stream, clock = FakeStream(), FakeClock()
     d = dispatcher(stream, FakeClient(), clock=clock)
     for _ in range(20):  # 5 s of idle rounds, one every IDLE_POLL
         assert await d.step() is False
-        clock.now += IDLE_POLL
+        clock.advance(IDLE_POLL)
     assert stream.calls.count("read") == 5  # once every IDLE_READ_EVERY
     assert stream.calls.count("own_pending") == 1  # the first round, as after a restart
     assert stream.calls.count("reclaim") == 1  # every reclaim_idle / 2
 
 
 async def test_intake_here_wakes_it_to_read_at_once() -> None:
-    stream, client, clock = FakeStream(), FakeClient(), StepClock()
+    stream, client, clock = FakeStream(), FakeClient(), FakeClock()
     d = dispatcher(stream, client, clock=clock)
     assert await d.step() is False  # read: nothing
     stream.new = [entry(1)]
@@ -115,7 +102,7 @@ async def test_intake_here_wakes_it_to_read_at_once() -> None:
 
 
 async def test_a_call_center_back_after_an_outage_gets_the_queue_at_once() -> None:
-    stream, client, clock = FakeStream(), FakeClient(), StepClock()
+    stream, client, clock = FakeStream(), FakeClient(), FakeClock()
     where: list[str | None] = ["a"]
     d = dispatcher(stream, client, clock=clock, target=lambda: where[0])
     assert await d.step() is False  # read: nothing
@@ -154,6 +141,40 @@ async def test_what_it_read_and_could_not_deliver_is_asked_for_again() -> None:
         pass
     assert "own_pending" in stream.calls[calls_before:]
     assert client.posted == ["1-0", "1-0", "2-0"]
+    assert stream.held == []
+
+
+class SlowClient(FakeClient):
+    """A call center that answers in `seconds` each, slower than the rate promised."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    async def deliver(self, target: str, entry: Entry) -> Outcome:
+        self.clock.advance(self.seconds)
+        return await super().deliver(target, entry)
+
+
+async def test_a_round_slower_than_the_rate_stops_before_its_tail_looks_abandoned() -> None:
+    """reclaim_idle 30 s: a batch is read for 7.5 s of work at the rate, but each delivery
+    takes 2 s; after 7.5 s the round stops and the rest is read again from this
+    consumer's pending list (which resets its idle time in Redis) instead of sitting
+    there until another replica reclaims it and delivers it a second time."""
+    stream, clock = FakeStream(), FakeClock()
+    client = SlowClient(clock, seconds=2.0)
+    stream.new = [entry(n) for n in range(10)]
+    d = dispatcher(stream, client, clock=clock)
+    d.wake.set()
+    assert await d.step() is True
+    assert client.posted == ["0-0", "1-0", "2-0", "3-0"]  # 0, 2, 4, 6 s: then past 7.5 s
+    assert len(stream.held) == 6
+    calls_before = len(stream.calls)
+    assert await d.step() is True
+    assert stream.calls[calls_before] == "own_pending"  # the tail, asked for again
+    while await d.step():
+        pass
+    assert client.posted == [f"{n}-0" for n in range(10)]  # each once, in order
     assert stream.held == []
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover.limits.gcra import Outcome, Rule, Verdict, decide
-from failover.limits.script import verdict_of
+from kernel.limits.gcra import Outcome, Rule, Verdict, decide
+from kernel.limits.script import verdict_of
 
 RULE = Rule(burst=5, per_hour=60)  # one a minute after 5 back to back
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from cache.freshness import FreshnessPolicy
 from cache.hits import HitBuffer
 from cache.service import SelfHelpService
-from tests.unit.test_search import generate
+from sims.bulletins import generate
+from tests.support.clock import FakeClock
 
 
 def service_knowing(n: int) -> SelfHelpService:
     service = SelfHelpService(
         origin=None, store=None, policy=FreshnessPolicy(),
-        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(),
+        count_lookup=lambda tier, result, amount=1: None, hits=HitBuffer(), clock=FakeClock(),
     )  # fmt: skip
-    service.load(generate(n), time.time(), "snapshot")
+    service.load(generate(n), FakeClock().epoch(), "snapshot")
     return service
 
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cache.views import ViewLog
-from failover.limits.gcra import Outcome, Rule
-from failover.limits.limiter import LocalLimits, Policy
-from failover.limits.wiring import policies
+from failover.limits_wiring import policies
+from kernel.limits.gcra import Outcome, Rule
+from kernel.limits.limiter import LocalLimits, Policy
 from tests.unit.test_settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'

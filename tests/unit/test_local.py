@@ -13,14 +13,7 @@ import pytest
 
 from cache.local import L1Cache, Snapshot, SnapshotData
 from cache.model import Bulletin
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def bulletin(bid: int, **changes: object) -> Bulletin:
@@ -70,9 +63,9 @@ def test_l1_entry_expires_after_ttl_on_the_injected_clock() -> None:
     clock = FakeClock()
     cache: L1Cache[str, int] = L1Cache(maxsize=10, ttl=30, clock=clock)
     cache.put("a", 1, stored_at=5.0)
-    clock.now += 29.9
+    clock.advance(29.9)
     assert cache.get("a") == (1, 5.0)
-    clock.now += 0.1
+    clock.advance(0.1)
     assert cache.get("a") is None
     assert len(cache) == 0
 
@@ -81,15 +74,15 @@ def test_l1_put_again_restarts_the_ttl_and_replaces_stored_at() -> None:
     clock = FakeClock()
     cache: L1Cache[str, int] = L1Cache(maxsize=10, ttl=30, clock=clock)
     cache.put("a", 1, stored_at=5.0)
-    clock.now += 20
+    clock.advance(20)
     cache.put("a", 2, stored_at=25.0)
-    clock.now += 20
+    clock.advance(20)
     assert cache.get("a") == (2, 25.0)
 
 
 def test_l1_stored_at_is_not_the_ttl_clock() -> None:
     """A copy already old when it reaches L1 keeps its origin time for freshness."""
-    cache: L1Cache[int, str] = L1Cache(maxsize=2, ttl=30, clock=FakeClock(now=10**6))
+    cache: L1Cache[int, str] = L1Cache(maxsize=2, ttl=30, clock=FakeClock(monotonic=10**6))
     cache.put(1, "x", stored_at=42.0)
     assert cache.get(1) == ("x", 42.0)
 
@@ -108,7 +101,7 @@ def test_l1_discard_and_clear() -> None:
 @pytest.mark.parametrize(("maxsize", "ttl"), [(0, 10.0), (5, 0.0), (5, -1.0)])
 def test_l1_rejects_a_zero_bound(maxsize: int, ttl: float) -> None:
     with pytest.raises(ValueError, match="maxsize"):
-        L1Cache(maxsize=maxsize, ttl=ttl)
+        L1Cache(maxsize=maxsize, ttl=ttl, clock=FakeClock())
 
 
 # --- snapshot ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""JSON-lines logs and request ids (`failover/logs.py`)."""
+"""JSON-lines logs and request ids (`kernel/logs.py`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover.logs import (
+from kernel.logs import (
     REQUEST_ID,
     TEXT_FORMAT,
     JsonFormatter,

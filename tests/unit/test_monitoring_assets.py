@@ -9,8 +9,7 @@ quiet. What the app exports is read the way Prometheus reads it: the exposition 
 promtool itself (`make rules`) checks syntax and runs the rule tests; this file checks
 that the rules and the app agree, which promtool cannot know.
 
-The project has no YAML library, so `load_yaml` reads the block-style subset these
-files use and refuses anything else rather than guess.
+YAML is read with PyYAML's safe loader.
 """
 
 from __future__ import annotations
@@ -23,18 +22,19 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from cache.web import ROUTE as BULLETIN_ROUTE
-from failover.app import METRICS, create_app
 from failover.appkeys import CALLBACKS
 from failover.callbacks.runtime import CallbackRuntime
 from failover.settings import load_settings
 from monitoring.callbacks import BacklogSample
 from monitoring.hotpath import LabeledCounter, LabeledHistogram
 from monitoring.metrics import Metrics
+from switchboard.app import METRICS, create_app
 
 ROOT = Path(__file__).resolve().parents[2] / "monitoring"
 RULE_FILES = sorted((ROOT / "rules").glob("*.yml"))
@@ -51,145 +51,13 @@ SEVERITIES = frozenset({"critical", "warning", "info"})
 DASHBOARD_ROWS = ["Customer outcomes", "Call centers", "Self-help cache", "Callbacks"]
 
 
-# -- a YAML subset reader -------------------------------------------------------------
+# -- YAML (PyYAML's safe loader) ----------------------------------------------------------
 
-_KEY = re.compile(r"(?P<key>[A-Za-z_][\w.-]*):(?: +(?P<rest>.*))?$")
-YamlValue = str | list["YamlValue"] | dict[str, "YamlValue"] | None
-
-
-class _YamlSubset:
-    """Block mappings and sequences, plain and quoted scalars (all kept as strings),
-    `|` literal blocks, `[]` and flat flow lists, comments. Anything else (anchors,
-    tags, flow mappings, folded blocks, tabs) raises ValueError."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.i = 0
-
-    def peek(self) -> tuple[int, str] | None:
-        while self.i < len(self.lines):
-            raw = self.lines[self.i]
-            body = raw.lstrip(" ")
-            if body.startswith("\t"):
-                raise ValueError(f"line {self.i + 1}: tab indentation")
-            if body and not body.startswith("#"):
-                return len(raw) - len(body), body.rstrip()
-            self.i += 1
-        return None
-
-    def document(self) -> YamlValue:
-        first = self.peek()
-        if first is None:
-            return None
-        value = self.block(first[0])
-        if self.peek() is not None:
-            raise ValueError(f"line {self.i + 1}: unexpected indentation")
-        return value
-
-    def block(self, indent: int) -> YamlValue:
-        line = self.peek()
-        assert line is not None
-        return self.sequence(indent) if _is_item(line[1]) else self.mapping(indent)
-
-    def mapping(self, indent: int) -> dict[str, YamlValue]:
-        out: dict[str, YamlValue] = {}
-        while (line := self.peek()) is not None and line[0] == indent and not _is_item(line[1]):
-            match = _KEY.match(line[1])
-            if match is None:
-                raise ValueError(f"line {self.i + 1}: not a `key: value` line: {line[1]!r}")
-            self.i += 1
-            out[match["key"]] = self.value(match["rest"], indent)
-        if line is not None and line[0] > indent:
-            raise ValueError(f"line {self.i + 1}: unexpected indentation")
-        return out
-
-    def sequence(self, indent: int) -> list[YamlValue]:
-        out: list[YamlValue] = []
-        while (line := self.peek()) is not None and line[0] == indent and _is_item(line[1]):
-            rest = line[1][2:]
-            if _KEY.match(rest):  # "- key: value": a mapping that starts on this line
-                self.lines[self.i] = " " * (indent + 2) + rest
-                out.append(self.mapping(indent + 2))
-            else:
-                self.i += 1
-                out.append(self.value(rest, indent))
-        return out
-
-    def value(self, rest: str | None, indent: int) -> YamlValue:
-        text = _strip_comment(rest or "")
-        if text == "":
-            line = self.peek()
-            if line is not None and (line[0] > indent or (line[0] == indent and _is_item(line[1]))):
-                return self.block(line[0])
-            return None
-        if text in ("|", "|-"):
-            return self.literal(indent)
-        return _scalar_or_list(text)
-
-    def literal(self, indent: int) -> str:
-        body: list[str] = []
-        while self.i < len(self.lines):
-            raw = self.lines[self.i]
-            if raw.strip() and len(raw) - len(raw.lstrip(" ")) <= indent:
-                break
-            body.append(raw)
-            self.i += 1
-        while body and not body[-1].strip():
-            body.pop()
-        margin = min(len(b) - len(b.lstrip(" ")) for b in body if b.strip())
-        return "\n".join(b[margin:] for b in body) + "\n"
-
-
-def _is_item(body: str) -> bool:
-    return body == "-" or body.startswith("- ")
-
-
-def _strip_comment(text: str) -> str:
-    text = text.strip()
-    if text.startswith(("'", '"')):
-        _, end = _quoted(text)
-        tail = text[end:].strip()
-        if tail and not tail.startswith("#"):
-            raise ValueError(f"text after a quoted scalar: {text!r}")
-        return text[:end]
-    return re.sub(r"(^|\s)#.*$", "", text).strip()
-
-
-def _quoted(text: str) -> tuple[str, int]:
-    """The value of the quoted scalar at the start of `text`, and where it ends."""
-    if text[0] == "'":
-        match = re.match(r"'((?:[^']|'')*)'", text)
-        if match is None:
-            raise ValueError(f"unterminated string: {text!r}")
-        return match[1].replace("''", "'"), match.end()
-    match = re.match(r'"((?:[^"\\]|\\.)*)"', text)
-    if match is None:
-        raise ValueError(f"unterminated string: {text!r}")
-    return cast(str, json.loads(match[0])), match.end()
-
-
-def _scalar_or_list(text: str) -> YamlValue:
-    if text.startswith("["):
-        if not text.endswith("]"):
-            raise ValueError(f"flow list over several lines: {text!r}")
-        inner = text[1:-1].strip()
-        return [_scalar(item.strip()) for item in inner.split(",")] if inner else []
-    return _scalar(text)
-
-
-def _scalar(text: str) -> str:
-    if text.startswith(("'", '"')):
-        value, end = _quoted(text)
-        if end != len(text):
-            raise ValueError(f"text after a quoted scalar: {text!r}")
-        return value
-    if text[0] in "{&*!>%@`" or text.startswith("|"):
-        raise ValueError(f"YAML this reader does not handle: {text!r}")
-    return text
+YamlValue = str | int | float | bool | list["YamlValue"] | dict[str, "YamlValue"] | None
 
 
 def load_yaml(text: str) -> YamlValue:
-    return _YamlSubset(text).document()
+    return cast("YamlValue", yaml.safe_load(text))
 
 
 def _map(value: YamlValue) -> dict[str, YamlValue]:
@@ -616,38 +484,11 @@ def test_the_promql_reader_knows_grouping_after_the_aggregated_expression() -> N
     assert parse_promql("absent(up) * 2.5 > 5m").metrics == {"up"}
 
 
-def test_the_yaml_reader_reads_the_subset_and_refuses_the_rest() -> None:
-    text = (
-        "# comment\ngroups:\n  - name: g   # trailing\n    rules:\n"
-        "      - record: a:b:c\n        expr: |\n          sum(x)\n            # kept\n"
-        "        labels:\n          k: 'it''s'\n          q: \"a \\\"b\\\"\"\n"
-        "      - alert: A\n        expr: up == 0\n    empty: []\n"
-        'list:\n- "x"\n- y\n'
-    )
-    assert load_yaml(text) == {
-        "groups": [
-            {
-                "name": "g",
-                "rules": [
-                    {"record": "a:b:c", "expr": "sum(x)\n  # kept\n",
-                     "labels": {"k": "it's", "q": 'a "b"'}},
-                    {"alert": "A", "expr": "up == 0"},
-                ],
-                "empty": [],
-            }
-        ],
-        "list": ["x", "y"],
-    }  # fmt: skip
-    for bad in ("a: &anchor 1\n", "a: {b: 1}\n", "a: >\n  folded\n", "a:\n\tb: 1\n", "a b\n"):
-        with pytest.raises(ValueError, match=r"."):
-            load_yaml(bad)
-
-
 # -- the app, as the rules see it ---------------------------------------------------------
 
 
 def test_the_app_exports_the_contract_metrics(exported: Exported) -> None:
-    # DESIGN.md "Contract", and what the alerts need; also proves the discovery works.
+    # docs/architecture.md "Contract", and what the alerts need; also proves the discovery works.
     contract = {
         "switchboard_backend_up": {"backend"},
         "switchboard_failover_active": set(),

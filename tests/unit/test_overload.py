@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failover.overload import (
+from kernel.overload import (
     ORDER,
     OverloadPolicy,
     Reading,

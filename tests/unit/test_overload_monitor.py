@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from failover.overload import OverloadPolicy, Stage, default_thresholds
-from failover.overload_monitor import SMOOTHING, InFlight, OverloadMonitor
+from kernel.overload import OverloadPolicy, Stage, default_thresholds
+from kernel.overload_monitor import SMOOTHING, InFlight, OverloadMonitor
 
 POLICY = OverloadPolicy(thresholds=default_thresholds(), capacity=10, up_after=0.0,
                         cool_down=1.0)  # fmt: skip

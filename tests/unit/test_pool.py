@@ -10,7 +10,6 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from failover.breaker import Outcome, OutlierPolicy
 from failover.health import FailureKind, HealthPolicy, HealthState, ProbeResult
 from failover.pool import (
     CallCenterSpec,
@@ -34,6 +33,7 @@ from failover.routing import (
     SendToSelfHelp,
     destination_of,
 )
+from kernel.breaker import Outcome, OutlierPolicy
 
 WALL = datetime(2024, 12, 24, 10, 30, tzinfo=UTC)
 HOLD_DOWN = 10.0

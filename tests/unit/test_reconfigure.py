@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover.breaker import Outcome
 from failover.health import SERVING_STATES, HealthPolicy, HealthState, ProbeResult
-from failover.pool import CallCenterSpec, Member, SwitchChanged, reconfigured
+from failover.members import CallCenterSpec, Member, reconfigured
+from failover.pool import SwitchChanged
 from failover.routing import SELF_HELP, Override, OverrideKind
+from kernel.breaker import Outcome
 from tests.unit.test_pool import FAIL, OK, OUTLIER, bring_up, make_pool, started, where
 
 NAMES = ("a", "b", "c", "d", "e")

@@ -1,6 +1,6 @@
 """The pure rules of what a call center may see of a request: target, Host, framing,
-headers, and who a request counts against (failover/target.py, failover/headers.py,
-failover/admission.py, failover/server.py's Connections)."""
+headers, and who a request counts against (failover/target.py, kernel/headers.py,
+failover/admission.py, failover/connections.py's Connections)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from failover.admission import InFlight
-from failover.headers import (
+from failover.connections import Connections, ServerLimits
+from failover.target import BadTargetError, framing_problem, host_problem, upstream_path
+from kernel.headers import (
     CLIENT_CLAIMS,
     HOP_BY_HOP,
     upstream_request_headers,
 )
-from failover.server import Connections, ServerLimits
-from failover.target import BadTargetError, framing_problem, host_problem, upstream_path
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"),)
 

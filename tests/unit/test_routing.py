@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failover.breaker import Breaker
 from failover.health import HealthState
 from failover.routing import (
     SELF_HELP,
@@ -28,6 +27,7 @@ from failover.routing import (
     SendToSelfHelp,
     destination_of,
 )
+from kernel.breaker import Breaker
 
 NOW = 1000.0
 WALL = datetime(2024, 12, 24, 10, 30, tzinfo=UTC)  # Christmas Eve, mid-morning

@@ -1,15 +1,11 @@
-"""The header sets of failover/security_headers.py: what each policy allows, and that a
+"""The header sets of kernel/security_headers.py: what each policy allows, and that a
 page's style hash is computed the way browsers compute it (CSP3 "hash-source")."""
 
 from __future__ import annotations
 
-from failover.security_headers import (
-    OTHER_HEADERS,
-    PAGE_HEADERS,
-    STATUS_PAGE_HEADERS,
-    page_csp,
-    style_hashes,
-)
+from cache.pages import PAGE_HEADERS, Brand, environment, styles
+from failover.status_page import STATUS_PAGE_HEADERS
+from kernel.security_headers import OTHER_HEADERS, csp, page_csp, style_hashes
 
 CSP = "Content-Security-Policy"
 
@@ -39,9 +35,12 @@ def test_pages_may_load_nothing_but_their_own_style_and_may_not_be_framed() -> N
         assert d["frame-ancestors"] == ["'none'"]
         assert d["base-uri"] == ["'none'"]
         assert d["form-action"] == ["'self'"]
+        assert d["connect-src"] == ["'self'"]  # /robots.txt for Lighthouse; no script runs
         assert d["img-src"] == ["data:"]
-        assert len(d["style-src"]) == 1
-        assert d["style-src"][0].startswith("'sha256-")
+        # The pages' stylesheet, and the form pages' (cache/pages.py styles); the
+        # status page's one.
+        assert len(d["style-src"]) == (2 if headers is PAGE_HEADERS else 1)
+        assert all(h.startswith("'sha256-") for h in d["style-src"])
         assert "script-src" not in d
         assert "unsafe" not in headers[CSP]
         assert headers["X-Frame-Options"] == "DENY"
@@ -50,7 +49,8 @@ def test_pages_may_load_nothing_but_their_own_style_and_may_not_be_framed() -> N
         assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     # Each layout allows its own stylesheet only.
     assert PAGE_HEADERS[CSP] != STATUS_PAGE_HEADERS[CSP]
-    assert PAGE_HEADERS[CSP] == page_csp("cache", "base.html")
+    assert PAGE_HEADERS[CSP] == csp(styles(environment(), Brand()))
+    assert STATUS_PAGE_HEADERS[CSP] == page_csp("failover", "status.html")
 
 
 def test_other_answers_may_load_nothing_and_may_not_be_framed() -> None:
@@ -58,3 +58,8 @@ def test_other_answers_may_load_nothing_and_may_not_be_framed() -> None:
     assert d == {"default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"]}
     assert OTHER_HEADERS["X-Content-Type-Options"] == "nosniff"
     assert OTHER_HEADERS["X-Frame-Options"] == "DENY"
+
+
+def test_a_branded_logo_is_allowed_from_its_origin_only() -> None:
+    policy = csp(["a{}"], img=["https://cdn.example.com"])
+    assert directives(policy)["img-src"] == ["data:", "https://cdn.example.com"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from failover.overload import Stage
 from failover.settings import dump_example
+from kernel.overload import Stage
 from tests.unit.test_settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'

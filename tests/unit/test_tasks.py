@@ -1,4 +1,4 @@
-"""Stopping background tasks (`failover.tasks.cancel_and_wait`): pure asyncio, no I/O."""
+"""Stopping background tasks (`kernel.tasks.cancel_and_wait`): pure asyncio, no I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from failover.tasks import cancel_and_wait
+from kernel.tasks import cancel_and_wait
 
 
 async def loop_that_loses_cancels(lost: int, ticks: list[int]) -> None:

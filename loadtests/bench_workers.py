@@ -1,0 +1,118 @@
+"""Benchmark: one front door with `[server] workers = 1` against the same with 2, on this
+machine, and each worker's resident memory (issues 15 and 18).
+
+The stage is the self-help bench's (loadtests/bench/selfhelp.py): redis-server, the
+community simulator (300 bulletins) and an nginx call center, on core 1. Two front doors
+are up at once, both fully warmed (every bulletin page asked for once): `workers = 1`
+pinned to core 0, `workers = 2` on both cores. wrk (`-t1 -c32`) runs on core 1 against
+each in turn, 3 alternating rounds per page: a cached bulletin page and the proxy path
+(`/support/...` to the nginx call center).
+
+How far this machine allows: it has 2 cores, so the load generator cannot have its own
+core while two workers use both; with 2 workers, wrk shares core 1 with the second
+worker. So the table gives, besides requests/s, the front door's CPU time per request
+(all its processes): if a request costs a worker no more CPU with two workers than
+with one, the rest of the gap to 2x is the cores wrk takes, not the front door.
+
+Memory: the resident set (VmRSS) of the master and of each worker after the warm-up
+(every bulletin page read once), and again after every wrk round (over 100,000 requests
+each).
+
+    python -m loadtests.bench_workers [--seconds 8] [--rounds 3]
+        [--out loadtests/results/workers.md]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadtests import tables
+from loadtests.bench.load import Plan, run_load
+from loadtests.bench.measure import Result, wallclock
+from loadtests.bench.selfhelp import SelfHelpStage
+from loadtests.bench.stage import (
+    DOOR,
+    PAGE_PATH,
+    READY_LOG,
+    Contender,
+    Processes,
+    check_tools,
+    door,
+    parser,
+    start,
+    wait_ready,
+    workspace,
+    write_report,
+)
+from sims.harness.procs import family, rss_mib
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "workers.md"
+TOPICS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    workers: int
+    contender: Contender
+    pid: int
+
+
+def _door(stage: SelfHelpStage, procs: Processes, workers: int, page: str) -> Door:
+    contender = door(
+        stage.tmp, f"w{workers}", name=f"{DOOR}, workers = {workers}", page_path=page,
+        log=True, ready_log=READY_LOG if workers == 1 else None, data_dir=stage.tmp,
+        snapshot=False, redis_port=stage.redis_port, community_port=stage.origin,
+        centers=[("cc", stage.upstream)], settings={"server": {"workers": workers}},
+    )  # fmt: skip
+    pid = start(procs, contender, core=0 if workers == 1 else None)
+    return Door(workers, contender, pid)
+
+
+def _warm(base: str) -> None:
+    """Every bulletin page twice, one at a time, each on a connection of its own (so that
+    each worker, filling its own cache as it is asked, sees most pages)."""
+    paths = tuple(("warm", f"/help/bulletins/{i}") for i in range(1, TOPICS + 1) for _ in "ab")
+    run_load(base, Plan(seconds=120.0, max_requests=len(paths), concurrency=1, paths=paths,
+                        close=True, patience=10.0))  # fmt: skip
+
+
+def rss_mibs(pid: int) -> list[float]:
+    """VmRSS of `pid` (the master, or the only process) then of each of its children."""
+    return [rss_mib(p) for p in family(pid)]
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
+    args = p.parse_args()
+    check_tools(["wrk", "nginx", "taskset", "redis-server"])
+    sections: list[tuple[str, list[tuple[str, list[Result]]]]] = []
+    with workspace() as (tmp, procs):
+        stage = SelfHelpStage(tmp, procs)
+        stage.start()
+        page = f"/help/bulletins/{stage.seed.topics[0].id}"
+        memory: dict[int, list[tuple[str, list[float]]]] = {}
+        for path, what in ((page, "cached bulletin page"), (PAGE_PATH, "proxy path")):
+            doors = [_door(stage, procs, n, path) for n in (1, 2)]
+            for d in doors:
+                wait_ready(d.contender, seconds=30)
+                _warm(d.contender.url.removesuffix(path))
+                memory.setdefault(d.workers, []).append(("after warm-up", rss_mibs(d.pid)))
+            results = wallclock(
+                [d.contender for d in doors], {d.contender.name: d.pid for d in doors},
+                seconds=int(args.seconds), rounds=args.rounds,
+            )  # fmt: skip
+            for d in doors:
+                served = sum(x.rps for x in results[d.contender.name]) * int(args.seconds)
+                label = f"after {what} ({served:,.0f} requests)"
+                memory[d.workers].append((label, rss_mibs(d.pid)))
+                procs.stop(d.pid)
+            sections.append((what, [(d.contender.name, results[d.contender.name])
+                                    for d in doors]))  # fmt: skip
+    intro = [p.replace("\n", " ") for p in __doc__.split("\n\n")[1:3]]
+    write_report(args.out, tables.workers(intro, sections, memory))
+
+
+if __name__ == "__main__":
+    main()

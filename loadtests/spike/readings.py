@@ -1,0 +1,125 @@
+"""What the gate reads back from the stack: the front door's /metrics (Prometheus text)
+and the callbacks the call centers received. Pure: text and records in, numbers out;
+fetching is the caller's.
+
+The cache hit ratio is the one `monitoring/rules/switchboard-recording.yml` records as
+`switchboard:cache_hit:ratio_rate5m`: lookups answered by any cache tier (L1, Redis,
+last-known) over bulletin lookups (every one counts one L1 hit or miss), here over the
+test only (counters at the end minus counters at the start, so the start-up fill of
+the self-help layer is left out).
+
+Callbacks lost or doubled: the tickets customers were given (202) against what the
+call centers received (`GET <control>/_sim/callbacks`). The front door delivers each
+callback under its own key (a digest of the customer's `Idempotency-Key` and the
+request) with a JSON body that carries the `ticket`, so the ticket ties a 202 to its
+delivery. A simulator records every POST; a repeat of a key it has seen is marked
+`duplicate` (at-least-once delivery, absorbed by the key: counted as a repeat, not a
+second call). A ticket first-delivered twice (say to both call centers) would mean a
+customer called twice: that is "delivered more than once".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples: TypeAlias = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+LOOKUPS: Final = "switchboard_cache_lookups_total"
+PENDING: Final = "switchboard_callbacks_pending"
+DEAD_LETTERS: Final = "switchboard_callbacks_dead_letter_entries"
+CACHE_TIERS: Final = ("l1", "redis", "last_known")
+
+
+def parse(text: str) -> Samples:
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name, frozenset(sample.labels.items())] = sample.value
+    return samples
+
+
+def total(samples: Samples, name: str, **labels: str) -> float | None:
+    """Sum of `name` over the series whose labels include `labels`; None if none."""
+    wanted = set(labels.items())
+    found = [v for (n, ls), v in samples.items() if n == name and wanted <= ls]
+    return sum(found) if found else None
+
+
+def _delta(after: Samples, before: Mapping[tuple[str, frozenset[tuple[str, str]]], float],
+           name: str, **labels: str) -> float:  # fmt: skip
+    wanted = set(labels.items())
+    return sum(
+        v - before.get((n, ls), 0.0) for (n, ls), v in after.items() if n == name and wanted <= ls
+    )
+
+
+def cache_hit_ratio(before: Samples, after: Samples) -> float | None:
+    """Cache hits / bulletin lookups between two scrapes; None if there were none."""
+    lookups = _delta(after, before, LOOKUPS, tier="l1", result="hit") + _delta(
+        after, before, LOOKUPS, tier="l1", result="miss"
+    )
+    if lookups <= 0:
+        return None
+    hits = sum(_delta(after, before, LOOKUPS, tier=t, result="hit") for t in CACHE_TIERS)
+    return hits / lookups
+
+
+def l1_hit_ratio(before: Samples, after: Samples) -> float | None:
+    """L1 hits / bulletin lookups between two scrapes (`switchboard:cache_l1_hit:ratio`)."""
+    hit = _delta(after, before, LOOKUPS, tier="l1", result="hit")
+    lookups = hit + _delta(after, before, LOOKUPS, tier="l1", result="miss")
+    return hit / lookups if lookups > 0 else None
+
+
+def lookups(before: Samples, after: Samples) -> dict[str, float]:
+    """Lookups between two scrapes, by "tier result"."""
+    out: dict[str, float] = {}
+    for (name, labels), value in after.items():
+        if name == LOOKUPS:
+            d = dict(labels)
+            change = value - before.get((name, labels), 0.0)
+            if change:
+                out[f"{d.get('tier')} {d.get('result')}"] = change
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconciled:
+    accepted: int
+    delivered: int  # accepted tickets delivered at least once
+    lost: int  # accepted, never delivered
+    duplicated: int  # first-delivered more than once
+    repeats: int  # re-sent to a call center that had it (idempotent; harmless)
+    unknown: int  # delivered tickets nobody was given (another run's, or a bug)
+
+
+def reconcile(
+    accepted: Collection[str], deliveries: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> Reconciled:
+    """`deliveries`: call center -> its `/_sim/callbacks` "deliveries" list."""
+    first: Counter[str] = Counter()
+    repeats = 0
+    for records in deliveries.values():
+        for record in records:
+            body = record.get("body")
+            ticket = body.get("ticket") if isinstance(body, dict) else None
+            if not isinstance(ticket, str):
+                continue
+            if record.get("duplicate"):
+                repeats += 1
+            else:
+                first[ticket] += 1
+    wanted = set(accepted)
+    return Reconciled(
+        accepted=len(wanted),
+        delivered=len(wanted & set(first)),
+        lost=len(wanted - set(first)),
+        duplicated=sum(1 for t, n in first.items() if n > 1 and t in wanted),
+        repeats=repeats,
+        unknown=len(set(first) - wanted),
+    )

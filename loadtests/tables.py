@@ -1,0 +1,744 @@
+"""The one report module: the markdown every measurement writes (the benchmarks' results
+files, the spike test's summary.md and slo.md, the soak's table). One table shape, one
+median, one machine line; each report is a short fixed text and tables of its figures
+(how each bench measures: docs/benchmarks.md, "Method")."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loadtests.bench import nginx
+from loadtests.bench.callbacks import BARE, BODY
+from loadtests.bench.failover import (
+    DOOR_NAME,
+    NGINX_CONFIGS,
+    PATH,
+    PATIENCE_S,
+    Outcome,
+    door_settings,
+)
+from loadtests.bench.load import MIX, Window
+from loadtests.bench.measure import WARMUP, WARMUP_S
+from loadtests.bench.selfhelp import BARE_PAGE, HIT_MAX_AGE_S, IDLE_S, PAGE_MAX_AGE_S, TOPICS
+from loadtests.bench.stage import BASELINES, DOOR
+from loadtests.spike.profile import PACE_S
+from loadtests.spike.slo import CLASSES
+from loadtests.spike.timeline import DESTINATIONS
+
+if TYPE_CHECKING:
+    from loadtests.bench.callbacks import Run
+    from loadtests.bench.failover import Fault, Load, Visit
+    from loadtests.bench.measure import Result
+    from loadtests.bench.selfhelp import HitRun, OutageRun, PageRun
+    from loadtests.soak import Limits
+    from loadtests.soak import Sample as SoakSample
+    from loadtests.spike.gate import Observation
+    from loadtests.spike.profile import Profile
+    from loadtests.spike.slo import Check
+    from loadtests.spike.state import RunConfig, RunState
+
+
+def row(cells: Iterable[object]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table(head: Sequence[str], rows: Iterable[Iterable[object]], *, align: str = "lr") -> list[str]:
+    """A markdown table: `head`, its rule, a line per row. `align` has "l" (left) or "r"
+    (right) per column, its last letter repeated for the rest: "lr" is a name, then
+    numbers."""
+    spec = (align + align[-1] * len(head))[: len(head)]
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in spec) + "|"
+    return [row(head), rule, *(row(r) for r in rows)]
+
+
+def pairs(rows: Iterable[tuple[str, object]], head: str = "setup") -> list[str]:
+    """A two-column table of named figures."""
+    return table([head, "value"], rows, align="ll")
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(values))
+
+
+def machine() -> str:
+    """'2 cores (model), 4 GiB': what the figures were measured on."""
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB"
+
+
+def filesystem(path: Path) -> str:
+    """'ext4 (/dev/vda)': the type and device of the mount holding `path`."""
+    best: tuple[str, str, str] = ("", "?", "?")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, mount, kind = line.split()[:3]
+        inside = str(path).startswith(mount.rstrip("/") + "/") or str(path) == mount
+        if inside and len(mount) > len(best[0]):
+            best = (mount, kind, device)
+    return f"{best[1]} ({best[2]})"
+
+
+def _demote(lines: list[str]) -> list[str]:
+    return ["#" + line if line.startswith("## ") else line for line in lines]
+
+
+# -- wall clock and instructions (proxy, self-help) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    seconds: int
+    rounds: int
+    requests: int | None  # None: no instruction count
+
+
+def wallclock_table(
+    results: dict[str, list[Result]], plan: Plan, *, baselines: Sequence[str] = BASELINES,
+    reference: str | None = None,
+) -> list[str]:  # fmt: skip
+    """Every contender's medians; the front door against each baseline (the goal); and,
+    if `reference` (nginx) ran, every other contender against it (no goal)."""
+    m = {n: {f: median(getattr(r, f) for r in rs) for f in ("rps", "cpu_us", "p50_ms", "p99_ms")}
+         for n, rs in results.items()}  # fmt: skip
+    lines = [f"## Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)", ""]
+    lines += table(
+        ["contender", "req/s (median)", "CPU us/request", "server's core busy", "p50 ms",
+         "p99 ms", "errors"],
+        [(n, f"{m[n]['rps']:.0f}", f"{m[n]['cpu_us']:.0f}",
+          f"{median(r.rps * r.cpu_us / 1e6 for r in rs):.0%}", f"{m[n]['p50_ms']:.2f}",
+          f"{m[n]['p99_ms']:.2f}", sum(r.errors for r in rs)) for n, rs in results.items()],
+    )  # fmt: skip
+    lines += ["", *table(
+        ["front door against", "throughput, front door / baseline",
+         "CPU per request, baseline / front door (goal >= 0.85)"],
+        [(b, f"{m[DOOR]['rps'] / m[b]['rps']:.2f}", f"{m[b]['cpu_us'] / m[DOOR]['cpu_us']:.2f}")
+         for b in baselines],
+    )]  # fmt: skip
+    if reference is not None and reference in results:
+        ref = m[reference]
+        lines += ["", *table(
+            [f"against {reference} (a reference, no goal)", "throughput, contender / nginx",
+             "CPU per request, nginx / contender", "p50, contender / nginx",
+             "p99, contender / nginx"],
+            [(n, f"{m[n]['rps'] / ref['rps']:.2f}", f"{ref['cpu_us'] / m[n]['cpu_us']:.2f}",
+              f"{m[n]['p50_ms'] / ref['p50_ms']:.2f}", f"{m[n]['p99_ms'] / ref['p99_ms']:.2f}")
+             for n in results if n != reference],
+        )]  # fmt: skip
+    return lines
+
+
+def instructions_table(
+    ir: dict[str, float], plan: Plan, *, baselines: Sequence[str] = BASELINES
+) -> list[str]:
+    return [
+        f"## Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} warm-up)",
+        "",
+        *table(["contender", "Ir/request"], [(n, f"{v:,.0f}") for n, v in ir.items()]),
+        "",
+        *table(
+            ["front door against", "Ir, front door / baseline",
+             "Ir, baseline / front door (goal >= 0.85)"],
+            [(b, f"{ir[DOOR] / ir[b]:.2f}", f"{ir[b] / ir[DOOR]:.2f}") for b in baselines],
+        ),
+    ]  # fmt: skip
+
+
+def _method(*rows: tuple[str, object]) -> list[str]:
+    """The Method section: the machine and the bench's own measured figures. The rounds,
+    seconds and counts are in the section headings; the constants (cores, warm-ups,
+    connections, probe settings, the stage) in docs/benchmarks.md, "Method"."""
+    text = 'How it is measured, and why: docs/benchmarks.md, "Method". This VM is shared: '
+    found = [("machine", machine()), *rows]
+    return ["## Method", "", text + "compare ratios within one run only.", "", *pairs(found)]
+
+
+def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
+    lines = ["# Proxy path: front door against bare aiohttp proxies and nginx", ""]
+    lines += wallclock_table(wall, plan, reference=nginx.NGINX_PROXY)
+    if ir is not None:
+        lines += ["", *instructions_table(ir, plan)]
+    lines += ["", *_method()]
+    return "\n".join(lines)
+
+
+# -- self-help ----------------------------------------------------------------------------
+
+KINDS = ("bulletin", "help", "search", "api")
+PHASES = ("before the kill", "Redis down", "after the restart")
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a (no lookups)" if value is None else f"{value:.2%}"
+
+
+def _share(part: float, whole: float, digits: int = 2) -> str:
+    return f"{part / whole:.{digits}%}" if whole else "n/a"
+
+
+def _pages(p: PageRun, plan: Plan) -> list[str]:
+    lines = ["## 1. Cached bulletin page: front door against bare aiohttp and nginx serving the "
+             "same bytes", "", f"`GET /help/bulletins/{p.bulletin_id}` (warm: in L1, page "
+             f"rendered and cached): {p.size} B, `{p.content_type}`, the same bytes from all, "
+             "checked.", "",
+             *_demote(wallclock_table(p.wall, plan, baselines=(BARE_PAGE,),
+                                      reference=nginx.NGINX_STATIC))]  # fmt: skip
+    if p.counted is None or plan.requests is None:
+        return lines
+    ir = {name: c.ir for name, c in p.counted.items()}
+    lines += ["", *_demote(instructions_table(ir, plan, baselines=(BARE_PAGE,)))]
+    door, bare = p.counted[DOOR], p.counted[BARE_PAGE]
+    if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
+        return lines
+    share = {n: (c.idle_ir_per_s or 0.0) * c.seconds / plan.requests for n, c in p.counted.items()}
+    net = {n: c.ir - share[n] for n, c in p.counted.items()}
+    rps = median(r.rps for r in p.wall[DOOR])
+    return [*lines, "", "Work that runs by the clock (timers) runs by the clock under valgrind "
+            "too, where requests go ~50x slower, so it is charged to ~50x fewer requests: each "
+            f"contender's Ir per second with no requests ({IDLE_S:.0f} s after the counted GETs), "
+            "and the counts without it.", "",
+            *table(["contender", "Ir/s, no requests", "counted window (s)",
+                    "timers' Ir/request there", "Ir/request without them"],
+                   [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
+                     f"{net[n]:,.0f}") for n, c in p.counted.items()]),
+            "", "Natively, at the front door's wall-clock rate above: "
+            f"~{door.idle_ir_per_s / rps:,.0f} Ir/request. Without the timers, bare / front "
+            f"door {net[BARE_PAGE] / net[DOOR]:.2f}."]  # fmt: skip
+
+
+def _community(counts: Mapping[str, int]) -> str:
+    topics = sum(n for path, n in counts.items() if path.startswith("/t/"))
+    return f"{topics} bulletins, {sum(counts.values()) - topics} lists" if counts else "0"
+
+
+def _l1(r: HitRun) -> str:
+    hit, miss = r.count("l1", "hit"), r.count("l1", "miss")
+    pages = r.requests.get("bulletin", 0)
+    per_page = "one per bulletin page" if hit + miss == pages else f"for {pages} bulletin pages"
+    return f"{hit + miss} ({per_page}): {hit} hits, {miss} misses, ratio {_ratio(r.ratio('l1'))}"
+
+
+def _hit_figures(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+    """The figures under the part-2 tables, one row each."""
+    fill, r, replica = runs
+    miss, reads, redis_hits = r.count("l1", "miss"), r.count("redis"), r.count("redis", "hit")
+    periods = r.seconds / max_age
+    served = {path: n for path, n in r.community.items() if path.startswith("/t/")}
+    results = ", ".join(f"{res} {r.count('redis', res)}" for res in ("hit", "miss", "error"))
+    pages = replica.requests.get("bulletin", 0)
+    used = "; ".join(f"{x.name}: {x.count('last_known')}" for x in runs if x.count("last_known"))
+    rows = [
+        ("warm: L1 lookups", _l1(r)),
+        ("warm: bulletins the fill loaded (L1 bound)",
+         f"{fill.count('origin', 'hit') + fill.count('redis', 'hit')} of {topics} ({l1_bound:,})"),
+        ("warm: L1 misses, of bulletin pages", _share(miss, r.requests.get("bulletin", 0))),
+        ("warm: Redis reads, for L1 misses", f"{reads} for {miss} ({results})"),
+        ("warm: Redis reads per bulletin, per max-age period",
+         f"{reads / topics:.1f}, {reads / (topics * periods):.2f} ({r.seconds:.1f} s / "
+         f"{max_age} s = {periods:.1f} periods)"),
+        ("warm: answers from a copy past max-age (`l1 stale`)", r.count("l1", "stale")),
+        ("warm: origin fetches (per Redis hit)", f"{r.origin_fetches}" + (
+            f" ({r.origin_fetches / redis_hits:.2f})" if redis_hits else "")),
+        ("warm: community sim served", f"{sum(served.values())} bulletin requests, "
+         f"{len(served)} distinct bulletins"),
+        ("replica: requests, seconds, bulletin pages",
+         f"{sum(replica.requests.values())}, {replica.seconds:.1f} s, {pages}"),
+        ("replica: L1 lookups; Redis reads", f"{_l1(replica)}; {replica.count('redis')}"),
+        ("replica: stale answers (of bulletin pages)",
+         f"{replica.count('l1', 'stale')} ({_share(replica.count('l1', 'stale'), pages, 0)})"),
+        ("replica: origin errors (site down); answers other than 200",
+         f"{replica.count('origin', 'error')}; {replica.errors}"),
+        ("`last_known` answers", used or "none (Redis misses "
+         f"{sum(x.count('redis', 'miss') for x in runs)}, errors "
+         f"{sum(x.count('redis', 'error') for x in runs)})"),
+    ]  # fmt: skip
+    return pairs(rows, "figure")
+
+
+def _hits(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+    uptos = [0.0, *(upto for _, upto in MIX)]
+    shares = ", ".join(f"{k} {upto - low:.0%}" for (k, upto), low in zip(MIX, uptos, strict=False))
+
+    def hit_row(r: HitRun) -> list[object]:
+        fill = "-" if r.fill_s is None else f"{r.fill_s * 1000:.0f} ms"
+        return [r.name, "start-up" if not r.requests else f"{r.seconds:.1f} s",
+                " / ".join(str(r.requests.get(k, 0)) for k in KINDS), r.errors,
+                _ratio(r.ratio("l1")), _ratio(r.ratio("redis")), r.origin_fetches,
+                _community(r.community), fill]  # fmt: skip
+
+    return [
+        "## 2. Hit ratios under a mixed read load", "",
+        f"Mixed load ({shares}; Zipf-like ids over {topics} bulletins), closed loop, 16 "
+        f"connections; both doors with `[selfhelp] max_age_s = {max_age}`. Ratios: hit / (hit + "
+        "miss) of `switchboard_cache_lookups_total` over the load (the fill row: the start-up "
+        "fill). An L1 hit is a page from the hot path or from `L1Cache`.", "",
+        *table(["run", "load", "requests: bulletin / help / search / API", "errors",
+                "L1 hit ratio", "Redis hit ratio", "origin fetches", "community sim served",
+                "fill done after"], [hit_row(r) for r in runs]),
+        "", *table(["run", "lookups (tier result: count)"],
+                   [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
+                                       sorted(r.lookups.items())) or "none"] for r in runs],
+                   align="l"),
+        "", *_hit_figures(runs, topics, l1_bound, max_age),
+    ]  # fmt: skip
+
+
+def _outage(o: OutageRun) -> list[str]:
+    def phase(start: float) -> str:
+        return PHASES[sum(start >= cut for cut in o.cuts)]
+
+    def cells(w: Window) -> list[object]:
+        return [w.requests, w.errors, f"{w.p50_ms:.2f}", f"{w.p99_ms:.2f}", f"{w.max_lag_ms:.1f}"]
+
+    head = ["requests", "errors", "p50 ms", "p99 ms", "max send lag ms"]
+    inside = {name: [w for w in o.windows if phase(w.start) == name] for name in PHASES}
+    worst = "; ".join(
+        f"{n}: {max((w.p99_ms for w in ws), default=math.nan):.1f} ms, "
+        f"{sum(w.errors for w in ws)} errors" for n, ws in inside.items()
+    )  # fmt: skip
+    found = ", ".join(f"{t} {r}: {n:.0f}" for (t, r), n in sorted(o.lookups.items()) if n)
+    return [
+        "## 3. Bulletin page latency with Redis killed", "",
+        f"Paced bulletin pages ({o.rate:.0f} req/s, Zipf-like ids, 32 connections) against a "
+        "front door with the default configuration, every bulletin asked for once first. "
+        "'Send lag': how late the generator sent a request. Errors: not 200, or none in 5 s.",
+        "", *(f"- {at:.2f} s: {what} (done at {done:.2f} s)" for at, done, what in o.events),
+        "", *table(["phase", *head],
+                   [[n, *cells(w)] for n, w in zip(PHASES, o.phases, strict=True)]),
+        "", *table(["window (s)", "phase", *head],
+                   [[f"{w.start:.0f}-{w.end:.0f}", phase(w.start), *cells(w)] for w in o.windows],
+                   align="llr"),
+        "", f"Lookups during the load: {found or 'none'}. Redis reachable again per "
+        f"`/api/v1/status` at the end: {'yes' if o.redis_reachable_after else 'no'}. What the "
+        "self-help layer logged:", "", "```", *(o.log or ["(nothing)"]), "```", "",
+        f"Worst {o.width:.0f} s window p99, and errors, per phase: {worst}.",
+    ]  # fmt: skip
+
+
+def selfhelp(
+    pages: PageRun, hits: list[HitRun], outage: OutageRun, plan: Plan, *, l1_bound: int,
+    default_max_age: int,
+) -> str:  # fmt: skip
+    load_s = max((r.seconds for r in hits), default=0.0)
+    lines = ["# Self-help layer: cached pages, hit ratios, Redis outage", "", *_pages(pages, plan)]
+    lines += ["", *_hits(hits, TOPICS, l1_bound, HIT_MAX_AGE_S), "", *_outage(outage), ""]
+    lines += _method(
+        ("`[selfhelp] max_age_s`", f"part 1: {PAGE_MAX_AGE_S}; part 2: {HIT_MAX_AGE_S} (default "
+         f"{default_max_age}: L1 entries would expire "
+         + ("never" if load_s < default_max_age else f"every {default_max_age} s")
+         + f" in the {load_s:.0f} s mixed load; with {HIT_MAX_AGE_S} s, up to "
+         f"{int(round(load_s) // HIT_MAX_AGE_S)} times); part 3: default"),
+    )  # fmt: skip
+    return "\n".join(lines)
+
+
+# -- callbacks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackSetup:
+    seconds: int
+    rounds: int
+    connections: int
+    redis_version: str
+    durability: dict[str, str]  # CONFIG GET append*, as the run started
+    filesystem: str  # where Redis kept its AOF
+    conf: Path
+
+
+def callbacks(results: dict[str, dict[str, list[Run]]], s: CallbackSetup) -> str:
+    def rounds(runs: list[Run]) -> list[Run]:
+        return [r for r in runs if r.label.startswith("round")]
+
+    def med(runs: list[Run], field: str) -> float:
+        return median(float(getattr(r, field)) for r in rounds(runs))
+
+    def ratio(top: list[Run], bottom: list[Run], field: str) -> str:
+        return f"{med(top, field) / med(bottom, field):.2f}"
+
+    every = [(p, n, r) for p, by in results.items() for n, rs in by.items() for r in rs]
+    bad = sum(bool(r.problems(s.connections)) for _, _, r in every)
+    setup = [
+        ("machine", machine()),
+        ("request", f"`POST /help/callbacks`, JSON body `{BODY.decode()}` ({len(BODY)} B), a "
+         "unique `Idempotency-Key` and `X-Forwarded-For` each (wrk Lua)"),
+        ("load", f"`wrk -t1 -c{s.connections}` and redis-server on core 1, each server alone on "
+         f"core 0; {s.rounds} x {s.seconds} s rounds alternating, after a {WARMUP_S} s warm-up"),
+        ("Redis", f"{s.redis_version}, `{s.conf}` as is (appendonly "
+         f"{s.durability.get('appendonly', '?')}, appendfsync "
+         f"{s.durability.get('appendfsync', '?')}) plus `save \"\"`, "
+         f"`auto-aof-rewrite-percentage 0`; data on {s.filesystem}; `everysec` rows: "
+         "`CONFIG SET appendfsync everysec`"),
+    ]  # fmt: skip
+    lines = ["# Callback intake: front door against bare aiohttp doing one XADD", "",
+             "Throughput: callbacks accepted (202) per second. Server CPU: the server "
+             "process's utime + stime; its core busy: CPU per second of load (near 100%, the "
+             "server limits the rate); Redis CPU: redis-server's per entry added.", "",
+             *pairs(setup), "", "## Accepted callbacks per second", "",
+             *table(["appendfsync", "contender", "accepted/s (median)", "rounds, accepted/s",
+                     "server CPU us/request", "server's core busy", "Redis CPU us/callback",
+                     "p50 ms", "p99 ms", "non-2xx", "socket errors"],
+                    [(policy, name, f"{med(runs, 'accepted_per_s'):.0f}",
+                      " / ".join(f"{r.accepted_per_s:.0f}" for r in rounds(runs)),
+                      f"{med(runs, 'cpu_us'):.0f}", f"{med(runs, 'server_busy'):.0%}",
+                      f"{med(runs, 'redis_cpu_us'):.1f}", f"{med(runs, 'p50_ms'):.2f}",
+                      f"{med(runs, 'p99_ms'):.2f}", sum(r.non_2xx for r in runs),
+                      sum(r.socket_errors for r in runs))
+                     for policy, by in results.items() for name, runs in by.items()],
+                    align="llrlr"), "",
+             *table(["appendfsync", "accepted/s, front door / baseline",
+                     "server CPU per request, baseline / front door",
+                     "Redis CPU per callback, baseline / front door"],
+                    [(policy, ratio(n[DOOR], n[BARE], "accepted_per_s"),
+                      ratio(n[BARE], n[DOOR], "cpu_us"), ratio(n[BARE], n[DOOR], "redis_cpu_us"))
+                     for policy, n in results.items()]), "",
+             "## Checks: every 202 has its stream entry", "",
+             f"After each run (warm-ups too), once the server settled: a sound run has 0 <= "
+             f"entries - 202s <= {s.connections} (in flight when wrk stopped), and the front "
+             "door's `switchboard_callbacks_accepted_total` equals its entries, all in Redis.", "",
+             *table(["appendfsync", "contender", "run", "202s (wrk)", "new entries",
+                     "entries - 202s", "front door counted (redis / spool)", "check"],
+                    [(p, n, r.label, r.acks, r.entries, r.unanswered,
+                      "-" if r.counted is None else f"{r.counted:.0f} / {r.spooled:.0f}",
+                      "; ".join(r.problems(s.connections)) or "ok") for p, n, r in every],
+                    align="lllrrrrl"), "",
+             f"**{bad} of {len(every)} runs FAILED.**" if bad else
+             f"All {len(every)} runs sound."]  # fmt: skip
+    return "\n".join(lines)
+
+
+# -- failover against nginx ---------------------------------------------------------------
+
+SLOW_S = 1.0  # a customer who waited longer than this is counted as slow
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    fault: Fault
+    contender: str
+    short: str  # the contender's name in narrow tables
+    load: Load
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    rate: float
+    before: float
+    after: float
+
+
+def _errors(visits: Sequence[Visit]) -> int:
+    return sum(v.outcome.is_error for v in visits)
+
+
+def _slow(visits: Sequence[Visit]) -> int:
+    return sum(v.seconds > SLOW_S for v in visits)
+
+
+def _quantile(visits: Sequence[Visit], q: float) -> float:
+    seconds = sorted(v.seconds for v in visits)
+    if len(seconds) < 2:
+        return seconds[0] if seconds else float("nan")
+    return statistics.quantiles(seconds, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def _worst(visits: Sequence[Visit]) -> float:
+    return max((v.seconds for v in visits), default=float("nan"))
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _failover_row(c: Case) -> list[object]:
+    visits, after = c.load.visits, [v for v in c.load.visits if v.sent >= c.load.fault_at]
+    groups = ((Outcome.PRIMARY,), (Outcome.BACKUP,), (Outcome.SELF_HELP,),
+              (Outcome.HELP_5XX, Outcome.SERVER_ERROR), (Outcome.TIMEOUT,),
+              (Outcome.CONNECTION, Outcome.OTHER))  # fmt: skip
+    n = [str(sum(v.outcome in g for v in visits)) for g in groups]
+    return [c.fault.value, c.contender, len(visits), " / ".join(n[:3]), _errors(visits),
+            " / ".join(n[3:]), _s(_quantile(after, 0.5)), _s(_quantile(after, 0.99)),
+            _s(_worst(visits)), _slow(visits)]  # fmt: skip
+
+
+def _verdicts(cases: Sequence[Case]) -> list[str]:
+    """Per nginx configuration, whether the front door had fewer errors in every case."""
+    door = {c.fault: _errors(c.load.visits) for c in cases if c.short == DOOR_NAME}
+    parts = []
+    for short in dict.fromkeys(c.short for c in cases if c.short != DOOR_NAME):
+        theirs = {c.fault: _errors(c.load.visits) for c in cases if c.short == short}
+        faults = [f for f in door if f in theirs]
+        by = {label: [f.value for f in faults if cmp(door[f], theirs[f])] for label, cmp in
+              (("fewer", int.__lt__), ("equal", int.__eq__), ("MORE", int.__gt__))}  # fmt: skip
+        met = "met" if len(by["fewer"]) == len(faults) else "not met"
+        found = "; ".join(f"{label}: {', '.join(names)}" for label, names in by.items() if names)
+        parts.append(f"against {short}: {met} ({found})")
+    return parts
+
+
+def failover(cases: Sequence[Case], shape: Shape) -> str:
+    shorts = list(dict.fromkeys(c.short for c in cases))
+    by = {(c.fault, c.short): c for c in cases}
+    summary = []
+    for fault in dict.fromkeys(c.fault for c in cases):
+        cells, verdicts = [], []
+        door = by.get((fault, DOOR_NAME))
+        for n in shorts:
+            c = by.get((fault, n))
+            v = c.load.visits if c else []
+            cell = f"{_errors(v)} errors, {_slow(v)} slow, worst {_s(_worst(v))}"
+            cells.append(cell if c else "-")
+            if n != DOOR_NAME and door and c:
+                mine, theirs = _errors(door.load.visits), _errors(v)
+                word = "yes" if mine < theirs else ("no, equal" if mine == theirs else "NO, more")
+                verdicts.append(f"{word} ({n.removeprefix('nginx, ')})")
+        summary.append([fault.value, *cells, "; ".join(verdicts)])
+    odd = [f"{c.fault.value} / {c.contender}: {e}" for c in cases
+           if (e := _errors([v for v in c.load.visits if v.sent < c.load.fault_at]))]  # fmt: skip
+    tuned = {t.short: sum(_errors(c.load.visits) for c in cases if c.short == t.short)
+             for t in NGINX_CONFIGS if t.read is not None}  # fmt: skip
+    door_slow = max((_slow(c.load.visits) for c in cases if c.short == DOOR_NAME), default=0)
+    faults = list(dict.fromkeys(c.fault for c in cases))
+    lines = [
+        "# Failover: the front door against nginx set up for failover by hand", "",
+        "The primary call center fails while customers keep coming; a backup call center is "
+        "healthy throughout. Which customers see an error, and how long the slowest wait? "
+        "An error: any 5xx (nginx's help page too: it keeps the 502/503/504), no answer "
+        f"within {PATIENCE_S:.0f} s, a connection error, anything not a call center's page "
+        "or a 303 to self-help whose page answers 200.", "",
+        f"## Summary: customers with an error, customers who waited more than {SLOW_S:.0f} s, "
+        "the longest wait", "",
+        *table(["primary call center", *shorts, "front door has fewer errors"], summary,
+               align="l" + "r" * len(shorts) + "l"), "",
+        f"Errors among customers sent before the fault: {'; '.join(odd) or 'none in any run'}. "
+        f"The load generator sent each customer at most "
+        f"{max(c.load.max_lag for c in cases) * 1000:.0f} ms late; injecting a fault took at "
+        f"most {max(c.load.fault_took for c in cases) * 1000:.0f} ms.", "",
+        "- Goal, fewer customer-visible errors than nginx in every case: "
+        + "; ".join(_verdicts(cases)) + ".",
+        "- nginx with its timeouts set, errors over all faults: "
+        + ", ".join(f"{n}: {e}" for n, e in tuned.items()) + ".",
+        f"- The front door ({door_settings(probes_only=True)}): at most {door_slow} customers "
+        f"waited more than {SLOW_S:.0f} s in any run, {door_slow / shape.rate:.2f} s worth at "
+        f"{shape.rate:.0f}/s.", "",
+        "## Every run", "",
+        "Counts and the worst wait over all customers of the run; p50 and p99 over the "
+        "customers sent after the fault.", "",
+        *table(["primary", "contender", "customers", "answered by primary / backup / self-help",
+                "errors", f"of which 5xx / no answer in {PATIENCE_S:.0f} s / connection or other",
+                "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
+               [_failover_row(c) for c in cases], align="llr"), "",
+        "## Method", "", "How it is measured, and why: docs/benchmarks.md, \"Failover against "
+        "nginx\".", "",
+        *pairs([("machine", machine()),
+                ("customers", f"`GET {PATH}`, {shape.rate:.0f}/s on a fixed schedule (open "
+                 f"loop), {shape.before:.0f} s before the fault, {shape.after:.0f} s after; each "
+                 f"gives up after {PATIENCE_S:.0f} s; locust on core 1"),
+                ("front door", f"default configuration: {door_settings()}"),
+                *((f"fault: {f.value}", f.describe) for f in faults),
+                *((f"nginx: {t.label}", t.describe()) for t in NGINX_CONFIGS)]),
+        "", "The careful nginx configuration, in full (`http` block):", "", "```nginx",
+        nginx.failover_snippet(NGINX_CONFIGS[0]), "```",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+# -- the spike test: summary.md and slo.md ------------------------------------------------
+
+
+def gate_markdown(checks: Sequence[Check]) -> str:
+    rows = [(c.name, c.observed, c.limit, "pass" if c.ok else "**FAIL**") for c in checks]
+    return "\n".join(table(["check", "observed", "limit", "result"], rows, align="lrrl")) + "\n"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassRow:
+    """One request class over the whole run, from locust's stats."""
+
+    cls: str
+    name: str
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}%"
+
+
+def _phase_lines(run: RunState, profile: Profile) -> list[str]:
+    rows = {(s.phase, s.cls): s for s in run.recorder.phase_table(profile, CLASSES)}
+    cpu = {c[0]: c[1:] for c in run.recorder.cpu_by_phase(profile)}
+    phases = []
+    for phase, start, end in profile.phases():
+        target = profile.target(max(start, end - 0.01))
+        s, (lc_mean, lc_max, dc_mean, dc_max) = rows[phase.value, "all"], cpu[phase.value]
+        phases.append((phase.value, f"{start:g}-{end:g}", target[0] if target else 0,
+                       f"{s.rate:.0f}", s.failures, _ms(s.p95_ms), _ms(s.p99_ms),
+                       f"{_pct(lc_mean)} / {_pct(lc_max)}",
+                       f"{_pct(dc_mean)} / {_pct(dc_max)}"))  # fmt: skip
+    names = [p.value for p, _, _ in profile.phases()]
+
+    def cell(phase: str, cls: str) -> str:
+        s = rows[phase, cls]
+        return f"{_ms(s.p95_ms)} / {_ms(s.p99_ms)}" if s.requests else "-"
+
+    return [*table(["phase", "s", "users (target)", "requests/s", "failures", "p95 ms", "p99 ms",
+                    "locust CPU mean / max", "front door CPU mean / max"], phases, align="llr"),
+            "", "p95 / p99 in ms by request class and phase:", "",
+            *table(["class", *names],
+                   [[c, *(cell(n, c) for n in names)] for c in CLASSES])]  # fmt: skip
+
+
+def spike_summary(
+    run: RunState, config: RunConfig, seen: Observation, checks: Sequence[Check]
+) -> str:
+    """summary.md: what happened phase by phase, and the gate."""
+    p, found, o = config.profile, seen.callbacks, seen.observed
+    sent = []
+    for phase, start, end in p.phases():
+        total: Counter[str] = Counter()
+        for s in range(math.ceil(start), math.ceil(end)):
+            total.update(run.recorder.sent.get(s, Counter()))
+        sent.append([phase.value, *(total[d] for d in DESTINATIONS)])
+    stalls = ", ".join(f"{d:.2f} s at {t:.0f} s" for t, d in run.stalls) or "never"
+
+    def at(value: float | None) -> str:
+        return "never" if value is None else f"{value:.2f} s"
+
+    callbacks = (
+        "Callbacks: not reconciled (the run did not complete or the stack did not answer)."
+        if found is None else
+        f"Callbacks: {found.accepted} accepted (202), {found.delivered} delivered, {found.lost} "
+        f"lost, {found.duplicated} delivered more than once, {found.repeats} idempotent "
+        f"repeats, {found.unknown} unknown tickets."
+    )  # fmt: skip
+    lines = [
+        f"# Spike test: profile `{p.name}`", "",
+        f"Baseline {p.baseline_users} customers, spike {p.spike_users} (1.5x); each does one "
+        f"thing every {PACE_S:g} s. Call centers switched down at {at(run.down_at)} and up at "
+        f"{at(run.up_at)} (planned {p.down_at:g} s and {p.up_at:g} s). Locust CPU warnings: "
+        f"{len(run.cpu_warnings)}; its event loop held up: {stalls}.", "",
+        "## Phases", "", *_phase_lines(run, p), "",
+        "## Whole run, by request class (locust's numbers)", "",
+        *table(["class", "locust name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms",
+                "max ms"],
+               [(c.cls, f"`{c.name}`", c.requests, c.failures, _ms(c.p50_ms), _ms(c.p95_ms),
+                 _ms(c.p99_ms), _ms(c.max_ms)) for c in seen.classes], align="llr"), "",
+        f"All: {o.requests} requests, {o.failures} failed, {o.server_errors} customer-visible "
+        "5xx or no answer.", "",
+        "## Where customers arriving at /support were sent", "",
+        *table(["phase", *DESTINATIONS], sent), "",
+        "## Self-help cache and callbacks (the front door's /metrics, over the test)", "",
+        "Lookups: " + (", ".join(f"{k}: {v:.0f}" for k, v in seen.lookups.items())
+                       or "not measured") + ".", "",
+        callbacks, "", "## SLO gate", "", gate_markdown(checks),
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+# -- the soak ------------------------------------------------------------------------------
+
+
+def soak(samples: list[SoakSample], *, header: str, found: list[str], limits: Limits) -> str:
+    """The soak's samples, and what grew past its limit."""
+
+    def warm(s: SoakSample) -> str:
+        return " (warm-up)" if s.minute < limits.warmup_minutes else ""
+
+    lines = [header, ""]
+    lines += table(
+        ["minute", "front door RSS (MiB)", "open fds", "threads", "metric series",
+         "Redis used (MiB)", "requests answered", "5xx to customers"],
+        [(f"{s.minute:.1f}{warm(s)}", f"{s.rss_mib:.1f}", s.fds, s.threads, s.series,
+          f"{s.redis_mib:.2f}", f"{s.requests:,}", s.server_errors) for s in samples],
+        align="r",
+    )  # fmt: skip
+    lines.append("")
+    if found:
+        lines += ["**Grew past its limit:**", "", *(f"- {p}" for p in found)]
+    else:
+        lines.append("Nothing grew past its limit after the warm-up "
+                     f"(RSS: {limits.rss_share:.0%} or {limits.rss_mib:g} MiB; fds: "
+                     f"{limits.fds}; threads: {limits.threads}; series: {limits.series}; "
+                     f"Redis: {limits.redis_share:.0%} or {limits.redis_mib:g} MiB); "
+                     "no 5xx.")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def soak_latency(stats: Path) -> str:
+    """Locust's percentiles per request kind, all of them last, as a markdown table."""
+    try:
+        with stats.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        return f"(no latency recorded: {exc})"
+
+    def name(row: dict[str, str]) -> str:
+        return "all" if row.get("Name") == "Aggregated" else f"{row.get('Type')} {row.get('Name')}"
+
+    ordered = sorted(rows, key=lambda r: r.get("Name") == "Aggregated")
+    head = ["request", "answers", "failed", "p50 (ms)", "p95 (ms)", "p99 (ms)"]
+    cells = ("Request Count", "Failure Count", "50%", "95%", "99%")
+    return "\n".join(table(head, [[name(r), *(r.get(c) for c in cells)] for r in ordered]))
+
+
+# -- the search index and the workers ------------------------------------------------------
+
+
+def index(rows: list[tuple[int, tuple[float, float], tuple[float, float]]]) -> str:
+    """bench_index: (bulletins, (build s, longest wait s) on the loop, the same in a thread)."""
+    return "\n".join([
+        "# Search-index rebuild: on the event loop and in a worker thread", "",
+        "`python -m loadtests.bench_index`, one core. A 1 ms ticker stands in for customers "
+        "and probes; its longest wait is the longest any of them would wait for the loop.", "",
+        *table(["bulletins", "build, on the loop", "longest wait, on the loop",
+                "build, in a thread", "longest wait, in a thread"],
+               [(f"{n:,}", f"{on[0] * 1000:.0f} ms", f"{on[1] * 1000:.0f} ms",
+                 f"{off[0] * 1000:.0f} ms", f"{off[1] * 1000:.1f} ms") for n, on, off in rows],
+               align="r"),
+    ])  # fmt: skip
+
+
+def workers(
+    intro: list[str], sections: list[tuple[str, list[tuple[str, list[Result]]]]],
+    memory: dict[int, list[tuple[str, list[float]]]],
+) -> str:  # fmt: skip
+    """bench_workers: per page, each front door's wrk runs (1 worker first); then VmRSS by
+    number of workers: (when, MiB of the master then each worker)."""
+    lines = [f"# Workers: 1 against 2 ({machine()})", "", intro[0], "", intro[1], ""]
+    for what, doors in sections:
+        base = doors[0][1]
+        base_rps, base_cpu = median(x.rps for x in base), median(x.cpu_us for x in base)
+        rows = []
+        for name, r in doors:
+            rps, cpu = median(x.rps for x in r), median(x.cpu_us for x in r)
+            rows.append([name, f"{rps:,.0f}", f"{rps / base_rps:.2f}",
+                         f"{median(x.p99_ms for x in r):.2f}", f"{cpu:.0f}",
+                         f"{rps * cpu / 1e6:.2f}", f"{base_cpu / cpu:.2f}",
+                         sum(x.errors for x in r)])  # fmt: skip
+        head = ["", "requests/s", "x 1 worker", "p99 ms", "CPU us/request", "CPU cores used",
+                "CPU per request, 1 worker / this", "errors"]  # fmt: skip
+        lines += [f"## {what}", "", *table(head, rows), ""]
+    lines += ["## Resident memory (MiB): master, then each worker", ""]
+    rows = [[f"workers = {n}, {label}", " / ".join(f"{m:.1f}" for m in sizes)]
+            for n, samples in sorted(memory.items()) for label, sizes in samples]  # fmt: skip
+    return "\n".join([*lines, *table(["when", "VmRSS"], rows, align="ll")])

@@ -1,0 +1,259 @@
+"""Driving the one-machine cluster (deploy/cluster/) from tests: a bounded customer load,
+what each front door reports, the simulators' switches and what they received.
+
+The load is an in-test aiohttp client in the root namespace, through HAProxy (or straight
+at one front door): `Load.workers` coroutines, each one request at a time with a pause,
+so it is bounded in rate and in connections. Every answer's status, every transport
+failure and every ticket of a 202 is kept; redirects are not followed (a 303 to self-help
+is an answer, not an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import aiohttp
+
+from deploy.cluster import layout as lay
+from deploy.cluster.topology import Cluster, ClusterError, wait_until
+from failover.callbacks.request import ticket_id
+
+Json = dict[str, Any]
+Check = Callable[[], Awaitable[bool]]
+MIX: Final = ("support", "help", "callback")
+TIMEOUT: Final = aiohttp.ClientTimeout(total=10, sock_connect=3, sock_read=10)
+
+
+class Load:
+    """Customers: GET /support/router/setup, GET /help, POST /help/callbacks, in turn."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, *, tag: str, workers: int = 6,
+        pause: float = 0.01, mix: Sequence[str] = MIX,
+    ) -> None:  # fmt: skip
+        self.session, self.url, self.tag = session, url, tag
+        self.workers, self.pause, self.mix = workers, pause, tuple(mix)
+        self.statuses: Counter[int] = Counter()
+        self.failures: list[str] = []
+        self.tickets: list[tuple[float, str]] = []  # (monotonic time answered, ticket)
+        self.in_flight = 0
+        self._stop = asyncio.Event()
+
+    @property
+    def answered(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def errors(self) -> int:
+        """What a customer would see as an error: no answer at all, or a 5xx."""
+        return len(self.failures) + sum(n for s, n in self.statuses.items() if s >= 500)
+
+    async def _one(self, worker: int, i: int) -> None:
+        kind = self.mix[i % len(self.mix)]
+        self.in_flight += 1
+        try:
+            if kind == "support":
+                async with self.session.get(f"{self.url}/support/router/setup",
+                                            allow_redirects=False) as r:  # fmt: skip
+                    await r.read()
+            elif kind == "help":
+                async with self.session.get(f"{self.url}/help") as r:
+                    await r.read()
+            else:
+                key = f"{self.tag}-{worker}-{i}"
+                body = {"name": f"C {key}", "phone": "+14155552671", "topic": "router"}
+                async with self.session.post(f"{self.url}/help/callbacks", json=body,
+                                             headers={"Idempotency-Key": key}) as r:  # fmt: skip
+                    answer = await r.json()
+                    if r.status == 202:
+                        self.tickets.append((time.monotonic(), answer["ticket"]))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.failures.append(f"{kind}: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.in_flight -= 1
+        self.statuses[r.status] += 1
+
+    async def _worker(self, worker: int, deadline: float) -> None:
+        i = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            await self._one(worker, i)
+            i += 1
+            await asyncio.sleep(self.pause)
+
+    async def run(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        await asyncio.gather(*(self._worker(w, deadline) for w in range(self.workers)))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def summary(self) -> str:
+        return (f"{self.answered} answered {dict(sorted(self.statuses.items()))}, "
+                f"{len(self.failures)} without an answer, {len(self.tickets)} callbacks "
+                f"acknowledged")  # fmt: skip
+
+
+def _auth(cluster: Cluster) -> dict[str, str]:
+    return {"Authorization": f"Bearer {cluster.admin_token}"}
+
+
+async def status(session: aiohttp.ClientSession, cluster: Cluster, host: str) -> Json:
+    """The operator view of /api/v1/status of the front door on `host` (its ops port)."""
+    url = f"{cluster.layout.ops_url(host)}/api/v1/status"
+    async with session.get(url, headers=_auth(cluster), timeout=TIMEOUT) as r:
+        assert r.status == 200, await r.text()
+        answer: Json = await r.json()
+        return answer
+
+
+async def destinations(session: aiohttp.ClientSession, cluster: Cluster) -> dict[str, str]:
+    """Where each front door sends customers now: a call center's name or "self-help"."""
+    out: dict[str, str] = {}
+    for host in lay.HOSTS:
+        out[host] = (await status(session, cluster, host))["destination"]
+    return out
+
+
+def since(facts: Json) -> float:
+    """When the front door's current destination was chosen, as a POSIX timestamp."""
+    return datetime.fromisoformat(facts["since"]).timestamp()
+
+
+async def admin(session: aiohttp.ClientSession, cluster: Cluster, host: str, path: str,
+                body: Json) -> Json:  # fmt: skip
+    url = f"{cluster.layout.ops_url(host)}/admin/{path}"
+    async with session.post(url, json=body, headers=_auth(cluster), timeout=TIMEOUT) as r:
+        assert r.status == 200, await r.text()
+        answer: Json = await r.json()
+        return answer
+
+
+async def set_mode(session: aiohttp.ClientSession, cluster: Cluster, name: str, mode: str) -> None:
+    """A simulator's mode (up, down, ...): `name` a call center or "community"."""
+    url = f"{cluster.layout.control_url(name)}/_sim/mode"
+    async with session.post(url, json={"mode": mode}, timeout=TIMEOUT) as r:
+        assert r.status == 200, await r.text()
+
+
+async def delivered(session: aiohttp.ClientSession, cluster: Cluster) -> Counter[str]:
+    """Tickets the call centers received, each POST counted (repeats included)."""
+    out: Counter[str] = Counter()
+    for name, _, _ in lay.CALLCENTERS:
+        url = f"{cluster.layout.control_url(name)}/_sim/callbacks"
+        async with session.get(url, timeout=TIMEOUT) as r:
+            for d in (await r.json())["deliveries"]:
+                out[ticket_id(d["key"])] += 1
+    return out
+
+
+async def lost_callbacks(session: aiohttp.ClientSession, cluster: Cluster, tickets: set[str],
+                         within: float = 30) -> set[str]:  # fmt: skip
+    """Acknowledged tickets the call centers have not received after `within` seconds."""
+    missing = set(tickets)
+
+    async def arrived() -> bool:
+        missing.intersection_update(tickets - set(await delivered(session, cluster)))
+        return not missing
+
+    with contextlib.suppress(ClusterError):  # what is missing is the answer
+        await wait_until(arrived, within=within, what="every acknowledged callback")
+    return missing
+
+
+async def healthy(session: aiohttp.ClientSession, cluster: Cluster) -> None:
+    """Back to normal, whatever the test before left broken: every process running (a
+    Redis node that died rejoins as a replica), no host cut off, no operator switch on,
+    both call centers up, HAProxy sending to all three front doors, Redis settled with a
+    replica, every front door routing to primary."""
+    for host in lay.HOSTS:
+        cluster.cut_from_redis(host, cut=False)
+    for proc in cluster.procs.exited():
+        if proc.name.startswith("redis-"):
+            await cluster.rejoin(proc.name.removeprefix("redis-"))
+        else:
+            await cluster.restart(proc)
+    for name, _, _ in lay.CALLCENTERS:
+        up = functools.partial(_mode_up, session, cluster, name)
+        await wait_until(up, within=15, what=f"call center {name} up")
+    for host in lay.HOSTS:
+        await cluster.wait_frontdoor_ready(host)
+    for name, _, _ in lay.CALLCENTERS:
+        await admin(session, cluster, "h1", f"callcenters/{name}/emergency", {"on": False})
+    await admin(session, cluster, "h1", "override", {"mode": "automatic"})
+    await wait_until(cluster.lb_sees_all_up, within=15, what="HAProxy: all front doors UP")
+    await wait_until(cluster.settled, within=15, what="Sentinel settled")
+    await wait_until(go(session, cluster, "primary"), within=15, what="all routing to primary")
+
+
+async def _mode_up(session: aiohttp.ClientSession, cluster: Cluster, name: str) -> bool:
+    await set_mode(session, cluster, name, "up")
+    return True
+
+
+# Conditions to wait for (`wait_until`), each one question to the cluster.
+
+
+def go(session: aiohttp.ClientSession, cluster: Cluster, where: str,
+       hosts: Sequence[str] = lay.HOSTS) -> Check:  # fmt: skip
+    """Every front door of `hosts` sends customers to `where`."""
+
+    async def check() -> bool:
+        for host in hosts:
+            if (await status(session, cluster, host))["destination"] != where:
+                return False
+        return True
+
+    return check
+
+
+def reach_redis(session: aiohttp.ClientSession, cluster: Cluster, *, want: bool = True,
+                hosts: Sequence[str] = lay.HOSTS) -> Check:  # fmt: skip
+    """Every front door of `hosts` reaches Redis (`want=False`: none does)."""
+
+    async def check() -> bool:
+        for host in hosts:
+            if (await status(session, cluster, host))["redis"]["reachable"] is not want:
+                return False
+        return True
+
+    return check
+
+
+def see_down(session: aiohttp.ClientSession, cluster: Cluster, name: str) -> Check:
+    """Every front door has call center `name` out of health (not "up")."""
+
+    async def check() -> bool:
+        for host in lay.HOSTS:
+            centers = (await status(session, cluster, host))["callcenters"]
+            if next(c for c in centers if c["name"] == name)["health"] == "up":
+                return False
+        return True
+
+    return check
+
+
+def lb_sees(cluster: Cluster, host: str, state: str) -> Check:
+    """HAProxy has the front door on `host` in `state` (UP, DOWN)."""
+
+    async def check() -> bool:
+        return (await cluster.lb_states())[host] == state
+
+    return check
+
+
+def primary_moved(cluster: Cluster, old: str) -> Check:
+    """A sentinel names a primary other than the one on `old`."""
+
+    async def check() -> bool:
+        now = await cluster.primary_host()
+        return now is not None and now != old
+
+    return check
