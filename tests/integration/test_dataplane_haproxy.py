@@ -146,22 +146,33 @@ async def test_post_is_not_replayed_when_the_call_center_fails(tmp_path: Path) -
 
 
 async def test_flapping_faster_than_hold_down_does_not_flap_the_routing(tmp_path: Path) -> None:
+    """Once Switchboard has moved the customers off a flapping primary and HAProxy follows,
+    every customer is served by the backup while the primary keeps flapping: its short
+    "up" spells never last the hold-down. (How many requests the primary serves before the
+    first move depends on the machine's speed, so that phase is not counted.)"""
     extra = FAST_HEALTH + "[routing]\nhold_down_ms = 2000\n"
     async with running_haproxy_stack(tmp_path, extra=extra) as h, aiohttp.ClientSession() as s:
+        pool = h.stack.pool
         await h.stack.centers["primary"].sim.set_mode("flap", period_ms=300)
+        await wait_for(
+            lambda: pool.snapshot().router.current == "backup", within=5, what="route to backup"
+        )
+        await wait_for(lambda: follows_switchboard(h), within=5, what="haproxy follows")
+        changes_before = len(pool.snapshot().timeline)
         served: Counter[str] = Counter()
-        deadline = time.monotonic() + 1.8
+        deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:
             status, headers, _ = await get(s, f"{h.url}/support/billing")
             assert status == 200
             served[headers["X-Served-By"]] += 1
             await asyncio.sleep(0.02)
-        timeline = h.stack.pool.snapshot().timeline
-        assert len([e for e in timeline if type(e).__name__ == "HealthChange"]) >= 3
+        timeline = pool.snapshot().timeline
+        later = timeline[changes_before:]
+        assert len([e for e in later if type(e).__name__ == "HealthChange"]) >= 2  # it flapped
         routes = [e for e in timeline if type(e).__name__ == "RouteChange"]
-        assert [getattr(r, "target", None) for r in routes][-1] == "backup"
-        assert len(routes) <= 2
-        assert served["backup"] > 0.8 * sum(served.values())
+        assert [getattr(r, "target", None) for r in routes] == ["primary", "backup"]
+        assert served["primary"] == 0, served
+        assert served["backup"] >= 10, served
 
 
 @pytest.mark.parametrize("mode", ["refuse", "blackhole", "reset"])
