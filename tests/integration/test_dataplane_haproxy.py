@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 import aiohttp
 import pytest
-from multidict import CIMultiDict
 
 from failover.health import HealthState
 from failover.routing import SELF_HELP
 from tests.integration.test_failover import TIMEOUT, health
+from tests.support.failover_checks import (
+    PER_PHASE,
+    customers_while_both_die,
+    flapping_primary_stays_unrouted,
+    get,
+)
 from tests.support.haproxy import (
     follows_switchboard,
     running_haproxy_stack,
@@ -23,14 +27,6 @@ from tests.support.haproxy import (
     wait_until_haproxy_sees,
 )
 from tests.support.stack import FAST_HEALTH, wait_for
-
-
-async def get(
-    session: aiohttp.ClientSession, url: str, **kw: object
-) -> tuple[int, CIMultiDict[str], bytes]:
-    """HAProxy writes header names in lower case: look them up case-insensitively."""
-    async with session.get(url, allow_redirects=False, timeout=TIMEOUT, **kw) as resp:  # type: ignore[arg-type]
-        return resp.status, CIMultiDict(resp.headers), await resp.read()
 
 
 async def test_healthy_call_center_serves_through_haproxy_with_identical_bytes(
@@ -92,30 +88,10 @@ async def test_no_customer_sees_a_5xx_while_a_call_center_dies_under_load(
     tmp_path: Path,
 ) -> None:
     async with running_haproxy_stack(tmp_path) as h, aiohttp.ClientSession() as s:
-        codes: Counter[int] = Counter()
-        served_by: Counter[str] = Counter()
-        stop = asyncio.Event()
-
-        async def customer(i: int) -> None:
-            while not stop.is_set():
-                status, headers, _ = await get(s, f"{h.url}/support/billing?c={i}")
-                codes[status] += 1
-                served_by[headers.get("X-Served-By", "self-help")] += 1
-
-        tasks = [asyncio.create_task(customer(i), name=f"customer-{i}") for i in range(20)]
-        await asyncio.sleep(0.3)
-        await h.stack.centers["primary"].fault.set_mode("reset")
-        await asyncio.sleep(0.4)
-        await h.stack.centers["backup"].fault.set_mode("refuse")
-        await asyncio.sleep(0.4)
-        stop.set()
-        await asyncio.gather(*tasks)
-        assert sum(codes.values()) > 200
+        codes, served_by = await customers_while_both_die(s, h.url, h.stack)
         assert not [c for c in codes if c >= 500], codes
         assert set(codes) <= {200, 303}
-        assert served_by["primary"]
-        assert served_by["backup"]
-        assert served_by["self-help"]
+        assert min(served_by[k] for k in ("primary", "backup", "self-help")) >= PER_PHASE
 
 
 @pytest.mark.parametrize("fault", ["refuse", "reset", "blackhole", "http_503"])
@@ -146,33 +122,11 @@ async def test_post_is_not_replayed_when_the_call_center_fails(tmp_path: Path) -
 
 
 async def test_flapping_faster_than_hold_down_does_not_flap_the_routing(tmp_path: Path) -> None:
-    """Once Switchboard has moved the customers off a flapping primary and HAProxy follows,
-    every customer is served by the backup while the primary keeps flapping: its short
-    "up" spells never last the hold-down. (How many requests the primary serves before the
-    first move depends on the machine's speed, so that phase is not counted.)"""
     extra = FAST_HEALTH + "[routing]\nhold_down_ms = 2000\n"
     async with running_haproxy_stack(tmp_path, extra=extra) as h, aiohttp.ClientSession() as s:
-        pool = h.stack.pool
-        await h.stack.centers["primary"].sim.set_mode("flap", period_ms=300)
-        await wait_for(
-            lambda: pool.snapshot().router.current == "backup", within=5, what="route to backup"
+        await flapping_primary_stays_unrouted(
+            s, h.url, h.stack, followed=lambda: follows_switchboard(h)
         )
-        await wait_for(lambda: follows_switchboard(h), within=5, what="haproxy follows")
-        changes_before = len(pool.snapshot().timeline)
-        served: Counter[str] = Counter()
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
-            status, headers, _ = await get(s, f"{h.url}/support/billing")
-            assert status == 200
-            served[headers["X-Served-By"]] += 1
-            await asyncio.sleep(0.02)
-        timeline = pool.snapshot().timeline
-        later = timeline[changes_before:]
-        assert len([e for e in later if type(e).__name__ == "HealthChange"]) >= 2  # it flapped
-        routes = [e for e in timeline if type(e).__name__ == "RouteChange"]
-        assert [getattr(r, "target", None) for r in routes] == ["primary", "backup"]
-        assert served["primary"] == 0, served
-        assert served["backup"] >= 10, served
 
 
 @pytest.mark.parametrize("mode", ["refuse", "blackhole", "reset"])
