@@ -48,10 +48,12 @@ async def help_stack(
     token: str | None = None,
     snapshot: Path | None = None,
     clock: Clock | None = None,
+    origin_timeout_ms: int = 300,
 ) -> AsyncIterator[HelpStack]:
     """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
     more keys of [server] (e.g. trusted_proxies, to tell clients apart by
-    X-Forwarded-For from 127.0.0.1); `clock`: the app's (default: the system's)."""
+    X-Forwarded-For from 127.0.0.1); `clock`: the app's (default: the system's);
+    `origin_timeout_ms`: how long a request to the community site may take."""
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
     runner: web.AppRunner | None = None
@@ -63,7 +65,7 @@ async def help_stack(
             + server
             + FAST_HEALTH
             + redis_part
-            + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = 300\n'
+            + f'[selfhelp]\norigin = "{community.url}"\norigin_timeout_ms = {origin_timeout_ms}\n'
             + f'snapshot_path = "{snapshot or tmp / "selfhelp.snapshot"}"\n'
             + extra
             + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
