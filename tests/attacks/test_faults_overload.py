@@ -192,7 +192,7 @@ def hold_the_loop(seconds: float) -> None:
 # that only the test moves the stage.
 SAMPLED = """[overload]
 sample_interval_ms = 20
-lag_ms = [100, 150, 200]
+lag_ms = [150, 200, 250]
 up_after_ms = 100
 cool_down_ms = 300
 """
@@ -211,8 +211,8 @@ async def test_a_held_event_loop_sheds_to_static_then_steps_back_down_one_stage_
         customers = Customers(stack, ids)
         with customers:
             await asyncio.sleep(0.2)
-            for _ in range(4):  # a loop that runs each timer 0.5 s late, for 2 s
-                hold_the_loop(0.5)
+            for _ in range(4):  # a loop that runs each timer 0.6 s late, for 2.4 s
+                hold_the_loop(0.6)
                 await asyncio.sleep(0.005)  # the sampler's turn, late
             await wait_for(lambda: monitor.stage is Stage.STATIC, within=2, what="static")
             during = await get(session, f"{stack.url}/help")
@@ -247,7 +247,7 @@ async def test_a_burst_over_capacity_sheds_and_every_customer_is_answered(
     # In flight only: no lag this machine could produce calls for any stage.
     capacity = (
         SAMPLED.replace("up_after_ms = 100", "up_after_ms = 0").replace(
-            "lag_ms = [100, 150, 200]", "lag_ms = [60000, 60000, 60000]"
+            "lag_ms = [150, 200, 250]", "lag_ms = [60000, 60000, 60000]"
         )
         + "capacity = 2\n"
     )

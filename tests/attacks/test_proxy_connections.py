@@ -107,12 +107,14 @@ async def test_a_client_over_its_connection_cap_is_refused_others_are_not(
 async def test_keep_alive_connections_are_not_cut_between_requests_but_idle_ones_close(
     tmp_path: Path,
 ) -> None:
-    async with attack_stack(tmp_path, server=FAST) as stack:
+    # Each request's headers take 0.4 s (under the 1.2 s deadline, with room for a slow
+    # machine), and the pauses between requests (0.9 s: with the headers, past the
+    # deadline) do not count towards it.
+    server = "header_timeout_ms = 1200\nkeepalive_timeout_ms = 2500\n"
+    async with attack_stack(tmp_path, server=server) as stack:
         reader, writer = await asyncio.open_connection("127.0.0.1", stack.port)
         try:
             for i in range(3):
-                # Each request's headers take 0.4 s (under the 0.6 s deadline), and the
-                # pauses between requests (0.5 s) do not count towards it.
                 request = f"GET /support/k{i} HTTP/1.1\r\nHost: a\r\n\r\n".encode()
                 for part in (request[:10], request[10:20], request[20:]):
                     writer.write(part)
@@ -121,8 +123,8 @@ async def test_keep_alive_connections_are_not_cut_between_requests_but_idle_ones
                 answer = await read_answer(reader)
                 assert answer is not None
                 assert answer.status == 200
-                await asyncio.sleep(0.5)
-            # Idle past keepalive_timeout (1.5 s): the server closes it.
+                await asyncio.sleep(0.9)
+            # Idle past keepalive_timeout (2.5 s): the server closes it.
             async with asyncio.timeout(5):
                 assert await reader.read(1) == b""
         finally:
