@@ -13,23 +13,20 @@ the report is written. Stage and load: loadtests/bench/callbacks.py.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from loadtests import tables
 from loadtests.bench.callbacks import REDIS_CONF, CallbackStage, Run, post_callback, wait_down
 from loadtests.bench.measure import alternate
 from loadtests.bench.stage import check_tools, parser, start, wait_ready, workspace, write_report
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "callbacks.md"
 DOOR_START_S = 60.0
 
 
 def main() -> None:
-    p = parser(__doc__, callgrind=False)
+    p = parser(__doc__, "callbacks.md")
     p.add_argument("--connections", type=int, default=16, help="wrk -c")
     p.add_argument("--everysec", action=argparse.BooleanOptionalAction, default=True,
                    help="also measure with appendfsync everysec (default: on)")  # fmt: skip
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
     args = p.parse_args()
     check_tools(["wrk", "taskset", "redis-server"])
     results: dict[str, dict[str, list[Run]]] = {}  # appendfsync policy -> contender -> runs

@@ -16,10 +16,8 @@ as in the search tests).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
-from pathlib import Path
 
 from cache.freshness import FreshnessPolicy
 from cache.hits import HitBuffer
@@ -27,11 +25,9 @@ from cache.search import SearchIndex
 from cache.service import SelfHelpService
 from kernel.clock import SystemClock
 from loadtests import tables
-from loadtests.bench.stage import write_report
+from loadtests.bench.stage import parser, write_report
 from sims.bulletins import generate, generated_hits
 from sims.harness.procs import pinned
-
-DEFAULT_OUT = Path(__file__).parent / "results" / "index.md"
 
 
 async def measure(n: int, *, threaded: bool) -> tuple[float, float]:
@@ -68,10 +64,9 @@ async def measure(n: int, *, threaded: bool) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="300,3000,10000")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
+    p = parser(__doc__, "index.md", wrk=False)
+    p.add_argument("--sizes", default="300,3000,10000", help="bulletins, comma-separated")
+    args = p.parse_args()
     rows = []
     with pinned(0):
         for n in (int(s) for s in args.sizes.split(",")):

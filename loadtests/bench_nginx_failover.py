@@ -9,25 +9,15 @@ loadtests/bench/failover.py.
 
 from __future__ import annotations
 
-import argparse
 import signal
 from functools import partial
-from pathlib import Path
 from types import FrameType
 
 from loadtests import tables
+from loadtests.bench import stage
 from loadtests.bench.failover import DOOR_NAME, NGINX_CONFIGS, Fault, customers, scene
-from loadtests.bench.stage import (
-    Processes,
-    check_tools,
-    start,
-    start_community,
-    wait_ready,
-    workspace,
-    write_report,
-)
+from sims.harness.procs import Processes
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "failover-nginx.md"
 DOOR_START_S = 60.0
 
 
@@ -37,28 +27,27 @@ def _terminated(signum: int, _: FrameType | None) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p = stage.parser(__doc__, "failover-nginx.md", wrk=False)
     p.add_argument("--rate", type=float, default=50.0, help="customers per second")
     p.add_argument("--before", type=float, default=5.0, help="seconds before the fault")
     p.add_argument("--after", type=float, default=30.0, help="seconds after the fault")
     p.add_argument("--faults", default=",".join(Fault),
                    help="comma-separated, of: " + ", ".join(Fault))  # fmt: skip
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
     args = p.parse_args()
     faults = [Fault(name.strip()) for name in args.faults.split(",") if name.strip()]
-    check_tools(["nginx", "taskset"])
+    stage.check_tools(["nginx", "taskset"])
     signal.signal(signal.SIGTERM, _terminated)
     shape = tables.Shape(args.rate, args.before, args.after)
     cases: list[tables.Case] = []
-    with workspace("switchboard-bench-failover-") as (tmp, procs):
-        origin = start_community(procs, tmp)[0]
+    with stage.workspace("switchboard-bench-failover-") as (tmp, procs):
+        origin = stage.start_community(procs, tmp)[0]
         for fault in faults:
             for timeouts in (None, *NGINX_CONFIGS):
                 with Processes() as run_procs:  # new call centers, gate, contender
                     s = scene(run_procs, tmp, fault)
                     contender = s.contender(tmp, origin, timeouts)
-                    start(run_procs, contender)
-                    wait_ready(contender, seconds=DOOR_START_S)
+                    stage.start(run_procs, contender)
+                    stage.wait_ready(contender, seconds=DOOR_START_S)
                     load = customers(contender.base, partial(s.inject, fault),
                                      rate=shape.rate, before=shape.before,
                                      after=shape.after)  # fmt: skip
@@ -66,7 +55,7 @@ def main() -> None:
                 cases.append(tables.Case(fault, contender.name, short, load))
                 errors = sum(v.outcome.is_error for v in load.visits)
                 print(f"{fault.value} / {contender.name}: {errors} errors", flush=True)
-    write_report(args.out, tables.failover(cases, shape))
+    stage.write_report(args.out, tables.failover(cases, shape))
 
 
 if __name__ == "__main__":

@@ -10,20 +10,14 @@ clock for all; instructions per request under callgrind for the aiohttp ones
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from loadtests import tables
 from loadtests.bench import nginx
 from loadtests.bench import stage as s
 from loadtests.bench.measure import PROBES, instructions, wallclock
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "proxy.md"
-
 
 def main() -> None:
-    p = s.parser(__doc__)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
-    args = p.parse_args()
+    args = s.parser(__doc__, "proxy.md", callgrind=True).parse_args()
     callgrind = ["valgrind", "callgrind_control"] if args.instructions else []
     s.check_tools(["wrk", "nginx", "taskset", *callgrind])
     plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)

@@ -13,7 +13,6 @@ loadtests/bench/selfhelp.py.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 from cache.service import SelfHelpService
 from failover.settings import SelfHelpSettings
@@ -21,16 +20,13 @@ from loadtests import tables
 from loadtests.bench import selfhelp
 from loadtests.bench.stage import check_tools, parser, workspace, write_report
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "selfhelp.md"
-
 
 def main() -> None:
-    p = parser(__doc__)
+    p = parser(__doc__, "selfhelp.md", callgrind=True)
     p.add_argument("--mixed-seconds", type=float, default=20.0, help="mixed load, part 2")
     p.add_argument("--replica-requests", type=int, default=2000,
                    help="cold replica's first N requests")  # fmt: skip
     p.add_argument("--outage-rate", type=float, default=500.0, help="req/s, part 3")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
     args = p.parse_args()
     tools = ["wrk", "nginx", "taskset", "redis-server"]
     check_tools(tools + (["valgrind", "callgrind_control"] if args.instructions else []))

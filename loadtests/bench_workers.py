@@ -25,47 +25,31 @@ each).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from loadtests import tables
+from loadtests.bench import stage as s
 from loadtests.bench.load import Plan, run_load
 from loadtests.bench.measure import Result, wallclock
 from loadtests.bench.selfhelp import SelfHelpStage
-from loadtests.bench.stage import (
-    DOOR,
-    PAGE_PATH,
-    READY_LOG,
-    Contender,
-    Processes,
-    check_tools,
-    door,
-    parser,
-    start,
-    wait_ready,
-    workspace,
-    write_report,
-)
-from sims.harness.procs import family, rss_mib
+from sims.harness.procs import Processes, family, rss_mib
 
-DEFAULT_OUT = Path(__file__).parent / "results" / "workers.md"
 TOPICS = 300
 
 
 @dataclass(frozen=True, slots=True)
 class Door:
     workers: int
-    contender: Contender
+    contender: s.Contender
     pid: int
 
 
 def _door(stage: SelfHelpStage, procs: Processes, workers: int, page: str) -> Door:
-    contender = door(
-        stage.tmp, f"w{workers}", name=f"{DOOR}, workers = {workers}", page_path=page,
-        log=True, ready_log=READY_LOG if workers == 1 else None, data_dir=stage.tmp,
-        snapshot=False, redis_port=stage.redis_port, community_port=stage.origin,
-        centers=[("cc", stage.upstream)], settings={"server": {"workers": workers}},
-    )  # fmt: skip
-    pid = start(procs, contender, core=0 if workers == 1 else None)
+    ready = s.READY_LOG if workers == 1 else None
+    name = f"{s.DOOR}, workers = {workers}"
+    contender = stage.door(
+        f"w{workers}", name=name, page_path=page, ready_log=ready, workers=workers
+    )
+    pid = s.start(procs, contender, core=0 if workers == 1 else None)
     return Door(workers, contender, pid)
 
 
@@ -83,20 +67,18 @@ def rss_mibs(pid: int) -> list[float]:
 
 
 def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report")
-    args = p.parse_args()
-    check_tools(["wrk", "nginx", "taskset", "redis-server"])
+    args = s.parser(__doc__, "workers.md").parse_args()
+    s.check_tools(["wrk", "nginx", "taskset", "redis-server"])
     sections: list[tuple[str, list[tuple[str, list[Result]]]]] = []
-    with workspace() as (tmp, procs):
+    with s.workspace() as (tmp, procs):
         stage = SelfHelpStage(tmp, procs)
         stage.start()
         page = f"/help/bulletins/{stage.seed.topics[0].id}"
         memory: dict[int, list[tuple[str, list[float]]]] = {}
-        for path, what in ((page, "cached bulletin page"), (PAGE_PATH, "proxy path")):
+        for path, what in ((page, "cached bulletin page"), (s.PAGE_PATH, "proxy path")):
             doors = [_door(stage, procs, n, path) for n in (1, 2)]
             for d in doors:
-                wait_ready(d.contender, seconds=30)
+                s.wait_ready(d.contender, seconds=30)
                 _warm(d.contender.url.removesuffix(path))
                 memory.setdefault(d.workers, []).append(("after warm-up", rss_mibs(d.pid)))
             results = wallclock(
@@ -111,7 +93,7 @@ def main() -> None:
             sections.append((what, [(d.contender.name, results[d.contender.name])
                                     for d in doors]))  # fmt: skip
     intro = [p.replace("\n", " ") for p in __doc__.split("\n\n")[1:3]]
-    write_report(args.out, tables.workers(intro, sections, memory))
+    s.write_report(args.out, tables.workers(intro, sections, memory))
 
 
 if __name__ == "__main__":

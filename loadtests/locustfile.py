@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from loadtests.spike import gate, listeners
-from loadtests.spike.customers import Customer
-from loadtests.spike.shape import SpikeShape
+from loadtests.spike import gate
+from loadtests.spike.customers import Customer, SpikeShape
 
-__all__ = ["Customer", "SpikeShape", "gate", "listeners"]
+__all__ = ["Customer", "SpikeShape", "gate"]

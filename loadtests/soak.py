@@ -178,11 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(logs, ROOT / "var" / "soak-logs", dirs_exist_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
     found = problems(samples, limits)
-    pins = (
-        "not pinned"
-        if door_core is None
-        else f"front door on core {door_core}, the rest on {side_core}"
-    )
+    pins = "not pinned"
+    if door_core is not None:
+        pins = f"front door on core {door_core}, the rest on {side_core}"
     stage = f" --force-stage {args.force_stage}" if args.force_stage else ""
     header = (
         f"# Soak: {args.minutes:g} minutes, {args.users} customers{stage}\n\n"

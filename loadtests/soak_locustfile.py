@@ -8,7 +8,6 @@ Every answer must be below 500 (a 404 for a missing bulletin is right).
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import string
@@ -16,9 +15,9 @@ import uuid
 from typing import Final
 from urllib.parse import quote, urlencode
 
-from locust import FastHttpUser, constant_pacing, task
+from locust import constant_pacing, task
 
-from loadtests.spike.customers import customer_address
+from loadtests.spike.customers import Addressed
 from loadtests.spike.hooks import settle
 
 PACE_S: Final = 0.5  # each customer does one thing every half second
@@ -31,20 +30,8 @@ def _word(rng: random.Random) -> str:
     return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))
 
 
-_ADDRESSES: Final = itertools.count(1)
-
-
-class SoakCustomer(FastHttpUser):
+class SoakCustomer(Addressed):
     wait_time = constant_pacing(PACE_S)
-    network_timeout = 10.0
-    connection_timeout = 5.0
-    max_retries = 0
-
-    def __init__(self, environment: object) -> None:
-        # Each customer from an address of its own, behind the trusted proxy the stack
-        # configures (127.0.0.1): per-client limits apply per customer, as in production.
-        self.default_headers = {"X-Forwarded-For": customer_address(next(_ADDRESSES))}
-        super().__init__(environment)
 
     def on_start(self) -> None:
         self.rng = random.Random()

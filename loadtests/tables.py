@@ -15,19 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loadtests.bench import failover as fo
 from loadtests.bench import nginx
+from loadtests.bench import selfhelp as sh
 from loadtests.bench.callbacks import BARE, BODY
-from loadtests.bench.failover import (
-    DOOR_NAME,
-    NGINX_CONFIGS,
-    PATH,
-    PATIENCE_S,
-    Outcome,
-    door_settings,
-)
 from loadtests.bench.load import MIX, Window
 from loadtests.bench.measure import WARMUP, WARMUP_S
-from loadtests.bench.selfhelp import BARE_PAGE, HIT_MAX_AGE_S, IDLE_S, PAGE_MAX_AGE_S, TOPICS
 from loadtests.bench.stage import BASELINES, DOOR
 from loadtests.spike.profile import PACE_S
 from loadtests.spike.slo import CLASSES
@@ -35,9 +28,7 @@ from loadtests.spike.timeline import DESTINATIONS
 
 if TYPE_CHECKING:
     from loadtests.bench.callbacks import Run
-    from loadtests.bench.failover import Fault, Load, Visit
     from loadtests.bench.measure import Result
-    from loadtests.bench.selfhelp import HitRun, OutageRun, PageRun
     from loadtests.soak import Limits
     from loadtests.soak import Sample as SoakSample
     from loadtests.spike.gate import Observation
@@ -187,18 +178,18 @@ def _share(part: float, whole: float, digits: int = 2) -> str:
     return f"{part / whole:.{digits}%}" if whole else "n/a"
 
 
-def _pages(p: PageRun, plan: Plan) -> list[str]:
+def _pages(p: sh.PageRun, plan: Plan) -> list[str]:
     lines = ["## 1. Cached bulletin page: front door against bare aiohttp and nginx serving the "
              "same bytes", "", f"`GET /help/bulletins/{p.bulletin_id}` (warm: in L1, page "
              f"rendered and cached): {p.size} B, `{p.content_type}`, the same bytes from all, "
              "checked.", "",
-             *_demote(wallclock_table(p.wall, plan, baselines=(BARE_PAGE,),
+             *_demote(wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
                                       reference=nginx.NGINX_STATIC))]  # fmt: skip
     if p.counted is None or plan.requests is None:
         return lines
     ir = {name: c.ir for name, c in p.counted.items()}
-    lines += ["", *_demote(instructions_table(ir, plan, baselines=(BARE_PAGE,)))]
-    door, bare = p.counted[DOOR], p.counted[BARE_PAGE]
+    lines += ["", *_demote(instructions_table(ir, plan, baselines=(sh.BARE_PAGE,)))]
+    door, bare = p.counted[DOOR], p.counted[sh.BARE_PAGE]
     if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
         return lines
     share = {n: (c.idle_ir_per_s or 0.0) * c.seconds / plan.requests for n, c in p.counted.items()}
@@ -206,15 +197,15 @@ def _pages(p: PageRun, plan: Plan) -> list[str]:
     rps = median(r.rps for r in p.wall[DOOR])
     return [*lines, "", "Work that runs by the clock (timers) runs by the clock under valgrind "
             "too, where requests go ~50x slower, so it is charged to ~50x fewer requests: each "
-            f"contender's Ir per second with no requests ({IDLE_S:.0f} s after the counted GETs), "
-            "and the counts without it.", "",
+            f"contender's Ir per second with no requests ({sh.IDLE_S:.0f} s after the counted "
+            "GETs), and the counts without it.", "",
             *table(["contender", "Ir/s, no requests", "counted window (s)",
                     "timers' Ir/request there", "Ir/request without them"],
                    [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
                      f"{net[n]:,.0f}") for n, c in p.counted.items()]),
             "", "Natively, at the front door's wall-clock rate above: "
             f"~{door.idle_ir_per_s / rps:,.0f} Ir/request. Without the timers, bare / front "
-            f"door {net[BARE_PAGE] / net[DOOR]:.2f}."]  # fmt: skip
+            f"door {net[sh.BARE_PAGE] / net[DOOR]:.2f}."]  # fmt: skip
 
 
 def _community(counts: Mapping[str, int]) -> str:
@@ -222,14 +213,14 @@ def _community(counts: Mapping[str, int]) -> str:
     return f"{topics} bulletins, {sum(counts.values()) - topics} lists" if counts else "0"
 
 
-def _l1(r: HitRun) -> str:
+def _l1(r: sh.HitRun) -> str:
     hit, miss = r.count("l1", "hit"), r.count("l1", "miss")
     pages = r.requests.get("bulletin", 0)
     per_page = "one per bulletin page" if hit + miss == pages else f"for {pages} bulletin pages"
     return f"{hit + miss} ({per_page}): {hit} hits, {miss} misses, ratio {_ratio(r.ratio('l1'))}"
 
 
-def _hit_figures(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+def _hit_figures(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
     """The figures under the part-2 tables, one row each."""
     fill, r, replica = runs
     miss, reads, redis_hits = r.count("l1", "miss"), r.count("redis"), r.count("redis", "hit")
@@ -266,11 +257,11 @@ def _hit_figures(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -
     return pairs(rows, "figure")
 
 
-def _hits(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
     uptos = [0.0, *(upto for _, upto in MIX)]
     shares = ", ".join(f"{k} {upto - low:.0%}" for (k, upto), low in zip(MIX, uptos, strict=False))
 
-    def hit_row(r: HitRun) -> list[object]:
+    def hit_row(r: sh.HitRun) -> list[object]:
         fill = "-" if r.fill_s is None else f"{r.fill_s * 1000:.0f} ms"
         return [r.name, "start-up" if not r.requests else f"{r.seconds:.1f} s",
                 " / ".join(str(r.requests.get(k, 0)) for k in KINDS), r.errors,
@@ -294,7 +285,7 @@ def _hits(runs: list[HitRun], topics: int, l1_bound: int, max_age: int) -> list[
     ]  # fmt: skip
 
 
-def _outage(o: OutageRun) -> list[str]:
+def _outage(o: sh.OutageRun) -> list[str]:
     def phase(start: float) -> str:
         return PHASES[sum(start >= cut for cut in o.cuts)]
 
@@ -327,18 +318,18 @@ def _outage(o: OutageRun) -> list[str]:
 
 
 def selfhelp(
-    pages: PageRun, hits: list[HitRun], outage: OutageRun, plan: Plan, *, l1_bound: int,
+    pages: sh.PageRun, hits: list[sh.HitRun], outage: sh.OutageRun, plan: Plan, *, l1_bound: int,
     default_max_age: int,
 ) -> str:  # fmt: skip
     load_s = max((r.seconds for r in hits), default=0.0)
     lines = ["# Self-help layer: cached pages, hit ratios, Redis outage", "", *_pages(pages, plan)]
-    lines += ["", *_hits(hits, TOPICS, l1_bound, HIT_MAX_AGE_S), "", *_outage(outage), ""]
+    lines += ["", *_hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S), "", *_outage(outage), ""]
     lines += _method(
-        ("`[selfhelp] max_age_s`", f"part 1: {PAGE_MAX_AGE_S}; part 2: {HIT_MAX_AGE_S} (default "
-         f"{default_max_age}: L1 entries would expire "
+        ("`[selfhelp] max_age_s`", f"part 1: {sh.PAGE_MAX_AGE_S}; part 2: {sh.HIT_MAX_AGE_S} "
+         f"(default {default_max_age}: L1 entries would expire "
          + ("never" if load_s < default_max_age else f"every {default_max_age} s")
-         + f" in the {load_s:.0f} s mixed load; with {HIT_MAX_AGE_S} s, up to "
-         f"{int(round(load_s) // HIT_MAX_AGE_S)} times); part 3: default"),
+         + f" in the {load_s:.0f} s mixed load; with {sh.HIT_MAX_AGE_S} s, up to "
+         f"{int(round(load_s) // sh.HIT_MAX_AGE_S)} times); part 3: default"),
     )  # fmt: skip
     return "\n".join(lines)
 
@@ -425,10 +416,10 @@ SLOW_S = 1.0  # a customer who waited longer than this is counted as slow
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    fault: Fault
+    fault: fo.Fault
     contender: str
     short: str  # the contender's name in narrow tables
-    load: Load
+    load: fo.Load
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,22 +429,22 @@ class Shape:
     after: float
 
 
-def _errors(visits: Sequence[Visit]) -> int:
+def _errors(visits: Sequence[fo.Visit]) -> int:
     return sum(v.outcome.is_error for v in visits)
 
 
-def _slow(visits: Sequence[Visit]) -> int:
+def _slow(visits: Sequence[fo.Visit]) -> int:
     return sum(v.seconds > SLOW_S for v in visits)
 
 
-def _quantile(visits: Sequence[Visit], q: float) -> float:
+def _quantile(visits: Sequence[fo.Visit], q: float) -> float:
     seconds = sorted(v.seconds for v in visits)
     if len(seconds) < 2:
         return seconds[0] if seconds else float("nan")
     return statistics.quantiles(seconds, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def _worst(visits: Sequence[Visit]) -> float:
+def _worst(visits: Sequence[fo.Visit]) -> float:
     return max((v.seconds for v in visits), default=float("nan"))
 
 
@@ -463,9 +454,9 @@ def _s(seconds: float) -> str:
 
 def _failover_row(c: Case) -> list[object]:
     visits, after = c.load.visits, [v for v in c.load.visits if v.sent >= c.load.fault_at]
-    groups = ((Outcome.PRIMARY,), (Outcome.BACKUP,), (Outcome.SELF_HELP,),
-              (Outcome.HELP_5XX, Outcome.SERVER_ERROR), (Outcome.TIMEOUT,),
-              (Outcome.CONNECTION, Outcome.OTHER))  # fmt: skip
+    groups = ((fo.Outcome.PRIMARY,), (fo.Outcome.BACKUP,), (fo.Outcome.SELF_HELP,),
+              (fo.Outcome.HELP_5XX, fo.Outcome.SERVER_ERROR), (fo.Outcome.TIMEOUT,),
+              (fo.Outcome.CONNECTION, fo.Outcome.OTHER))  # fmt: skip
     n = [str(sum(v.outcome in g for v in visits)) for g in groups]
     return [c.fault.value, c.contender, len(visits), " / ".join(n[:3]), _errors(visits),
             " / ".join(n[3:]), _s(_quantile(after, 0.5)), _s(_quantile(after, 0.99)),
@@ -474,9 +465,9 @@ def _failover_row(c: Case) -> list[object]:
 
 def _verdicts(cases: Sequence[Case]) -> list[str]:
     """Per nginx configuration, whether the front door had fewer errors in every case."""
-    door = {c.fault: _errors(c.load.visits) for c in cases if c.short == DOOR_NAME}
+    door = {c.fault: _errors(c.load.visits) for c in cases if c.short == fo.DOOR_NAME}
     parts = []
-    for short in dict.fromkeys(c.short for c in cases if c.short != DOOR_NAME):
+    for short in dict.fromkeys(c.short for c in cases if c.short != fo.DOOR_NAME):
         theirs = {c.fault: _errors(c.load.visits) for c in cases if c.short == short}
         faults = [f for f in door if f in theirs]
         by = {label: [f.value for f in faults if cmp(door[f], theirs[f])] for label, cmp in
@@ -493,13 +484,13 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
     summary = []
     for fault in dict.fromkeys(c.fault for c in cases):
         cells, verdicts = [], []
-        door = by.get((fault, DOOR_NAME))
+        door = by.get((fault, fo.DOOR_NAME))
         for n in shorts:
             c = by.get((fault, n))
             v = c.load.visits if c else []
             cell = f"{_errors(v)} errors, {_slow(v)} slow, worst {_s(_worst(v))}"
             cells.append(cell if c else "-")
-            if n != DOOR_NAME and door and c:
+            if n != fo.DOOR_NAME and door and c:
                 mine, theirs = _errors(door.load.visits), _errors(v)
                 word = "yes" if mine < theirs else ("no, equal" if mine == theirs else "NO, more")
                 verdicts.append(f"{word} ({n.removeprefix('nginx, ')})")
@@ -507,15 +498,15 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
     odd = [f"{c.fault.value} / {c.contender}: {e}" for c in cases
            if (e := _errors([v for v in c.load.visits if v.sent < c.load.fault_at]))]  # fmt: skip
     tuned = {t.short: sum(_errors(c.load.visits) for c in cases if c.short == t.short)
-             for t in NGINX_CONFIGS if t.read is not None}  # fmt: skip
-    door_slow = max((_slow(c.load.visits) for c in cases if c.short == DOOR_NAME), default=0)
+             for t in fo.NGINX_CONFIGS if t.read is not None}  # fmt: skip
+    door_slow = max((_slow(c.load.visits) for c in cases if c.short == fo.DOOR_NAME), default=0)
     faults = list(dict.fromkeys(c.fault for c in cases))
     lines = [
         "# Failover: the front door against nginx set up for failover by hand", "",
         "The primary call center fails while customers keep coming; a backup call center is "
         "healthy throughout. Which customers see an error, and how long the slowest wait? "
         "An error: any 5xx (nginx's help page too: it keeps the 502/503/504), no answer "
-        f"within {PATIENCE_S:.0f} s, a connection error, anything not a call center's page "
+        f"within {fo.PATIENCE_S:.0f} s, a connection error, anything not a call center's page "
         "or a 303 to self-help whose page answers 200.", "",
         f"## Summary: customers with an error, customers who waited more than {SLOW_S:.0f} s, "
         "the longest wait", "",
@@ -529,27 +520,28 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
         + "; ".join(_verdicts(cases)) + ".",
         "- nginx with its timeouts set, errors over all faults: "
         + ", ".join(f"{n}: {e}" for n, e in tuned.items()) + ".",
-        f"- The front door ({door_settings(probes_only=True)}): at most {door_slow} customers "
+        f"- The front door ({fo.door_settings(probes_only=True)}): at most {door_slow} customers "
         f"waited more than {SLOW_S:.0f} s in any run, {door_slow / shape.rate:.2f} s worth at "
         f"{shape.rate:.0f}/s.", "",
         "## Every run", "",
         "Counts and the worst wait over all customers of the run; p50 and p99 over the "
         "customers sent after the fault.", "",
         *table(["primary", "contender", "customers", "answered by primary / backup / self-help",
-                "errors", f"of which 5xx / no answer in {PATIENCE_S:.0f} s / connection or other",
+                "errors",
+                f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or other",
                 "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
                [_failover_row(c) for c in cases], align="llr"), "",
         "## Method", "", "How it is measured, and why: docs/benchmarks.md, \"Failover against "
         "nginx\".", "",
         *pairs([("machine", machine()),
-                ("customers", f"`GET {PATH}`, {shape.rate:.0f}/s on a fixed schedule (open "
+                ("customers", f"`GET {fo.PATH}`, {shape.rate:.0f}/s on a fixed schedule (open "
                  f"loop), {shape.before:.0f} s before the fault, {shape.after:.0f} s after; each "
-                 f"gives up after {PATIENCE_S:.0f} s; locust on core 1"),
-                ("front door", f"default configuration: {door_settings()}"),
+                 f"gives up after {fo.PATIENCE_S:.0f} s; locust on core 1"),
+                ("front door", f"default configuration: {fo.door_settings()}"),
                 *((f"fault: {f.value}", f.describe) for f in faults),
-                *((f"nginx: {t.label}", t.describe()) for t in NGINX_CONFIGS)]),
+                *((f"nginx: {t.label}", t.describe()) for t in fo.NGINX_CONFIGS)]),
         "", "The careful nginx configuration, in full (`http` block):", "", "```nginx",
-        nginx.failover_snippet(NGINX_CONFIGS[0]), "```",
+        nginx.failover_snippet(fo.NGINX_CONFIGS[0]), "```",
     ]  # fmt: skip
     return "\n".join(lines)
 

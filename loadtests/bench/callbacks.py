@@ -19,9 +19,9 @@ import redis
 
 from failover.callbacks.stream import DEAD, STREAM
 from loadtests.bench.measure import run_wrk
-from loadtests.bench.stage import DOOR, SIDE_CORE, Contender, Processes, bare, door
+from loadtests.bench.stage import DOOR, SIDE_CORE, Contender, bare, door
 from sims.harness.ports import fetch, free_port
-from sims.harness.procs import cpu_seconds
+from sims.harness.procs import Processes, cpu_seconds
 from sims.harness.redis import start_redis
 
 REDIS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "redis-callbacks.conf"

@@ -23,9 +23,10 @@ from pathlib import Path
 from failover.settings import HealthSettings, ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.load import Event, Plan, Record, run_load
-from loadtests.bench.stage import READY_LOG, SIDE_CORE, Contender, Processes, door
+from loadtests.bench.stage import READY_LOG, SIDE_CORE, Contender, door
 from sims.harness.frontdoor import start_sim
 from sims.harness.ports import free_port, post, wait_http
+from sims.harness.procs import Processes
 
 DOOR_NAME = "front door"
 PATIENCE_S = 10.0  # a customer who has waited this long gives up: an error

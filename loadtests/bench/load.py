@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
+from loadtests.spike.state import Catalog
 from sims.community_seed import Seed
 from sims.harness.ports import StartError
 from sims.harness.procs import ROOT, clean_env, spawn, terminate
@@ -42,15 +42,13 @@ Request = tuple[str, str]  # (kind, path)
 class Mix:
     def __init__(self, seed: Seed, *, rng: random.Random, s: float = 1.0) -> None:
         self._rng = rng
-        self.ids = [t.id for t in seed.topics]
-        rng.shuffle(self.ids)  # popularity rank: not the id order, not the /latest order
-        self._cum = list(accumulate(1 / rank**s for rank in range(1, len(self.ids) + 1)))
+        # popularity rank: not the id order, not the /latest order
+        self.catalog = Catalog.zipf([t.id for t in seed.topics], s=s, rng=rng)
         titles = " ".join(t.title for t in seed.topics).lower()
         self._words = sorted(set(re.findall(r"[a-z]{4,}", titles)))
 
     def bulletin(self) -> Request:
-        (chosen,) = self._rng.choices(self.ids, cum_weights=self._cum)
-        return "bulletin", f"/help/bulletins/{chosen}"
+        return "bulletin", f"/help/bulletins/{self.catalog.pick(self._rng)}"
 
     def mixed(self) -> Request:
         roll = self._rng.random()

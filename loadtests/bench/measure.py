@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from loadtests.bench.stage import Contender, Processes, pinned, start, wait_ready
-from sims.harness.procs import family_cpu_seconds
+from loadtests.bench.stage import Contender, start, wait_ready
+from sims.harness.procs import Processes, family_cpu_seconds, pinned
 
 T = TypeVar("T")
 WARMUP_S = 2  # each contender's wrk warm-up before the rounds

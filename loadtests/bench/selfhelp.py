@@ -20,23 +20,14 @@ from datetime import datetime
 from pathlib import Path
 
 from loadtests.bench import nginx
+from loadtests.bench import stage as s
 from loadtests.bench.load import Event, Plan, Run, Window, every, run_load, windows
 from loadtests.bench.measure import PROBES, Counted, Result, instructions, wallclock
-from loadtests.bench.stage import (
-    READY_LOG,
-    SIDE_CORE,
-    Contender,
-    Processes,
-    bare,
-    door,
-    start,
-    start_community,
-    start_upstream,
-    wait_ready,
-)
+from loadtests.bench.stage import READY_LOG, Contender
 from loadtests.spike.readings import LOOKUPS
 from sims.community_seed import DEFAULT_SEED, Seed, build_seed
 from sims.harness.ports import fetch, free_port, post, wait_http
+from sims.harness.procs import Processes
 from sims.harness.redis import start_redis
 
 TOPICS = 300  # the community sim's default, and its default seed: the same bulletins here
@@ -85,14 +76,14 @@ class SelfHelpStage:
     seed: Seed = field(default_factory=lambda: build_seed(TOPICS, DEFAULT_SEED))
 
     def start(self) -> None:
-        self.upstream = start_upstream(self.tmp, self.procs)
+        self.upstream = s.start_upstream(self.tmp, self.procs)
         self.redis_port = free_port()
         self.start_redis()
-        self.origin, self.control = start_community(self.procs, self.tmp, topics=TOPICS)
+        self.origin, self.control = s.start_community(self.procs, self.tmp, topics=TOPICS)
 
     def start_redis(self) -> None:
         """A redis-server of ours (no persistence) on `redis_port`; again after a kill."""
-        self.redis_pid = start_redis(self.procs, self.tmp, port=self.redis_port, core=SIDE_CORE,
+        self.redis_pid = start_redis(self.procs, self.tmp, port=self.redis_port, core=s.SIDE_CORE,
                                      log=self.tmp / "redis.log").pid  # fmt: skip
 
     def kill_redis(self) -> None:
@@ -112,17 +103,20 @@ class SelfHelpStage:
         return counts
 
     def door(
-        self, slug: str, *, page_path: str = "/help", probes: bool = False,
-        max_age_s: int | None = None,
+        self, slug: str, *, page_path: str = "/help", name: str = s.DOOR,
+        ready_log: str | None = READY_LOG, probes: bool = False, max_age_s: int | None = None,
+        workers: int | None = None,
     ) -> Contender:  # fmt: skip
         """A front door on fresh ports: [redis] and [selfhelp] origin set to ours (no
         snapshot), one healthy call center; otherwise the defaults, except callgrind's
-        `probes` (only at start-up) and `[selfhelp] max_age_s`."""
+        `probes` (only at start-up), `[selfhelp] max_age_s` and `[server] workers`."""
         settings: dict[str, Mapping[str, object]] = dict(PROBES) if probes else {}
         if max_age_s is not None:
             settings["selfhelp"] = {"max_age_s": max_age_s}
-        return door(
-            self.tmp, slug, page_path=page_path, log=True, ready_log=READY_LOG,
+        if workers is not None:
+            settings["server"] = {"workers": workers}
+        return s.door(
+            self.tmp, slug, name=name, page_path=page_path, log=True, ready_log=ready_log,
             redis_port=self.redis_port, community_port=self.origin, data_dir=self.tmp,
             snapshot=False, centers=[("cc", self.upstream)], settings=settings,
         )  # fmt: skip
@@ -131,7 +125,7 @@ class SelfHelpStage:
         """The bare aiohttp app (bare.py page) answering `body` with `content_type`."""
         page = self.tmp / f"page-{slug}.html"
         page.write_bytes(body)
-        return bare(BARE_PAGE, slug, "page", str(page), content_type, page_path=page_path)
+        return s.bare(BARE_PAGE, slug, "page", str(page), content_type, page_path=page_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +152,8 @@ def pages(
     door with probes only at start-up, then the bare app answering exactly its page)."""
     procs, path = stage.procs, f"/help/bulletins/{bulletin_id}"
     front = stage.door("door", page_path=path, max_age_s=PAGE_MAX_AGE_S)
-    pids = {front.name: start(procs, front)}
-    wait_ready(front, seconds=DOOR_START_S)
+    pids = {front.name: s.start(procs, front)}
+    s.wait_ready(front, seconds=DOOR_START_S)
     answers = [get(front.url) for _ in range(3)]
     status, content_type, body = answers[-1]
     if status != 200 or answers[1] != answers[2]:
@@ -171,8 +165,8 @@ def pages(
     entrants = [front, stage.bare("bare", page_path=path, body=body, content_type=content_type),
                 static]  # fmt: skip
     for c in entrants[1:]:
-        pids[c.name] = start(procs, c)
-        wait_ready(c)
+        pids[c.name] = s.start(procs, c)
+        s.wait_ready(c)
     _identical(entrants, body, content_type)
     wall = wallclock(entrants, pids, seconds=seconds, rounds=rounds)
     _identical(entrants, body, content_type)
@@ -221,9 +215,9 @@ def _hit_run(
     """`door`: whose log tells how long its start-up fill took (None: not this run's)."""
     log = door.log.read_text(errors="replace") if door and door.log else ""
     samples = run.records
-    seconds = max((s.due for s in samples), default=0.0)
-    errors = sum(s.status != 200 for s in samples)
-    kinds = Counter(s.kind for s in samples)
+    seconds = max((r.due for r in samples), default=0.0)
+    errors = sum(r.status != 200 for r in samples)
+    kinds = Counter(r.kind for r in samples)
     return HitRun(name, seconds, kinds, errors, found, community, fill_seconds(log))
 
 
@@ -234,8 +228,8 @@ def hits(
     `replica_requests` requests with the community site down."""
     stage.community_requests(reset=True)
     warm = stage.door("mixed", max_age_s=HIT_MAX_AGE_S)
-    pid = start(stage.procs, warm)
-    wait_ready(warm, seconds=DOOR_START_S)
+    pid = s.start(stage.procs, warm)
+    s.wait_ready(warm, seconds=DOOR_START_S)
     filled = lookups(warm)
     fill = _hit_run("warm front door: start-up fill", Run(), filled,
                     stage.community_requests(), warm)  # fmt: skip
@@ -249,7 +243,7 @@ def hits(
     stage.community("down")
     stage.community_requests(reset=True)
     replica = stage.door("replica", max_age_s=HIT_MAX_AGE_S)
-    pid = start(stage.procs, replica)
+    pid = s.start(stage.procs, replica)
     try:
         wait_http(f"{replica.base}/healthz", what="bench", seconds=DOOR_START_S)
         plan = Plan(seconds=60.0, max_requests=replica_requests, concurrency=16, pick="mixed",
@@ -285,10 +279,10 @@ def outage(
     paced load of bulletin pages, Redis killed `before` s in and restarted `during` s
     later, `after` s more."""
     front = stage.door("outage")
-    pid = start(stage.procs, front)
+    pid = s.start(stage.procs, front)
     total, cuts = before + during + after, (before, before + during)
     try:
-        wait_ready(front, seconds=DOOR_START_S)
+        s.wait_ready(front, seconds=DOOR_START_S)
         paths = tuple(("bulletin", f"/help/bulletins/{t.id}") for t in stage.seed.topics)
         run_load(front.base, Plan(seconds=60.0, max_requests=len(paths), concurrency=8,
                                   paths=paths))  # fmt: skip

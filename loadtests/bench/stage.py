@@ -18,9 +18,7 @@ from typing import Any
 from loadtests.spike import readings
 from sims.harness import frontdoor
 from sims.harness.ports import fetch, free_port, wait_http, wait_text
-from sims.harness.procs import Processes, pinned
-
-__all__ = ["Processes", "pinned"]  # the benches' shared names, from the harness
+from sims.harness.procs import Processes
 
 PAGE = (b"<!doctype html><title>Router setup</title>" + b"<p>Step by step help.</p>" * 160)[:4096]
 PAGE_PATH = "/support/router/setup"
@@ -31,6 +29,7 @@ BARE_DROP = "bare aiohttp proxy, dropping headers"
 BARE_FORWARD = "bare aiohttp proxy, forwarding headers"
 BASELINES = (BARE_DROP, BARE_FORWARD)
 BARE_SCRIPT = str(Path(__file__).with_name("bare.py"))
+RESULTS = Path(__file__).parents[1] / "results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +56,9 @@ class Contender:
         """GET `path` (/metrics, /api/v1/status) on a front door's ops listener."""
         return fetch(f"http://127.0.0.1:{self.ops_port}{path}")[2]
 
-    def metrics(self) -> readings.Samples:
-        return readings.parse(self.ops("/metrics").decode())
-
     def counter(self, name: str, *labels: str) -> dict[tuple[str, ...], float]:
         """The series of counter `name` from /metrics, by the values of `labels`."""
-        found = self.metrics().items()
+        found = readings.parse(self.ops("/metrics").decode()).items()
         return {tuple(dict(ls)[k] for k in labels): v for (n, ls), v in found if n == name}
 
 
@@ -186,12 +182,17 @@ def same_bytes(urls: list[str], expected: bytes = PAGE) -> None:
             raise SystemExit(f"bench: {url} does not serve the expected page")
 
 
-def parser(description: str | None, *, callgrind: bool = True) -> argparse.ArgumentParser:
-    """The options every wrk benchmark takes: wall-clock rounds and, if `callgrind`, the
-    instruction count. A script adds its own (--out, with its default) before parsing."""
-    p = argparse.ArgumentParser(description=(description or "").splitlines()[0])
-    p.add_argument("--seconds", type=int, default=8, help="length of one wrk run")
-    p.add_argument("--rounds", type=int, default=3, help="wrk runs per contender")
+def parser(
+    doc: str | None, out: str, *, wrk: bool = True, callgrind: bool = False
+) -> argparse.ArgumentParser:
+    """A bench's command line: `--out` (default loadtests/results/`out`); with `wrk`, the
+    wall-clock rounds; with `callgrind`, the instruction count. A script adds its own
+    options before parsing."""
+    p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    p.add_argument("--out", type=Path, default=RESULTS / out, help="markdown report")
+    if wrk:
+        p.add_argument("--seconds", type=int, default=8, help="length of one wrk run")
+        p.add_argument("--rounds", type=int, default=3, help="wrk runs per contender")
     if callgrind:
         p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
                        help="also count Ir per request under callgrind (default: on)")  # fmt: skip

@@ -1,18 +1,28 @@
 """The customer mix: one `FastHttpUser` whose weighted tasks are what customers do (the
 table in loadtests/README.md). Every answer is checked (`catch_response`, rules in
 `checks.py`). The self-help redirect is followed by hand, its target checked before
-anything is fetched; votes are not followed (the page behind is a bulletin page)."""
+anything is fetched; votes are not followed (the page behind is a bulletin page).
+
+`SpikeShape`, the `LoadTestShape`: users over time from `profile.Profile`, and the
+outage, switched through the call-center simulators' admin API at the profile's times.
+The switches run in their own timers (greenlets: locust has monkey-patched threading),
+scheduled when the shape starts: locust calls `tick` about once a second and may call it
+late, and the outage has to start at a known time. The time recorded for a switch is
+when its first request was sent, so that an answer completed before it cannot have seen
+the outage (`profile.expect`)."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import random
+import threading
 import time
 import uuid
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from locust import FastHttpUser, task
+from locust import FastHttpUser, LoadTestShape, task
 from locust.contrib.fasthttp import ResponseContextManager
 
 from loadtests.spike import checks
@@ -20,7 +30,10 @@ from loadtests.spike.checks import SELF_HELP, Verdict
 from loadtests.spike.hooks import settle
 from loadtests.spike.profile import PACE_S, expect, next_start
 from loadtests.spike.state import RUN
+from sims.harness.ports import post
 
+log = logging.getLogger("spike.shape")
+SWITCH_TIMEOUT_S: Final = 5.0
 # Request class (slo.toml [latency.<class>]) -> (method, locust name).
 NAMES: Final = {
     "support": ("GET", "/support/[topic]"),
@@ -48,10 +61,7 @@ def _settle(resp: ResponseContextManager, verdict: Verdict) -> None:
 
 
 def _header(resp: ResponseContextManager, name: str) -> str | None:
-    headers = resp.headers
-    if headers is None:
-        return None
-    value = headers.get(name)
+    value = None if resp.headers is None else resp.headers.get(name)
     return None if value is None else str(value)
 
 
@@ -63,12 +73,13 @@ def customer_address(n: int) -> str:
     return f"198.{18 + (n >> 16) % 2}.{(n >> 8) & 255}.{n & 255}"
 
 
-class Customer(FastHttpUser):
-    """One customer; several hundred of them make the load (profile.py). Each comes from
-    an address of its own, as customers do behind a load balancer: the front door
-    trusts 127.0.0.1 as its proxy (stack.py) and reads X-Forwarded-For, so
-    per-client limits and counted-once views and votes (issue 14) apply per customer."""
+class Addressed(FastHttpUser):
+    """A customer (here and in the soak) from an address of its own, as customers come
+    behind a load balancer: the front door trusts 127.0.0.1 as its proxy (stack.py) and
+    reads X-Forwarded-For, so per-client limits and counted-once views and votes (issue
+    14) apply per customer."""
 
+    abstract = True
     network_timeout = 10.0
     connection_timeout = 5.0
     max_retries = 0  # a retried request would hide a failure from the count
@@ -77,6 +88,10 @@ class Customer(FastHttpUser):
         # Read by FastHttpUser.__init__ for every request of this user's client.
         self.default_headers = {"X-Forwarded-For": customer_address(next(_ADDRESSES))}
         super().__init__(environment)
+
+
+class Customer(Addressed):
+    """One customer of the spike; several hundred of them make the load (profile.py)."""
 
     def on_start(self) -> None:
         self.rng = random.Random()
@@ -178,3 +193,49 @@ class Customer(FastHttpUser):
             _settle(resp, verdict)
         if verdict.ok and isinstance(ticket, str):
             RUN.tickets.add(ticket)
+
+
+def switch_call_centers(mode: str) -> None:
+    """POST `{"mode": mode}` to every call center's control API; note when and how."""
+    config = RUN.need_config()
+    sent = RUN.now()
+    if mode == "down":
+        RUN.down_at = sent
+    else:
+        RUN.up_at = sent
+    for name, control in config.controls.items():
+        try:
+            post(f"{control}/_sim/mode", {"mode": mode}, timeout=SWITCH_TIMEOUT_S)
+        except OSError as exc:
+            RUN.switch_problems.append(f"{name} {mode} at {sent:.1f} s: {exc}")
+            log.error("could not switch call center %s %s: %s", name, mode, exc)  # noqa: TRY400
+    log.info("call centers switched %s at %.2f s", mode, sent)
+
+
+class SpikeShape(LoadTestShape):
+    """Warm-up, baseline, outage and 1.5x spike, recovery, baseline (profile.py)."""
+
+    warm = False
+
+    def tick(self) -> tuple[int, float] | None:
+        config = RUN.need_config()
+        run_time: float = time.perf_counter() - self.start_time  # get_run_time(), typed
+        if RUN.t0 is None:
+            RUN.t0 = time.monotonic() - run_time
+            profile = config.profile
+            for at, mode in ((profile.down_at, "down"), (profile.up_at, "up")):
+                timer = threading.Timer(max(0.0, at - run_time), switch_call_centers, (mode,))
+                timer.daemon = True
+                timer.start()
+        if not self.warm and run_time >= config.profile.warm_up_end:
+            # Locust's numbers (report, CSV, the gate's percentiles) start after the
+            # warm-up: its connection storm is the load generator's, not the customers'.
+            # The timeline keeps it, and errors are counted over the whole run.
+            self.warm = True
+            if self.runner is not None:
+                self.runner.stats.reset_all()
+                log.info("warm-up over at %.1f s: locust's stats reset", run_time)
+        target = config.profile.target(run_time)
+        if target is None:
+            RUN.completed = True
+        return target

@@ -11,6 +11,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 
@@ -34,46 +35,32 @@ def plot(out: Path) -> Path:
     fig, axes = plt.subplots(5, 1, sharex=True, figsize=(12, 13), constrained_layout=True)
     rate, latency, errors, sent, cpu = axes
 
-    rate.plot(t, _column(rows, "requests"), color="#1f77b4", label="requests/s")
-    rate.set_ylabel("requests/s")
+    def lines(ax: Any, ylabel: str, *series: tuple[str, str, str, str]) -> None:
+        """(column, color, line style, label) each."""
+        for key, color, style, label in series:
+            ax.plot(t, _column(rows, key), color=color, linestyle=style, label=label)
+        ax.set_ylabel(ylabel)
+
+    lines(rate, "requests/s", ("requests", "#1f77b4", "-", "requests/s"))
     users = rate.twinx()
     users.plot(t, _column(rows, "users"), color="#7f7f7f", linestyle="--", label="users")
     users.set_ylabel("users")
-    rate.legend(loc="upper left")
     users.legend(loc="upper right")
-
-    latency.plot(t, _column(rows, "p50_ms"), color="#2ca02c", label="p50")
-    latency.plot(t, _column(rows, "p95_ms"), color="#ff7f0e", label="p95")
-    latency.plot(t, _column(rows, "p99_ms"), color="#d62728", label="p99")
     latency.set_yscale("log")
-    latency.set_ylabel("latency, ms (per second, all requests)")
-    latency.legend(loc="upper left")
-
-    errors.plot(t, _column(rows, "failures"), color="#d62728", label="failed checks/s")
-    errors.plot(t, _column(rows, "server_errors"), color="#000000", linestyle=":",
-                label="5xx or no answer/s")  # fmt: skip
-    errors.set_ylabel("errors/s")
+    lines(latency, "latency, ms (per second, all requests)", ("p50_ms", "#2ca02c", "-", "p50"),
+          ("p95_ms", "#ff7f0e", "-", "p95"), ("p99_ms", "#d62728", "-", "p99"))  # fmt: skip
+    lines(errors, "errors/s", ("failures", "#d62728", "-", "failed checks/s"),
+          ("server_errors", "#000000", ":", "5xx or no answer/s"))  # fmt: skip
     errors.set_ylim(bottom=0, top=max(1.0, *(_column(rows, "failures") or [0.0])) * 1.2)
-    errors.legend(loc="upper left")
-
-    sent.stackplot(
-        t,
-        _column(rows, "to_primary"),
-        _column(rows, "to_backup"),
-        _column(rows, "to_self_help"),
-        labels=["call center primary", "call center backup", "self-help (303)"],
-        colors=["#1f77b4", "#9467bd", "#2ca02c"],
-    )
+    sent.stackplot(t, *(_column(rows, k) for k in ("to_primary", "to_backup", "to_self_help")),
+                   labels=["call center primary", "call center backup", "self-help (303)"],
+                   colors=["#1f77b4", "#9467bd", "#2ca02c"])  # fmt: skip
     sent.set_ylabel("/support arrivals/s")
-    sent.legend(loc="upper left")
-
-    cpu.plot(t, _column(rows, "locust_cpu"), color="#8c564b", label="locust (load generator)")
-    cpu.plot(t, _column(rows, "door_cpu"), color="#1f77b4", label="front door")
+    lines(cpu, "CPU, % of one core", ("locust_cpu", "#8c564b", "-", "locust (load generator)"),
+          ("door_cpu", "#1f77b4", "-", "front door"))  # fmt: skip
     cpu.axhline(90, color="#8c564b", linestyle=":", linewidth=1, label="locust's CPU warning")
-    cpu.set_ylabel("CPU, % of one core")
     cpu.set_ylim(0, 110)
     cpu.set_xlabel("seconds since start")
-    cpu.legend(loc="upper left")
 
     down, up = events.get("down_at"), events.get("up_at")
     end = float(events["profile"]["end"])
@@ -88,6 +75,7 @@ def plot(out: Path) -> Path:
         for when, held in events.get("stalls", []):  # locust itself was held up
             ax.axvspan(when, when + held, color="#444444", alpha=0.25, lw=0)
         ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
     for name, start, stop in events["phases"]:
         rate.annotate(name, xy=((start + stop) / 2, 1.0), xycoords=("data", "axes fraction"),
                       ha="center", va="bottom", fontsize=8)  # fmt: skip

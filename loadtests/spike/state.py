@@ -35,23 +35,16 @@ class RunConfig:
     slo: Slo
     drain_s: float  # how long the gate waits for callbacks to be delivered
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, default=str)
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, default=str) + "\n")
 
     @classmethod
-    def from_json(cls, text: str) -> RunConfig:
-        doc = json.loads(text)
+    def read(cls, path: Path) -> RunConfig:
+        doc = json.loads(path.read_text())
         slo = dict(doc["slo"])
         slo["latency"] = {k: Latency(**v) for k, v in slo["latency"].items()}
         return cls(**doc | {"profile": Profile(**doc["profile"]), "out": Path(doc["out"]),
                             "slo": Slo(**slo), "drain_s": float(doc["drain_s"])})  # fmt: skip
-
-    def write(self, path: Path) -> None:
-        path.write_text(self.to_json() + "\n")
-
-    @classmethod
-    def read(cls, path: Path) -> RunConfig:
-        return cls.from_json(path.read_text())
 
 
 ZIPF_S = 1.1  # bulletin popularity: rank r gets 1/r^s of the reads (a few get most hits)
@@ -66,9 +59,12 @@ class Catalog:
     cum_weights: list[float] = field(default_factory=list)
 
     @classmethod
-    def zipf(cls, ids: list[int], *, s: float = ZIPF_S, seed: int = 7) -> Catalog:
+    def zipf(
+        cls, ids: list[int], *, s: float = ZIPF_S, rng: random.Random | None = None
+    ) -> Catalog:
+        """`ids` shuffled by `rng` (default: seeded), rank r weighing 1/r^s."""
         shuffled = list(ids)
-        random.Random(seed).shuffle(shuffled)
+        (rng or random.Random(7)).shuffle(shuffled)
         weights = [1 / (rank**s) for rank in range(1, len(shuffled) + 1)]
         return cls(ids=shuffled, cum_weights=list(itertools.accumulate(weights)))
 

@@ -100,16 +100,12 @@ class Recorder:
         for phase, start, end in profile.phases():
             span = range(math.ceil(start), math.ceil(end))
             for cls in ("all", *classes):
-                values: list[float] = []
-                failed = 0
-                for s in span:
-                    if cls == "all":
-                        values += self.latencies.get(s, ())
-                        failed += self.failures[s]
-                    else:
-                        values += self.by_class.get((s, cls), ())
-                        failed += self.class_failures[s, cls]
-                values.sort()
+                if cls == "all":
+                    values = sorted(v for s in span for v in self.latencies.get(s, ()))
+                    failed = sum(self.failures[s] for s in span)
+                else:
+                    values = sorted(v for s in span for v in self.by_class.get((s, cls), ()))
+                    failed = sum(self.class_failures[s, cls] for s in span)
                 out.append(PhaseStats(
                     phase=phase.value, cls=cls, requests=len(values), failures=failed,
                     rate=len(values) / max(end - start, 1e-9),
