@@ -72,14 +72,11 @@ class SoakCustomer(Addressed):
 
     @task(8)
     def vote(self) -> None:
-        with self.client.post(
-            f"/help/bulletins/{self._bulletin()}/vote",
-            data="helpful=yes" if self.rng.random() < 0.8 else "helpful=no",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            name="/help/bulletins/[id]/vote",
-            allow_redirects=False,
-            catch_response=True,
-        ) as r:
+        path = f"/help/bulletins/{self._bulletin()}/vote"
+        form = "helpful=yes" if self.rng.random() < 0.8 else "helpful=no"
+        with self.client.post(path, data=form, name="/help/bulletins/[id]/vote",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"},
+                              allow_redirects=False, catch_response=True) as r:  # fmt: skip
             settle(r, ok=r.status_code == 303, reason=f"{r.status_code}")
 
     @task(5)

@@ -156,12 +156,11 @@ def _method(*rows: tuple[str, object]) -> list[str]:
 
 
 def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
-    lines = ["# Proxy path: front door against bare aiohttp proxies and nginx", ""]
-    lines += wallclock_table(wall, plan, reference=nginx.NGINX_PROXY)
+    lines = ["# Proxy path: front door against bare aiohttp proxies and nginx", "",
+             *wallclock_table(wall, plan, reference=nginx.NGINX_PROXY)]  # fmt: skip
     if ir is not None:
         lines += ["", *instructions_table(ir, plan)]
-    lines += ["", *_method()]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *_method()])
 
 
 # -- self-help ----------------------------------------------------------------------------

@@ -132,7 +132,8 @@ def run_load(base: str, plan: Plan, *, events: Sequence[Event] = ()) -> Run:
                 "--host", base, "-u", str(plan.concurrency), "-r", str(plan.concurrency),
                 "--run-time", f"{math.ceil(plan.seconds + plan.patience * 2 + 10)}s",
                 "--only-summary", "--exit-code-on-error", "0", "--loglevel", "WARNING"]  # fmt: skip
-        locust = spawn(argv, core=SIDE_CORE, log=log, env=_env(plan_file))
+        env = clean_env({PLAN_ENV: str(plan_file), "PYTHONPATH": str(ROOT)})
+        locust = spawn(argv, core=SIDE_CORE, log=log, env=env)
         try:
             t0 = _wait_t0(Path(f"{out}.t0"), locust, log)
             threads = [threading.Thread(target=_fire, args=(e, t0, run), name=f"event-{e.what}")
@@ -148,10 +149,6 @@ def run_load(base: str, plan: Plan, *, events: Sequence[Event] = ()) -> Run:
             raise StartError(f"locust wrote no records:\n{log.read_text(errors='replace')[-2000:]}")
         run.records = sorted((Record(*r) for r in json.loads(out.read_text())), key=lambda r: r.due)
     return run
-
-
-def _env(plan_file: Path) -> dict[str, str]:
-    return clean_env({PLAN_ENV: str(plan_file), "PYTHONPATH": str(ROOT)})
 
 
 def _wait_t0(

@@ -140,18 +140,14 @@ def _run(profile: Profile, slo: Slo, stage: Path, workdir: Path, *, drain_s: flo
     door_core, locust_core = cores()
     try:
         with stack(workdir, logs, door_core=door_core, side_core=locust_core) as st:
-            pins = (
-                "not pinned (one core)"
-                if door_core is None
-                else f"front door on core {door_core}; locust, Redis and the simulators on "
-                f"core {locust_core}"
-            )
+            pins = "not pinned (one core)"
+            if door_core is not None:
+                pins = (f"front door on core {door_core}; locust, Redis and the simulators on "
+                        f"core {locust_core}")  # fmt: skip
             print(f"spike: stack up, front door {st.base_url}; {pins}", flush=True)
-            config = RunConfig(
-                profile=profile, host=st.base_url, ops=st.ops_url, controls=st.controls,
-                door_pid=st.door_pid,
-                out=stage, slo=slo, drain_s=drain_s,
-            )  # fmt: skip
+            config = RunConfig(profile=profile, host=st.base_url, ops=st.ops_url,
+                               controls=st.controls, door_pid=st.door_pid, out=stage, slo=slo,
+                               drain_s=drain_s)  # fmt: skip
             run_file = stage / "run.json"
             config.write(run_file)
             shutil.copy(st.config, stage / "switchboard.toml")

@@ -13,6 +13,7 @@ the outage (`profile.expect`)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
@@ -106,18 +107,15 @@ class Customer(Addressed):
     @task(30)
     def arrive(self) -> None:
         topic = self.rng.choices(TOPICS, TOPIC_WEIGHTS)[0]
-        _, name = NAMES["support"]
-        with self.client.get(
-            f"/support/{topic}", name=name, allow_redirects=False, catch_response=True
-        ) as resp:
+        name = NAMES["support"][1]
+        with self.client.get(f"/support/{topic}", name=name, allow_redirects=False,
+                             catch_response=True) as resp:  # fmt: skip
+            expected = expect(RUN.now(), down_at=RUN.down_at, up_at=RUN.up_at)
             verdict = checks.check_support(
-                status=resp.status_code,
-                location=_header(resp, "Location"),
-                served_by=_header(resp, "X-Served-By"),
-                body=resp.text or "",
-                topic=topic,
-                expected=expect(RUN.now(), down_at=RUN.down_at, up_at=RUN.up_at),
-            )
+                status=resp.status_code, location=_header(resp, "Location"),
+                served_by=_header(resp, "X-Served-By"), body=resp.text or "", topic=topic,
+                expected=expected,
+            )  # fmt: skip
             _settle(resp, verdict)
         if verdict.destination is not None:
             RUN.recorder.destination(RUN.now(), verdict.destination)
@@ -154,41 +152,27 @@ class Customer(Addressed):
     def vote(self) -> None:
         bulletin = RUN.catalog.pick(self.rng)
         helpful = "yes" if self.rng.random() < 0.8 else "no"
-        _, name = NAMES["vote"]
-        with self.client.post(
-            f"/help/bulletins/{bulletin}/vote",
-            data=f"helpful={helpful}",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            name=name,
-            allow_redirects=False,
-            catch_response=True,
-        ) as resp:
-            verdict = checks.check_redirect(
-                status=resp.status_code,
-                location=_header(resp, "Location"),
-                target=f"/help/bulletins/{bulletin}?voted=1",
-            )
-            _settle(resp, verdict)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        with self.client.post(f"/help/bulletins/{bulletin}/vote", data=f"helpful={helpful}",
+                              headers=form, name=NAMES["vote"][1], allow_redirects=False,
+                              catch_response=True) as resp:  # fmt: skip
+            target = f"/help/bulletins/{bulletin}?voted=1"
+            location = _header(resp, "Location")
+            _settle(resp, checks.check_redirect(status=resp.status_code, location=location,
+                                                target=target))  # fmt: skip
 
     @task(1)
     def ask_callback(self) -> None:
         topic = self.rng.choices(TOPICS, TOPIC_WEIGHTS)[0]
         key = uuid.uuid4().hex
-        _, name = NAMES["callback"]
         body = {"name": f"Customer {key[:8]}", "phone": PHONE, "topic": topic}
-        with self.client.post(
-            "/help/callbacks",
-            json=body,
-            headers={"Idempotency-Key": f"spike-{key}"},
-            name=name,
-            catch_response=True,
-        ) as resp:
+        with self.client.post("/help/callbacks", json=body, name=NAMES["callback"][1],
+                              headers={"Idempotency-Key": f"spike-{key}"},
+                              catch_response=True) as resp:  # fmt: skip
             ticket: object = None
             if resp.status_code == 202:
-                try:
+                with contextlib.suppress(ValueError):
                     ticket = resp.json().get("ticket")
-                except ValueError:
-                    ticket = None
             verdict = checks.check_callback(status=resp.status_code, ticket=ticket)
             _settle(resp, verdict)
         if verdict.ok and isinstance(ticket, str):

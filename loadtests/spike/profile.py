@@ -85,9 +85,7 @@ class Profile:
         if t >= self.end:
             return None
         base, spike = self.baseline_users, self.spike_users
-        if t < self.warm_up_end:
-            return base, base / self.warm_up_end
-        if t < self.down_at:
+        if t < self.down_at:  # warm-up and baseline
             return base, base / self.warm_up_end
         if t < self.spike_end:
             return spike, (spike - base) / max(self.rise_end - self.down_at, 1.0)
