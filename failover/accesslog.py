@@ -3,7 +3,7 @@ line (JSON by default: `kernel/logs.py`), with the request id the customer and t
 call center also see.
 
 Off by default (`[server] access_log`): a line per request costs about 17 us in JSON
-(the record, json.dumps and the write; `loadtests/bench_accesslog.py` at 2b83a8d, measured
+(the record, json.dumps and the write; `loadtests/bench_accesslog.py` at d85a737, measured
 2026-12-05 on the 2-core dev machine, best of 5), about 10% of a proxied request at the
 5,900 req/s measured for it (loadtests/results/proxy.md), and most deployments log at
 the load balancer already. Turn it
