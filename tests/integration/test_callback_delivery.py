@@ -54,7 +54,9 @@ async def answering(statuses: list[int]) -> AsyncIterator[tuple[str, list[web.Re
         yield url, seen
 
 
-async def deliver(url: str, *, limit: float = 1.0) -> Outcome:
+async def deliver(url: str, *, limit: float = 5.0) -> Outcome:
+    """One delivery; `limit` bounds each try (a limit, not a wait: generous so that on a
+    loaded machine no answered POST times out and is tried again)."""
     async with aiohttp.ClientSession() as session:
         client = CallbackClient(session, {"a": url}, timeout=limit, wait_max=0.01)
         return await client.deliver("a", ENTRY)
@@ -146,20 +148,24 @@ async def test_a_post_answered_after_its_timeout_is_sent_again_and_reported() ->
     reports each retry, which is what switchboard_callback_delivery_failures_total
     {kind="retried"} counts."""
     keys: list[str] = []
+    never = asyncio.Event()  # the first answer waits for it: set only when the test ends
 
-    async def slow_first(request: web.Request) -> web.Response:
+    async def late_first(request: web.Request) -> web.Response:
         keys.append(request.headers["Idempotency-Key"])
         if len(keys) == 1:
-            await asyncio.sleep(0.5)
+            await never.wait()  # answered after the timeout, whatever the machine's speed
         return web.json_response({}, status=201)
 
     retries: list[None] = []
-    async with serving(slow_first) as url, aiohttp.ClientSession() as session:
+    async with serving(late_first) as url, aiohttp.ClientSession() as session:
         client = CallbackClient(
-            session, {"a": url}, timeout=0.1, wait_max=0.01,
+            session, {"a": url}, timeout=1.0, wait_max=0.01,
             on_retry=lambda: retries.append(None),
         )  # fmt: skip
-        assert await client.deliver("a", ENTRY) == Delivered(201)
+        try:
+            assert await client.deliver("a", ENTRY) == Delivered(201)
+        finally:
+            never.set()  # lets the first handler end before the server is cleaned up
     assert keys == ["k1", "k1"]
     assert len(retries) == 1
 
