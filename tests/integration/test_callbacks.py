@@ -27,8 +27,8 @@ CALLBACK_CONFIG = """
 rate_per_s = 2000.0
 burst = 50
 max_attempts = 3
-delivery_timeout_ms = 300
-reclaim_idle_ms = 1000
+delivery_timeout_ms = 1000
+reclaim_idle_ms = 3000
 # These tests send hundreds of callbacks from one address (127.0.0.1) to test delivery;
 # per-client limits have their own tests (tests/attacks/test_limits_*.py).
 [limits]

@@ -40,8 +40,8 @@ CALLBACKS_CONFIG = """
 [callbacks]
 rate_per_s = 2000.0
 burst = 50
-delivery_timeout_ms = 300
-reclaim_idle_ms = 1000
+delivery_timeout_ms = 1000
+reclaim_idle_ms = 3000
 replica_ack_timeout_ms = 300
 [limits]
 callbacks_burst = 100000
