@@ -10,9 +10,11 @@ mapped to its request by the ticket in its body.
 
 "Delivered exactly once" means: one non-duplicate POST per ticket, none missing, none
 extra. Duplicate POSTs (the call center answers 200 and keeps one) are counted apart:
-the design allows one only for an entry whose POST reached the call center and was not
-acked (the front door died first, or Redis refused the ack, logged "cannot ack"), and
-the tests predict that number exactly. Run with `-s` to see the figures.
+the design allows one for an entry whose POST reached the call center and was not acked
+(the front door died first, or Redis refused the ack, logged "cannot ack"), and the
+tests expect each of those; delivery is at least once, so a POST answered after
+`delivery_timeout_ms` (a slow machine) may add one more, never more than the front
+doors' failed POSTs (`retried`, `unreachable`) explain. Run with `-s` to see the figures.
 """
 
 from __future__ import annotations
@@ -184,6 +186,28 @@ def failed_acks(*doors: FrontDoorProcess) -> int:
     return sum(door.output().count("cannot ack") for door in doors)
 
 
+RESENT: Final = ("retried", "unreachable")
+
+
+async def resent(session: aiohttp.ClientSession, *doors: FrontDoorProcess) -> int:
+    """POSTs the front doors sent again after one that timed out or lost its connection
+    (the call center may have had it): each may be a duplicate it absorbs."""
+    total = 0.0
+    for door in doors:
+        for kind in RESENT:
+            name = f'switchboard_callback_delivery_failures_total{{kind="{kind}"}}'
+            total += await metric(session, door, name)
+    return int(total)
+
+
+def assert_duplicates_explained(sim: CallCenterSim, *, expected: int, resent: int) -> None:
+    """Each of the `expected` duplicates happened (entries that reached the call center
+    and were not acked are sent again), and any more came from POSTs sent again after
+    one that failed: at least once, never more often than failures explain."""
+    got = duplicates(sim)
+    assert expected <= got <= expected + resent, (got, expected, resent)
+
+
 def _ticket(body: Any) -> str:
     assert isinstance(body, dict), body
     ticket = body["ticket"]
@@ -276,18 +300,34 @@ async def metric(session: aiohttp.ClientSession, door: FrontDoorProcess, name: s
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Crash:
     held: frozenset[str]  # tickets the dead front door had read and not acked
+    resent: int  # its POSTs sent again after a failed one, read just before it stopped
     idle: float  # seconds the oldest of them had been held at the kill
     reached: frozenset[str]  # of those, tickets the call center had already taken
     accepted_before: int
+    posts_before: int  # POSTs the call center had recorded, duplicates included
     at: float  # monotonic
 
     def all_back(self, sim: CallCenterSim) -> bool:
         return self.held <= accepted(sim).keys()
 
 
+async def settled(sim: CallCenterSim, *, quiet: float = 0.3, within: float = 5.0) -> None:
+    """Until the call center has recorded no new POST for `quiet` s (at most `within` s):
+    bytes a stopped process had already sent have arrived, however loaded the machine."""
+    started = since = time.monotonic()
+    seen = len(sim.callbacks)
+    while time.monotonic() - since < quiet:
+        if time.monotonic() - started > within:
+            raise AssertionError(f"the call center still receiving after {within} s")
+        await asyncio.sleep(0.02)
+        if len(sim.callbacks) != seen:
+            seen, since = len(sim.callbacks), time.monotonic()
+
+
 async def crash_while_pacing(
-    door: FrontDoorProcess, consumer: str, redis: Redis, sim: CallCenterSim, n: int
-) -> Crash:
+    door: FrontDoorProcess, consumer: str, redis: Redis, sim: CallCenterSim, n: int, *,
+    session: aiohttp.ClientSession,
+) -> Crash:  # fmt: skip
     """Once at least 2 callbacks were taken, every answer so far acked and `door` holds an
     entry (it is asleep in the pacer): stop it dead, see what it held and whether that
     had reached the call center, then SIGKILL it."""
@@ -299,19 +339,24 @@ async def crash_while_pacing(
         return bool(await held_by(redis, consumer))
 
     await wait_for(pacing, within=10, what=f"{consumer} to hold an entry while pacing")
+    # Asleep in the pacer: a POST it starts now cannot time out and be sent again before
+    # the next line stops it.
+    resent_before = await resent(session, door)
     door.freeze()
     # Whatever it had sent before it stopped now reaches the call center, or never will.
-    await asyncio.sleep(0.2)
+    await settled(sim)
     held = await held_by(redis, consumer)
-    took = accepted(sim)
+    took, posts = accepted(sim), len(sim.callbacks)
     await door.kill()
     assert held, f"{consumer} held nothing when killed: the test proves nothing"
     tickets = frozenset(h.ticket for h in held.values())
     return Crash(
         held=tickets,
+        resent=resent_before,
         idle=max(h.idle for h in held.values()),
         reached=tickets & took.keys(),
         accepted_before=sum(took.values()),
+        posts_before=posts,
         at=time.monotonic(),
     )
 
@@ -338,7 +383,7 @@ async def test_a_front_door_killed_between_read_and_ack_resumes_its_entries_unde
         await a.wait_ready(session)
         tickets = await ask_for_callbacks(session, a, N_PACED, prefix="resume")
         await callcenter.set_mode("up")
-        crash = await crash_while_pacing(a, "fd-a", redis, callcenter, N_PACED)
+        crash = await crash_while_pacing(a, "fd-a", redis, callcenter, N_PACED, session=session)
 
         again = await doors.restart(a)  # same config: consumer "fd-a"
         await again.wait_ready(session)
@@ -351,9 +396,12 @@ async def test_a_front_door_killed_between_read_and_ack_resumes_its_entries_unde
 
         assert_each_accepted_once(callcenter, tickets)
         # Its own pending entries come back first: the next POST is what it held.
-        first_after = callcenter.callbacks[crash.accepted_before]
+        first_after = callcenter.callbacks[crash.posts_before]
         assert _ticket(first_after.body) in crash.held
-        assert duplicates(callcenter) == len(crash.reached) + failed_acks(a, again)
+        assert_duplicates_explained(
+            callcenter, expected=len(crash.reached) + failed_acks(a, again),
+            resent=crash.resent + await resent(session, again),
+        )  # fmt: skip
         report("same consumer restarted", callcenter, crash,
                f"they went out {resumed:.2f} s after it was ready again", took)  # fmt: skip
     finally:
@@ -373,7 +421,7 @@ async def test_a_front_door_killed_between_read_and_ack_has_its_entries_reclaime
         await asyncio.gather(a.wait_ready(session), b.wait_ready(session))
         tickets = await ask_for_callbacks(session, a, N_PACED, prefix="reclaim")
         await callcenter.set_mode("up")  # both replicas deliver
-        crash = await crash_while_pacing(a, "fd-a", redis, callcenter, N_PACED)
+        crash = await crash_while_pacing(a, "fd-a", redis, callcenter, N_PACED, session=session)
 
         # A is not restarted: B takes over what it held once idle for reclaim_idle.
         await wait_for(lambda: crash.all_back(callcenter), within=10,
@@ -385,7 +433,10 @@ async def test_a_front_door_killed_between_read_and_ack_has_its_entries_reclaime
         await wait_for(lambda: queue_is_drained(redis), within=3, what="the queue to drain")
 
         assert_each_accepted_once(callcenter, tickets)
-        assert duplicates(callcenter) == len(crash.reached) + failed_acks(a, b)
+        assert_duplicates_explained(
+            callcenter, expected=len(crash.reached) + failed_acks(a, b),
+            resent=crash.resent + await resent(session, b),
+        )  # fmt: skip
         assert "took over" in b.output(), b.output()
         assert await held_by(redis, "fd-a") == {}
         # Not before it had been idle reclaim_idle (a live replica is never robbed).
@@ -427,7 +478,9 @@ async def test_callbacks_acknowledged_just_before_redis_is_killed_are_all_delive
                               what="every callback delivered")  # fmt: skip
         await wait_for(lambda: queue_is_drained(redis), within=3, what="the queue to drain")
         assert_each_accepted_once(callcenter, tickets)
-        assert duplicates(callcenter) == failed_acks(door)
+        assert_duplicates_explained(
+            callcenter, expected=failed_acks(door), resent=await resent(session, door)
+        )
         print(  # noqa: T201 - the figures this test exists to show (-s)
             f"\nRedis kill -9 with AOF always: {N_FAST} of {N_FAST} callbacks survived and "
             f"were delivered, all {took:.2f} s after the call center came back; duplicate "
@@ -471,7 +524,9 @@ async def test_without_aof_a_redis_kill_loses_acknowledged_callbacks_and_only_la
                            what="the callbacks asked after the restart")  # fmt: skip
             await wait_for(lambda: queue_is_drained(redis), within=3, what="the queue to drain")
             assert_each_accepted_once(callcenter, later)
-            assert duplicates(callcenter) == failed_acks(door)
+            assert_duplicates_explained(
+                callcenter, expected=failed_acks(door), resent=await resent(session, door)
+            )
             print(  # noqa: T201 - the figures this test exists to show (-s)
                 f"\nRedis kill -9 without AOF: {N_FAST} of {N_FAST} acknowledged callbacks "
                 f"lost; {len(later)} asked after the restart delivered; duplicate POSTs "
