@@ -23,12 +23,16 @@ so a frozen Redis costs one budget every few seconds, not one per request:
 
 While Redis answers, the per-process state follows its verdicts (what this process
 let through), so that when Redis stops answering (or is merely slower than the budget
-under load) a client does not get a fresh burst here on top of what it took: with one
-process the limit holds across the switch; with N replicas a client can get at most N
-times its limit while Redis is away. The pair cache also answers REPEAT without a round
-trip while Redis is fine: a customer reloading one bulletin is looked up in Redis once
-per window per replica.
-Its entries live `once` seconds from when this process learnt of them, so a pair
+under load) a client does not get a fresh burst here on top of what it took. The other
+way round too: what this process let a client through on its own is owed to Redis, and
+sent with that client's next check once Redis answers again (the script moves the
+client's TAT on by it), so that Redis does not give the same burst a second time. With
+one process the limit holds across both switches; with N replicas a client can get at
+most N times its limit while Redis is away. A check that timed out may have been
+counted in Redis all the same, and is owed again: that errs towards fewer requests.
+The pair cache also answers REPEAT without a round trip while Redis is fine: a
+customer reloading one bulletin is looked up in Redis once per window per replica. Its
+entries live `once` seconds from when this process learnt of them, so a pair
 another replica counted earlier can be held back here a little past Redis's own
 window: at most once per window, sometimes a little less often.
 
@@ -46,14 +50,13 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kernel.limits.gcra import ALLOWED, REPEAT, Outcome, Rule, Verdict, decide
+from kernel.limits.gcra import ALLOWED, REPEAT, Outcome, Verdict
+from kernel.limits.local import Item, LocalLimits, Policy
 from kernel.limits.script import LUA, Keys, script_keys, verdict_of
 
 log = logging.getLogger("switchboard.limits")
@@ -70,13 +73,6 @@ class Action(enum.StrEnum):
     CALLBACK = "callback"
     VOTE = "vote"
     VIEW = "view"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
-    rule: Rule
-    once_ms: int = 0  # > 0: a subject counts once per client in this window
-    cap: int = 0  # with once_ms: pairs remembered in Redis per window, at most
 
 
 class LimitObserver(Protocol):
@@ -96,43 +92,6 @@ class _Silent:
 
     def saturated(self, action: str) -> None:
         pass
-
-
-Item = tuple[str, int | str | None]  # (client, subject or None)
-
-
-class LocalLimits:
-    """One action's per-process state. Times are milliseconds of the monotonic clock."""
-
-    def __init__(self, policy: Policy, entries: int, timer: Callable[[], float]) -> None:
-        self.policy = policy
-        self.tats: TTLCache[str, int] = TTLCache(
-            maxsize=entries, ttl=policy.rule.horizon_ms / 1000, timer=timer
-        )
-        self.seen: TTLCache[tuple[str, int | str], bool] = TTLCache(
-            maxsize=entries, ttl=max(policy.once_ms, 1) / 1000, timer=timer
-        )
-
-    def decide(self, client: str, subject: int | str | None, now: int, limiting: bool) -> Verdict:
-        if subject is not None and (client, subject) in self.seen:
-            return REPEAT
-        verdict: Verdict = ALLOWED
-        if limiting:
-            verdict, tat = decide(self.tats.get(client), now, self.policy.rule)
-            if tat is not None:
-                self.tats[client] = tat
-        if verdict.allowed and subject is not None:
-            self.seen[(client, subject)] = True
-        return verdict
-
-    def follow(self, client: str, subject: int | str | None, verdict: Verdict, now: int) -> None:
-        """Mirror a verdict Redis gave, so that a switch to per-process decisions starts
-        from what this process has let through, not from a full burst."""
-        if verdict.allowed:
-            start = self.tats.get(client, now)
-            self.tats[client] = max(start, now) + self.policy.rule.interval_ms
-        if subject is not None and verdict.outcome in (Outcome.ALLOWED, Outcome.REPEAT):
-            self.seen[(client, subject)] = True
 
 
 class Limiter:
@@ -179,14 +138,7 @@ class Limiter:
             raise ValueError(f"{action}: a subject is needed exactly when it counts once")
         verdicts, ask = self._known(local, items)
         if ask:
-            decided = await self._redis_check(action, [items[i] for i in ask], budget)
-            now = int(self._monotonic() * 1000)
-            if decided is None:
-                self._observer.local(action, len(ask))
-                decided = [local.decide(*items[i], now, self.limiting) for i in ask]
-            else:
-                for i, verdict in zip(ask, decided, strict=True):
-                    local.follow(*items[i], verdict, now)
+            decided = await self._decide(action, local, [items[i] for i in ask], budget)
             for i, verdict in zip(ask, decided, strict=True):
                 verdicts[i] = verdict
         out = [v if v is not None else ALLOWED for v in verdicts]
@@ -196,6 +148,28 @@ class Limiter:
             elif verdict.outcome is Outcome.SATURATED:
                 self._observer.saturated(action)
         return out
+
+    async def _decide(
+        self, action: Action, local: LocalLimits, asked: list[Item], budget: float
+    ) -> list[Verdict]:
+        """Redis's verdicts (followed here), or this process's alone (owed to Redis)."""
+        local.ask(asked, +1)
+        try:
+            decided = await self._redis_check(action, asked, budget)
+        finally:
+            local.ask(asked, -1)
+        now = int(self._monotonic() * 1000)
+        if decided is not None:
+            for item, verdict in zip(asked, decided, strict=True):
+                local.follow(*item, verdict, now)
+            return decided
+        self._observer.local(action, len(asked))
+        decided = [local.decide(*item, now, self.limiting) for item in asked]
+        if self._script is not None and self.limiting:  # told to Redis when it answers
+            for (client, _), verdict in zip(asked, decided, strict=True):
+                if verdict.allowed:
+                    local.owe(client)
+        return decided
 
     def _known(
         self, local: LocalLimits, items: Sequence[Item]
@@ -225,7 +199,7 @@ class Limiter:
         failure, failed or slower than `budget` (then the caller decides locally)."""
         if self._script is None or self._monotonic() < self._redis_skip_until:
             return None
-        policy = self.policies[action]
+        policy, local = self.policies[action], self._local[action]
         args = [policy.rule.interval_ms, policy.rule.tolerance_ms, policy.once_ms, policy.cap,
                 1 if self.limiting else 0]  # fmt: skip
         out: list[Verdict] = []
@@ -234,7 +208,10 @@ class Limiter:
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start : start + CHUNK]
                     keys = script_keys(self._keys, action.value, chunk)
-                    codes = await self._script(keys=keys, args=args)
+                    debts = local.debts(chunk) if local.owed else []
+                    codes = await self._script(keys=keys, args=[*args, *debts])
+                    if debts:
+                        local.paid(chunk, debts)
                     out += [verdict_of(int(code)) for code in codes]
         except (RedisError, OSError, ValueError) as exc:  # TimeoutError is an OSError
             self._redis_failed(action, exc)

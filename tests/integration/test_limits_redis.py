@@ -193,11 +193,35 @@ async def test_with_redis_gone_and_back_limits_are_shared_again(
         assert limiter.redis_failing
     await redis_server.restart()
     await asyncio.sleep(0.25)  # past retry_after
-    # Shared again: Redis starts this client afresh, and what one takes the other sees.
+    # Shared again: Redis starts a new client afresh, and what one takes the other sees.
     assert [(await one.check(Action.CALLBACK, B)).allowed for _ in range(3)] == [True] * 3
     assert (await two.check(Action.CALLBACK, B)).outcome is Outcome.LIMITED
     assert not one.redis_failing
     assert not two.redis_failing
+    # What each let A through alone is told to Redis with A's next check: no new burst.
+    assert (await one.check(Action.CALLBACK, A)).outcome is Outcome.LIMITED
+    assert (await two.check(Action.CALLBACK, A)).outcome is Outcome.LIMITED
+
+
+async def test_requests_let_through_alone_count_in_redis_once_it_answers_again(
+    redis_client: Redis, redis_server: RedisServer
+) -> None:
+    limiter = replica(redis_client, retry_after=0.2)
+    await redis_server.kill()
+    assert [(await limiter.check(Action.CALLBACK, A)).allowed for _ in range(2)] == [True] * 2
+    await redis_server.restart()
+    await asyncio.sleep(0.25)  # past retry_after
+    # Redis, with no key for A, would give a full burst of 3: it gets the 2 owed first.
+    verdicts = [await limiter.check(Action.CALLBACK, A) for _ in range(2)]
+    assert [v.outcome for v in verdicts] == [Outcome.ALLOWED, Outcome.LIMITED]
+    assert not limiter.redis_failing
+    tat = int(await redis_client.get("sb:rl:callback:" + A) or 0)
+    now_ms = int((await redis_client.time())[0]) * 1000
+    assert tat - now_ms > 2 * 60_000  # three intervals (60 s each) on, less the time passed
+    # Paid: the debt is not sent twice (a second replica's view of A is Redis's).
+    fresh = replica(redis_client)
+    assert (await fresh.check(Action.CALLBACK, A)).outcome is Outcome.LIMITED
+    assert int(await redis_client.get("sb:rl:callback:" + A) or 0) == tat
 
 
 @pytest.mark.parametrize("limiting", [True, False])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cache.views import ViewLog
 from failover.limits_wiring import policies
 from kernel.limits.gcra import Outcome, Rule
-from kernel.limits.limiter import LocalLimits, Policy
+from kernel.limits.local import LocalLimits, Policy
 from tests.unit.test_settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
@@ -99,3 +99,27 @@ def test_bad_limits_name_the_key(tmp_path: Path) -> None:
     assert_problem(found, tmp_path, "limits.callbacks_burst", "at least 1")
     assert_problem(found, tmp_path, "limits.ipv6_prefix", "at least 32")
     assert_problem(found, tmp_path, "limits.views_per_hour", "at least 1")
+
+
+def test_checks_on_their_way_to_redis_count_as_let_through_when_deciding_alone() -> None:
+    clock, client = Clock(), "4:198.51.100.1"
+    local = LocalLimits(Policy(rule=Rule(burst=3, per_hour=30)), 100, clock)  # 120 s each
+    local.follow(client, None, local.decide(client, None, clock.ms(), True), clock.ms())
+    local.ask([(client, None)] * 2, +1)  # two more asked of Redis, no answer yet
+    refused = local.decide(client, None, clock.ms(), True)
+    assert refused.outcome is Outcome.LIMITED
+    assert 0 < refused.retry_after_ms <= 120_000  # known once those answers are
+    local.ask([(client, None)] * 2, -1)  # they came back (refused, say)
+    assert local.decide(client, None, clock.ms(), True).allowed
+
+
+def test_what_was_let_through_alone_is_owed_once_per_client_until_paid() -> None:
+    local = LocalLimits(Policy(rule=Rule(burst=3, per_hour=30)), 100, Clock())
+    a, b = "4:198.51.100.1", "4:198.51.100.2"
+    for client in (a, a, b):
+        local.owe(client)
+    items = [(a, None), (b, None), (a, None)]
+    assert local.debts(items) == [2, 1, 0]  # a's debt on its first item only
+    local.owe(a)  # let through while the check was on its way
+    local.paid(items, [2, 1, 0])
+    assert local.debts(items) == [1, 0, 0]

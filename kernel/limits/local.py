@@ -1,0 +1,104 @@
+"""One action's per-process limit state (kernel/limits/limiter.py decides when it is
+used): the TATs and counted pairs this process knows, following Redis's verdicts while
+Redis answers; the checks on their way to Redis; and what it let through alone, owed to
+Redis until its next answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from kernel.limits.gcra import ALLOWED, REPEAT, Outcome, Rule, Verdict, decide
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    rule: Rule
+    once_ms: int = 0  # > 0: a subject counts once per client in this window
+    cap: int = 0  # with once_ms: pairs remembered in Redis per window, at most
+
+
+Item = tuple[str, int | str | None]  # (client, subject or None)
+
+
+class LocalLimits:
+    """One action's per-process state. Times are milliseconds of the monotonic clock."""
+
+    def __init__(self, policy: Policy, entries: int, timer: Callable[[], float]) -> None:
+        self.policy = policy
+        self.tats: TTLCache[str, int] = TTLCache(
+            maxsize=entries, ttl=policy.rule.horizon_ms / 1000, timer=timer
+        )
+        self.seen: TTLCache[tuple[str, int | str], bool] = TTLCache(
+            maxsize=entries, ttl=max(policy.once_ms, 1) / 1000, timer=timer
+        )
+        # Checks on their way to Redis now, per client (at most the requests in flight).
+        self.asking: dict[str, int] = {}
+        # Requests let through here while Redis did not answer, per client, to be sent
+        # with its next check that reaches Redis; forgotten once they no longer matter.
+        self.owed: TTLCache[str, int] = TTLCache(
+            maxsize=entries, ttl=policy.rule.horizon_ms / 1000, timer=timer
+        )
+
+    def ask(self, items: Sequence[Item], delta: int) -> None:
+        """`delta` +1: these items' checks are on their way to Redis; -1: back."""
+        for client, _ in items:
+            left = self.asking.get(client, 0) + delta
+            if left > 0:
+                self.asking[client] = left
+            else:
+                self.asking.pop(client, None)
+
+    def owe(self, client: str) -> None:
+        self.owed[client] = self.owed.get(client, 0) + 1
+
+    def debts(self, items: Sequence[Item]) -> list[int]:
+        """Per item, its client's debt on the client's first item, else 0."""
+        out: list[int] = []
+        named: set[str] = set()
+        for client, _ in items:
+            out.append(0 if client in named else self.owed.get(client, 0))
+            named.add(client)
+        return out
+
+    def paid(self, items: Sequence[Item], debts: Sequence[int]) -> None:
+        """Redis took `debts` (as `debts()` gave them): what was owed since stays owed."""
+        for (client, _), debt in zip(items, debts, strict=True):
+            if debt:
+                left = self.owed.get(client, 0) - debt
+                if left > 0:
+                    self.owed[client] = left
+                else:
+                    self.owed.pop(client, None)
+
+    def decide(self, client: str, subject: int | str | None, now: int, limiting: bool) -> Verdict:
+        """Alone. Checks of this client still on their way to Redis count as let through
+        (they may well be): the verdict errs towards fewer requests, not more."""
+        if subject is not None and (client, subject) in self.seen:
+            return REPEAT
+        verdict: Verdict = ALLOWED
+        if limiting:
+            rule, base = self.policy.rule, self.tats.get(client)
+            verdict, tat = decide(base, now, rule)
+            extra = self.asking.get(client, 0) * rule.interval_ms
+            if tat is not None and extra:
+                ahead, _ = decide(max(base or now, now) + extra, now, rule)
+                if not ahead.allowed:  # the wait is known once those answers are
+                    wait = min(ahead.retry_after_ms, rule.interval_ms)
+                    verdict, tat = Verdict(Outcome.LIMITED, wait), None
+            if tat is not None:
+                self.tats[client] = tat
+        if verdict.allowed and subject is not None:
+            self.seen[(client, subject)] = True
+        return verdict
+
+    def follow(self, client: str, subject: int | str | None, verdict: Verdict, now: int) -> None:
+        """Mirror a verdict Redis gave, so that a switch to per-process decisions starts
+        from what this process has let through, not from a full burst."""
+        if verdict.allowed:
+            start = self.tats.get(client, now)
+            self.tats[client] = max(start, now) + self.policy.rule.interval_ms
+        if subject is not None and verdict.outcome in (Outcome.ALLOWED, Outcome.REPEAT):
+            self.seen[(client, subject)] = True
