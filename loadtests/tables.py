@@ -709,6 +709,10 @@ def index(rows: list[tuple[int, tuple[float, float], tuple[float, float]]]) -> s
     ])  # fmt: skip
 
 
+def _p99(ms: float) -> str:
+    return f"{ms:.2f}" if ms > 0 else "n/a"  # wrk gives none for pipelined requests
+
+
 def workers(
     intro: list[str], sections: list[tuple[str, list[tuple[str, list[Result]]]]],
     memory: dict[int, list[tuple[str, list[float]]]],
@@ -723,7 +727,7 @@ def workers(
         for name, r in doors:
             rps, cpu = median(x.rps for x in r), median(x.cpu_us for x in r)
             rows.append([name, f"{rps:,.0f}", f"{rps / base_rps:.2f}",
-                         f"{median(x.p99_ms for x in r):.2f}", f"{cpu:.0f}",
+                         _p99(median(x.p99_ms for x in r)), f"{cpu:.0f}",
                          f"{rps * cpu / 1e6:.2f}", f"{base_cpu / cpu:.2f}",
                          sum(x.errors for x in r)])  # fmt: skip
         head = ["", "requests/s", "x 1 worker", "p99 ms", "CPU us/request", "CPU cores used",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import http.client
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from loadtests.bench.stage import Contender, start, wait_ready
 from sims.harness.procs import Processes, family_cpu_seconds, pinned
@@ -60,11 +61,30 @@ def _find(pattern: str, out: str) -> str:
     return match.group(1)
 
 
+PIPELINE_LUA: Final = """
+init = function(args)
+  local r = {}
+  for i = 1, tonumber(args[1]) do r[i] = wrk.format(nil) end
+  batch = table.concat(r)
+end
+request = function() return batch end
+"""
+
+
 def run_wrk(
     url: str, seconds: int, *, connections: int = 32, script: Path | None = None,
-    script_args: Sequence[str] = (),
+    script_args: Sequence[str] = (), pipeline: int = 1,
 ) -> Wrk:  # fmt: skip
-    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read."""
+    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read.
+    `pipeline` > 1: that many GETs written at once on each connection (HTTP pipelining)."""
+    if pipeline > 1:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(PIPELINE_LUA)
+        try:
+            return run_wrk(url, seconds, connections=connections, script=Path(lua.name),
+                           script_args=[str(pipeline)])  # fmt: skip
+        finally:
+            Path(lua.name).unlink()
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
            *(["-s", str(script)] if script else []), url,
            *(["--", *script_args] if script_args else [])]  # fmt: skip
@@ -107,14 +127,16 @@ class Result:
 
 
 def wallclock(
-    entrants: Sequence[Contender], pids: Mapping[str, int], *, seconds: int, rounds: int
-) -> dict[str, list[Result]]:
+    entrants: Sequence[Contender], pids: Mapping[str, int], *, seconds: int, rounds: int,
+    pipeline: int = 1,
+) -> dict[str, list[Result]]:  # fmt: skip
     """Contenders already up (their pids by name): `alternate` wrk runs, each one's CPU
-    counted for the contender's pid and its child processes (nginx's worker)."""
+    counted for the contender's pid and its child processes (nginx's worker); `pipeline`:
+    as in `run_wrk`."""
 
     def one(c: Contender, _: str, length: int) -> Result:
         before = family_cpu_seconds(pids[c.name])
-        run = run_wrk(c.url, length)
+        run = run_wrk(c.url, length, pipeline=pipeline)
         cpu = family_cpu_seconds(pids[c.name]) - before
         return Result(run.rps, run.p50_ms, run.p99_ms, run.non_2xx + run.socket_errors,
                       cpu / max(run.responses, 1) * 1e6)  # fmt: skip
