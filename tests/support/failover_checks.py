@@ -79,9 +79,9 @@ async def flapping_primary_stays_unrouted(
 ) -> Counter[str]:
     """With `[routing] hold_down_ms` longer than the flap: the primary flaps every 300 ms;
     once the routing has moved to the backup (and `followed()` holds: the data plane has
-    caught up), every customer for 1.5 s is served by the backup while the primary keeps
-    flapping. How many requests the primary served before the move depends on the
-    machine's speed, so that phase is not counted."""
+    caught up), for 1.5 s the routing does not move and every customer is served by the
+    backup while the primary keeps flapping. How many requests the primary served before
+    the move depends on the machine's speed, so that phase is not counted."""
     pool = stack.pool
     await stack.centers["primary"].sim.set_mode("flap", period_ms=300)
     await wait_for(
@@ -100,8 +100,7 @@ async def flapping_primary_stays_unrouted(
     timeline = pool.snapshot().timeline
     later = timeline[changes_before:]
     assert len([e for e in later if type(e).__name__ == "HealthChange"]) >= 2  # it flapped
-    routes = [e for e in timeline if type(e).__name__ == "RouteChange"]
-    assert [getattr(r, "target", None) for r in routes] == ["primary", "backup"]
+    assert [e for e in later if type(e).__name__ == "RouteChange"] == []  # it held
     assert served["primary"] == 0, served
     assert served["backup"] >= 10, served
     return served
