@@ -23,13 +23,16 @@ so a frozen Redis costs one budget every few seconds, not one per request:
 
 While Redis answers, the per-process state follows its verdicts (what this process
 let through), so that when Redis stops answering (or is merely slower than the budget
-under load) a client does not get a fresh burst here on top of what it took. The other
-way round too: what this process let a client through on its own is owed to Redis, and
-sent with that client's next check once Redis answers again (the script moves the
-client's TAT on by it), so that Redis does not give the same burst a second time. With
-one process the limit holds across both switches; with N replicas a client can get at
-most N times its limit while Redis is away. A check that timed out may have been
-counted in Redis all the same, and is owed again: that errs towards fewer requests.
+under load) a client does not get a fresh burst here on top of what it took; deciding
+alone, it counts the client's checks still on their way to Redis as let through. The
+other way round too: for a client it let through on its own, it sends its own TAT's
+lead over now with the client's next check that reaches Redis, and the script moves
+Redis's TAT at least that far, so that Redis does not give the same burst a second
+time (a lead, not a count: sent twice, or after a check Redis did count, it changes
+nothing, and it shrinks with time as the allowance grows). So one process never lets a
+client through more than its limit across a slow or absent Redis, unless the bounded
+caches forgot the client; it may refuse a little early while checks are in flight.
+With N replicas a client can get at most N times its limit while Redis is away.
 The pair cache also answers REPEAT without a round trip while Redis is fine: a
 customer reloading one bulletin is looked up in Redis once per window per replica. Its
 entries live `once` seconds from when this process learnt of them, so a pair
@@ -168,7 +171,7 @@ class Limiter:
         if self._script is not None and self.limiting:  # told to Redis when it answers
             for (client, _), verdict in zip(asked, decided, strict=True):
                 if verdict.allowed:
-                    local.owe(client)
+                    local.let_through_alone(client)
         return decided
 
     def _known(
@@ -208,10 +211,10 @@ class Limiter:
                 for start in range(0, len(items), CHUNK):
                     chunk = items[start : start + CHUNK]
                     keys = script_keys(self._keys, action.value, chunk)
-                    debts = local.debts(chunk) if local.owed else []
-                    codes = await self._script(keys=keys, args=[*args, *debts])
-                    if debts:
-                        local.paid(chunk, debts)
+                    leads = local.leads(chunk, int(self._monotonic() * 1000)) if local.alone else []
+                    codes = await self._script(keys=keys, args=[*args, *leads])
+                    if leads:
+                        local.told(chunk)
                     out += [verdict_of(int(code)) for code in codes]
         except (RedisError, OSError, ValueError) as exc:  # TimeoutError is an OSError
             self._redis_failed(action, exc)

@@ -1,7 +1,7 @@
 """One action's per-process limit state (kernel/limits/limiter.py decides when it is
 used): the TATs and counted pairs this process knows, following Redis's verdicts while
-Redis answers; the checks on their way to Redis; and what it let through alone, owed to
-Redis until its next answer."""
+Redis answers; the checks on their way to Redis; and the clients it let through alone,
+whose lead Redis is to hear of with its next answer."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ class LocalLimits:
         )
         # Checks on their way to Redis now, per client (at most the requests in flight).
         self.asking: dict[str, int] = {}
-        # Requests let through here while Redis did not answer, per client, to be sent
-        # with its next check that reaches Redis; forgotten once they no longer matter.
-        self.owed: TTLCache[str, int] = TTLCache(
+        # Clients let through here while Redis did not answer: Redis is to hear of it
+        # with the client's next check that reaches it (their lead, below).
+        self.alone: TTLCache[str, bool] = TTLCache(
             maxsize=entries, ttl=policy.rule.horizon_ms / 1000, timer=timer
         )
 
@@ -51,27 +51,28 @@ class LocalLimits:
             else:
                 self.asking.pop(client, None)
 
-    def owe(self, client: str) -> None:
-        self.owed[client] = self.owed.get(client, 0) + 1
+    def let_through_alone(self, client: str) -> None:
+        self.alone[client] = True
 
-    def debts(self, items: Sequence[Item]) -> list[int]:
-        """Per item, its client's debt on the client's first item, else 0."""
+    def leads(self, items: Sequence[Item], now: int) -> list[int]:
+        """Per item, for a client let through alone, how far ahead of `now` its TAT here
+        is (ms; the script moves Redis's TAT at least that far): on the client's first
+        item, else 0. A lead, not a count: sent twice it changes nothing, and it shrinks
+        as time passes, as the limit's own allowance grows."""
         out: list[int] = []
         named: set[str] = set()
         for client, _ in items:
-            out.append(0 if client in named else self.owed.get(client, 0))
+            lead = 0
+            if client not in named and client in self.alone:
+                lead = max(0, self.tats.get(client, now) - now)
+            out.append(lead)
             named.add(client)
         return out
 
-    def paid(self, items: Sequence[Item], debts: Sequence[int]) -> None:
-        """Redis took `debts` (as `debts()` gave them): what was owed since stays owed."""
-        for (client, _), debt in zip(items, debts, strict=True):
-            if debt:
-                left = self.owed.get(client, 0) - debt
-                if left > 0:
-                    self.owed[client] = left
-                else:
-                    self.owed.pop(client, None)
+    def told(self, items: Sequence[Item]) -> None:
+        """Redis took these clients' leads."""
+        for client, _ in items:
+            self.alone.pop(client, None)
 
     def decide(self, client: str, subject: int | str | None, now: int, limiting: bool) -> Verdict:
         """Alone. Checks of this client still on their way to Redis count as let through

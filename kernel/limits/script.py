@@ -19,9 +19,9 @@ window before it that have not expired yet).
 Time is Redis's own (TIME): replicas whose clocks disagree still share one clock for
 a shared limit. Per item, in order (items of one call may name the same client):
 
-0. the item's debt (requests this process let through on its own while Redis did not
-   answer, kernel/limits/limiter.py) moves the client's TAT on by that many intervals,
-   whatever the verdict: they were served;
+0. the item's lead (ms; for a client a process let through on its own while Redis did
+   not answer, kernel/limits/local.py) moves the client's TAT to at least now + lead,
+   whatever the verdict: those requests were served;
 1. a subject this client was counted for within the window -> REPEAT (-1);
 2. the window's budget of remembered pairs used up -> SATURATED (-2);
 3. over the limit -> LIMITED: the milliseconds to wait (> 0);
@@ -40,7 +40,7 @@ from kernel.limits.gcra import ALLOWED, REPEAT, SATURATED, Outcome, Verdict
 # KEYS[1] = the action's counter of remembered pairs; then, per item, KEYS[2i] = the
 # client's TAT key and KEYS[2i+1] = the pair's key (the TAT key again when no subject).
 # ARGV = interval_ms, tolerance_ms, once_ms (0 = no subject), cap, limiting (1/0), then
-# per item its debt (0 when none; may be left out).
+# per item its lead in ms (0 when none; may be left out).
 LUA: Final = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -50,12 +50,12 @@ local once, cap, limiting = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local out = {}
 for i = 2, #KEYS, 2 do
   local rate_key, seen_key = KEYS[i], KEYS[i + 1]
-  local debt = tonumber(ARGV[5 + i / 2]) or 0
-  if limiting and debt > 0 then
+  local lead = tonumber(ARGV[5 + i / 2]) or 0
+  if limiting and lead > 0 then
     local tat = tonumber(redis.call('GET', rate_key))
-    if tat == nil or tat < now then tat = now end
-    tat = tat + debt * interval
-    redis.call('SET', rate_key, string.format('%d', tat), 'PX', tat - now)
+    if tat == nil or tat < now + lead then
+      redis.call('SET', rate_key, string.format('%d', now + lead), 'PX', lead)
+    end
   end
   local verdict = 0
   if once > 0 and redis.call('EXISTS', seen_key) == 1 then

@@ -113,13 +113,17 @@ def test_checks_on_their_way_to_redis_count_as_let_through_when_deciding_alone()
     assert local.decide(client, None, clock.ms(), True).allowed
 
 
-def test_what_was_let_through_alone_is_owed_once_per_client_until_paid() -> None:
-    local = LocalLimits(Policy(rule=Rule(burst=3, per_hour=30)), 100, Clock())
+def test_a_client_let_through_alone_has_a_lead_that_shrinks_with_time() -> None:
+    clock = Clock()
+    local = LocalLimits(Policy(rule=Rule(burst=3, per_hour=30)), 100, clock)  # 120 s each
     a, b = "4:198.51.100.1", "4:198.51.100.2"
-    for client in (a, a, b):
-        local.owe(client)
+    for _ in range(2):
+        assert local.decide(a, None, clock.ms(), True).allowed
+        local.let_through_alone(a)
+    assert local.decide(b, None, clock.ms(), True).allowed  # b: not let through alone
     items = [(a, None), (b, None), (a, None)]
-    assert local.debts(items) == [2, 1, 0]  # a's debt on its first item only
-    local.owe(a)  # let through while the check was on its way
-    local.paid(items, [2, 1, 0])
-    assert local.debts(items) == [1, 0, 0]
+    assert local.leads(items, clock.ms()) == [240_000, 0, 0]  # a's, on its first item
+    clock.now += 100  # the allowance grows; the lead shrinks
+    assert local.leads(items, clock.ms()) == [140_000, 0, 0]
+    local.told(items)
+    assert local.leads(items, clock.ms()) == [0, 0, 0]
