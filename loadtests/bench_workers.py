@@ -14,9 +14,11 @@ worker. So the table gives, besides requests/s, the front door's CPU time per re
 (all its processes): if a request costs a worker no more CPU with two workers than
 with one, the rest of the gap to 2x is the cores wrk takes, not the front door. To
 leave the workers more of the machine, the cached page is measured a second time with
-wrk writing 8 requests at once on each connection (HTTP/1.1 pipelining, which aiohttp
-answers in order): wrk's own work per request falls several times, the front door
-still parses and answers every request; wrk reports no latency then.
+wrk writing 16 requests at once on each connection (HTTP/1.1 pipelining, which aiohttp
+answers in order): wrk's own work per request falls several times; the front door still
+parses and answers every request, with fewer reads and writes per request than without
+pipelining, so compare workers within that table only. wrk's latency is per batch
+then, so none is given.
 
 Memory: the resident set (VmRSS) of the master and of each worker after the warm-up
 (every bulletin page read once), and again after every wrk round (over 100,000 requests

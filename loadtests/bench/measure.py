@@ -78,6 +78,8 @@ def run_wrk(
     """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read.
     `pipeline` > 1: that many GETs written at once on each connection (HTTP pipelining)."""
     if pipeline > 1:
+        if script is not None:
+            raise ValueError("run_wrk: pipeline brings its own script")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(PIPELINE_LUA)
         try:
@@ -138,7 +140,8 @@ def wallclock(
         before = family_cpu_seconds(pids[c.name])
         run = run_wrk(c.url, length, pipeline=pipeline)
         cpu = family_cpu_seconds(pids[c.name]) - before
-        return Result(run.rps, run.p50_ms, run.p99_ms, run.non_2xx + run.socket_errors,
+        p50, p99 = (run.p50_ms, run.p99_ms) if pipeline == 1 else (0.0, 0.0)  # per batch: none
+        return Result(run.rps, p50, p99, run.non_2xx + run.socket_errors,
                       cpu / max(run.responses, 1) * 1e6)  # fmt: skip
 
     return alternate(entrants, one, seconds=seconds, rounds=rounds)
