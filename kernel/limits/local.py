@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cachetools import TTLCache
 
@@ -21,6 +22,7 @@ class Policy:
 
 
 Item = tuple[str, int | str | None]  # (client, subject or None)
+K = TypeVar("K")
 
 
 class LocalLimits:
@@ -34,8 +36,10 @@ class LocalLimits:
         self.seen: TTLCache[tuple[str, int | str], bool] = TTLCache(
             maxsize=entries, ttl=max(policy.once_ms, 1) / 1000, timer=timer
         )
-        # Checks on their way to Redis now, per client (at most the requests in flight).
+        # Checks on their way to Redis now, per client and per pair (at most the requests
+        # in flight).
         self.asking: dict[str, int] = {}
+        self.asking_pairs: dict[tuple[str, int | str], int] = {}
         # Clients let through here while Redis did not answer: Redis is to hear of it
         # with the client's next check that reaches it (their lead, below).
         self.alone: TTLCache[str, bool] = TTLCache(
@@ -44,12 +48,10 @@ class LocalLimits:
 
     def ask(self, items: Sequence[Item], delta: int) -> None:
         """`delta` +1: these items' checks are on their way to Redis; -1: back."""
-        for client, _ in items:
-            left = self.asking.get(client, 0) + delta
-            if left > 0:
-                self.asking[client] = left
-            else:
-                self.asking.pop(client, None)
+        for client, subject in items:
+            _count(self.asking, client, delta)
+            if subject is not None:
+                _count(self.asking_pairs, (client, subject), delta)
 
     def let_through_alone(self, client: str) -> None:
         self.alone[client] = True
@@ -75,9 +77,11 @@ class LocalLimits:
             self.alone.pop(client, None)
 
     def decide(self, client: str, subject: int | str | None, now: int, limiting: bool) -> Verdict:
-        """Alone. Checks of this client still on their way to Redis count as let through
-        (they may well be): the verdict errs towards fewer requests, not more."""
-        if subject is not None and (client, subject) in self.seen:
+        """Alone. Checks of this client (or this pair) still on their way to Redis count
+        as let through (they may well be): the verdict errs towards fewer, not more."""
+        if subject is not None and (
+            (client, subject) in self.seen or (client, subject) in self.asking_pairs
+        ):
             return REPEAT
         verdict: Verdict = ALLOWED
         if limiting:
@@ -103,3 +107,11 @@ class LocalLimits:
             self.tats[client] = max(start, now) + self.policy.rule.interval_ms
         if subject is not None and verdict.outcome in (Outcome.ALLOWED, Outcome.REPEAT):
             self.seen[(client, subject)] = True
+
+
+def _count(counts: dict[K, int], key: K, delta: int) -> None:
+    left = counts.get(key, 0) + delta
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

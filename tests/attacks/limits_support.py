@@ -77,7 +77,10 @@ async def front_doors(
     community: CommunitySim | None = None,
     limits: str = "",
 ) -> AsyncIterator[World]:
-    """`replicas` front doors sharing Redis; `limits`: lines of [limits]."""
+    """`replicas` front doors sharing Redis; `limits`: lines of [limits]. Redis gets 1 s
+    for a limit check (the default is 100 ms): these tests are about limits shared
+    through a healthy Redis, which a loaded machine must not turn into per-process ones
+    (tests/integration/test_limits_redis.py covers a slow or absent Redis)."""
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
     runners: list[web.AppRunner] = []
@@ -97,7 +100,7 @@ async def front_doors(
                 + f'[redis]\nurl = "{redis_url}"\n'
                 + selfhelp
                 + f'[callbacks]\nconsumer = "door-{i}"\n'
-                + f"[limits]\n{limits}\n"
+                + f"[limits]\nredis_budget_ms = 1000\n{limits}\n"
                 + f'[[callcenters]]\nname = "solo"\nurl = "{callcenter.url}"\n'
             )
             app = create_app(

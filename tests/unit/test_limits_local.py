@@ -127,3 +127,13 @@ def test_a_client_let_through_alone_has_a_lead_that_shrinks_with_time() -> None:
     assert local.leads(items, clock.ms()) == [140_000, 0, 0]
     local.told(items)
     assert local.leads(items, clock.ms()) == [0, 0, 0]
+
+
+def test_a_pair_on_its_way_to_redis_is_a_repeat_when_deciding_alone() -> None:
+    clock, client = Clock(), "4:198.51.100.1"
+    local = LocalLimits(Policy(rule=Rule(burst=10, per_hour=60), once_ms=60_000), 100, clock)
+    local.ask([(client, 7)], +1)  # a vote for bulletin 7 asked of Redis, no answer yet
+    assert local.decide(client, 7, clock.ms(), True).outcome is Outcome.REPEAT
+    assert local.decide(client, 8, clock.ms(), True).allowed  # another bulletin
+    local.ask([(client, 7)], -1)
+    assert local.decide(client, 7, clock.ms(), True).allowed
