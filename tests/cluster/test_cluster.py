@@ -21,7 +21,6 @@ from deploy.cluster import layout as lay
 from deploy.cluster.topology import Cluster, wait_until
 from tests.support.cluster import (
     Check,
-    Load,
     admin,
     delivered,
     go,
@@ -35,6 +34,7 @@ from tests.support.cluster import (
     since,
     status,
 )
+from tests.support.customers import Load
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(150)]
 INTERVAL_S = lay.HEALTH_INTERVAL_MS / 1000

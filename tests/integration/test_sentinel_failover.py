@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aiohttp
 import pytest
@@ -32,6 +32,7 @@ from failover.callbacks.stream import STREAM
 from failover.redisconn import HEALTH_CHECK_S, MAX_CONNECTIONS, POOL_WAIT, SOCKET_TIMEOUT, connect
 from switchboard.app import CALLBACKS, REDIS
 from tests.integration.test_callbacks import first_arrivals
+from tests.support.customers import Load
 from tests.support.faultstack import metric
 from tests.support.sentinel import SentinelGroup
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
@@ -46,8 +47,6 @@ replica_ack_timeout_ms = 300
 [limits]
 callbacks_burst = 100000
 """
-LOAD_WORKERS = 6
-LOAD_PAUSE_S = 0.01
 
 
 def config(group: SentinelGroup) -> str:
@@ -77,57 +76,6 @@ async def all_down(stack: Stack) -> None:
         await c.sim.set_mode("down")
     await wait_for(lambda: stack.pool.snapshot().router.current == "self-help", within=5,
                    what="failover to self-help")  # fmt: skip
-
-
-class Customers:
-    """A bounded customer load: GET /support/<topic> (sent on to self-help while the call
-    centers are down), GET /help, POST /help/callbacks; every status and ticket kept."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
-        self.statuses: Counter[int] = Counter()
-        self.failures: list[str] = []
-        self.tickets: list[tuple[float, str]] = []  # (when answered, ticket)
-        self._stop = asyncio.Event()
-        self._n = 0
-
-    async def _one(self, worker: int, i: int) -> None:
-        kind = i % 3
-        try:
-            if kind == 0:
-                async with self.session.get(f"{self.url}/support/router/{worker}") as r:
-                    await r.read()
-            elif kind == 1:
-                async with self.session.get(f"{self.url}/help") as r:
-                    await r.read()
-            else:
-                self._n += 1
-                body = {"name": f"C {self._n}", "phone": "+14155552671", "topic": "router"}
-                headers = {"Idempotency-Key": f"w{worker}-{i}"}
-                async with self.session.post(
-                    f"{self.url}/help/callbacks", json=body, headers=headers
-                ) as r:
-                    answer: dict[str, Any] = await r.json()
-                    if r.status == 202:
-                        self.tickets.append((time.monotonic(), answer["ticket"]))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self.failures.append(f"{type(exc).__name__}: {exc}")
-            return
-        self.statuses[r.status] += 1
-
-    async def _worker(self, worker: int, deadline: float) -> None:
-        i = 0
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            await self._one(worker, i)
-            i += 1
-            await asyncio.sleep(LOAD_PAUSE_S)
-
-    async def run(self, within: float) -> None:
-        deadline = time.monotonic() + within
-        await asyncio.gather(*(self._worker(w, deadline) for w in range(LOAD_WORKERS)))
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 async def stream_tickets(port: int) -> list[str]:
@@ -175,7 +123,7 @@ async def test_a_primary_killed_under_load_fails_over_with_no_5xx_and_no_callbac
     old = await group.primary_port()
     assert old is not None
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        customers = Customers(session, stack.url)
+        customers = Load(session, stack.url, tag="sentinel", follow=True)
         load = asyncio.create_task(customers.run(within=25), name="customers")
         try:
             await wait_for(lambda: len(customers.tickets) >= 30, within=10,
