@@ -6,7 +6,8 @@ a script (stage.bare starts them), one app per mode:
 - `forward PORT UPSTREAM`: the minimal *correct* proxy: any method; path, query, headers
   and body up; status, headers and body back; hop-by-hop headers (and those named by
   Connection), Host and Content-Length dropped both ways.
-- `page PORT FILE CONTENT_TYPE`: `GET /help/bulletins/{id}` answers fixed bytes.
+- `page PORT FILE CONTENT_TYPE [HEADERS]`: `GET /help/bulletins/{id}` answers fixed bytes,
+  with the headers of the JSON object in file HEADERS too (the front door's page headers).
 - `xadd PORT REDIS_URL STREAM`: `POST /help/callbacks`: parse the body as JSON (400 unless
   an object), one XADD of the raw body and the `Idempotency-Key` to a stream, 202 with the
   entry id. No validation, idempotency, spool or metrics; redis-py's default client (an
@@ -34,7 +35,7 @@ REDIS_TIMEOUT_S = 5.0
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", str)
 BODY = web.AppKey("body", bytes)
-CONTENT_TYPE = web.AppKey("content_type", str)
+HEADERS = web.AppKey("headers", dict[str, str])
 REDIS = web.AppKey("redis", Redis)
 STREAM = web.AppKey("stream", str)
 HOP_BY_HOP = frozenset({
@@ -77,7 +78,7 @@ async def forward(request: web.Request) -> web.Response:
 
 async def page(request: web.Request) -> web.Response:
     app = request.app
-    return web.Response(body=app[BODY], headers={"Content-Type": app[CONTENT_TYPE]})
+    return web.Response(body=app[BODY], headers=app[HEADERS])
 
 
 async def xadd(request: web.Request) -> web.Response:
@@ -117,7 +118,8 @@ def _app(mode: str, args: list[str]) -> web.Application:
         return app
     if mode == "page":
         app[BODY] = Path(args[0]).read_bytes()
-        app[CONTENT_TYPE] = args[1]
+        extra = json.loads(Path(args[2]).read_text()) if len(args) > 2 else {}
+        app[HEADERS] = {"Content-Type": args[1], **extra}
         app.router.add_get(PAGE_ROUTE, page)
         return app
     app[UPSTREAM] = args[0]

@@ -31,12 +31,16 @@ from sims.harness.procs import Processes
 from sims.harness.redis import start_redis
 
 TOPICS = 300  # the community sim's default, and its default seed: the same bulletins here
-BARE_PAGE = "bare aiohttp, same bytes"
+BARE_PAGE = "bare aiohttp, same bytes"  # the page's body and headers (the goal's baseline)
+BARE_BODY = "bare aiohttp, same body only"  # Content-Type alone: the baseline until 2026-12
 PAGE_MAX_AGE_S = 3600  # part 1: see the docstring
 HIT_MAX_AGE_S = 5  # part 2: see the docstring
 IDLE_S = 10.0  # callgrind: Ir/s of each contender with no requests, after the counted ones
 DOOR_START_S = 60.0  # imports, the fill from Redis or the origin, the search index
-COPIED = ("Cache-Control",)  # ETag nginx makes itself; Age and X-Request-Id are per answer
+# Headers every server writes itself (Content-Type is given apart); nginx also its ETag and
+# Server. The rest of the front door's answer is copied, Age and X-Request-ID as they were.
+OWN = frozenset({"content-length", "content-type", "date", "connection", "transfer-encoding"})
+NGINX_OWN = OWN | {"etag", "server"}
 KILLED, RESTARTED = "redis-server killed (SIGKILL)", "redis-server restarted (empty)"
 Lookups = dict[tuple[str, str], float]  # (tier, result) -> count
 
@@ -121,11 +125,20 @@ class SelfHelpStage:
             snapshot=False, centers=[("cc", self.upstream)], settings=settings,
         )  # fmt: skip
 
-    def bare(self, slug: str, *, page_path: str, body: bytes, content_type: str) -> Contender:
-        """The bare aiohttp app (bare.py page) answering `body` with `content_type`."""
+    def bare(
+        self, slug: str, *, page_path: str, body: bytes, content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Contender:  # fmt: skip
+        """The bare aiohttp app (bare.py page) answering `body` with `content_type` and
+        `headers` (BARE_PAGE); without `headers`, Content-Type alone (BARE_BODY)."""
         page = self.tmp / f"page-{slug}.html"
         page.write_bytes(body)
-        return s.bare(BARE_PAGE, slug, "page", str(page), content_type, page_path=page_path)
+        if headers is None:
+            return s.bare(BARE_BODY, slug, "page", str(page), content_type, page_path=page_path)
+        named = self.tmp / f"headers-{slug}.json"
+        named.write_text(json.dumps(dict(headers)))
+        return s.bare(BARE_PAGE, slug, "page", str(page), content_type, str(named),
+                      page_path=page_path)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +150,23 @@ class PageRun:
     counted: dict[str, Counted] | None  # callgrind, by contender name
 
 
-def _identical(contenders: list[Contender], body: bytes, content_type: str) -> None:
+def _identical(contenders: list[Contender], body: bytes, headers: Mapping[str, str]) -> None:
+    """Every contender answers the front door's body and Content-Type; bare aiohttp (same
+    bytes) its headers too, but Date, and nginx them but its own (`NGINX_OWN`)."""
+    content_type = headers["Content-Type"]
     for c in contenders:
-        status, ctype, got = get(c.url)
+        status, got_headers, got = fetch(c.url)
+        ctype = got_headers.get("Content-Type", "")
         if (status, ctype, got) != (200, content_type, body):
             raise SystemExit(f"bench: {c.name} answers {status} {ctype!r}, {len(got)} B: not the "
                              f"front door's page ({len(body)} B {content_type!r})")  # fmt: skip
+        own = {BARE_PAGE: OWN, nginx.NGINX_STATIC: NGINX_OWN}.get(c.name)
+        want = {k: v for k, v in headers.items() if own is not None and k.lower() not in own}
+        differ = sorted(k for k, v in want.items() if k.lower() not in {"age", "x-request-id"}
+                        and got_headers.get(k) != v)  # fmt: skip
+        if differ:
+            raise SystemExit(f"bench: {c.name} answers other headers than the front door's: "
+                             f"{', '.join(differ)}")  # fmt: skip
 
 
 def pages(
@@ -158,18 +182,22 @@ def pages(
     status, content_type, body = answers[-1]
     if status != 200 or answers[1] != answers[2]:
         raise SystemExit(f"bench: {front.url} does not answer one stable page ({status})")
-    headers = fetch(front.url)[1]
-    copied = {name: headers[name] for name in COPIED if name in headers}
+    headers = dict(fetch(front.url)[1].items())
+    same = {k: v for k, v in headers.items() if k.lower() not in OWN}
+    copied = {k: v for k, v in headers.items() if k.lower() not in NGINX_OWN}
     static = nginx.static_page(stage.tmp, page_path=path, body=body, content_type=content_type,
                                headers=copied)  # fmt: skip
-    entrants = [front, stage.bare("bare", page_path=path, body=body, content_type=content_type),
+    entrants = [front,
+                stage.bare("bare", page_path=path, body=body, content_type=content_type,
+                           headers=same),
+                stage.bare("bare-body", page_path=path, body=body, content_type=content_type),
                 static]  # fmt: skip
     for c in entrants[1:]:
         pids[c.name] = s.start(procs, c)
         s.wait_ready(c)
-    _identical(entrants, body, content_type)
+    _identical(entrants, body, headers)
     wall = wallclock(entrants, pids, seconds=seconds, rounds=rounds)
-    _identical(entrants, body, content_type)
+    _identical(entrants, body, headers)
     for pid in pids.values():
         procs.stop(pid)
     counted = None
@@ -178,9 +206,12 @@ def pages(
         counted = {cg.name: instructions(stage.tmp, procs, cg, requests=requests, expected=None,
                                          idle=IDLE_S)}  # fmt: skip
         page = counted[cg.name].body
-        base = stage.bare("bare-cg", page_path=path, body=page, content_type=content_type)
-        counted[base.name] = instructions(stage.tmp, procs, base, requests=requests,
-                                          expected=page, idle=IDLE_S)  # fmt: skip
+        for base in (stage.bare("bare-cg", page_path=path, body=page, content_type=content_type,
+                                headers=same),
+                     stage.bare("bare-body-cg", page_path=path, body=page,
+                                content_type=content_type)):  # fmt: skip
+            counted[base.name] = instructions(stage.tmp, procs, base, requests=requests,
+                                              expected=page, idle=IDLE_S)  # fmt: skip
     return PageRun(bulletin_id, len(body), content_type, wall, counted)
 
 
