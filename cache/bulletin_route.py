@@ -7,6 +7,7 @@ static page (cache/prerender.py). Timed, counted and guarded by the app's wrappe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -28,17 +29,38 @@ ROUTE: Final = "help_bulletin"
 
 
 def hot_page(request: web.Request) -> web.Response | None:
-    """The hot path, no coroutine of its own: a fresh page rendered before, sent as it
-    is (or a 304); None sends the request on to `bulletin`. One function on purpose: it
-    runs on every cached page, where a call more is measurable."""
+    """The route's fast answer (what `hot_ahead` did not answer before routing)."""
     if request.query_string:  # ?lang=, ?voted=1: the slower path
         return None
-    sh = request.app[SELF_HELP]
+    return _hot(request.app[SELF_HELP], request.match_info["id"], request)
+
+
+def hot_ahead(app: web.Application, mount: str) -> Callable[[web.BaseRequest], web.Response | None]:
+    """The hot path before routing, for the server (`Observed.ahead`): a `GET` whose
+    target is exactly `<mount>/bulletins/<id>` as a hot page is keyed (no query, no
+    escapes, no trailing slash), answered from `app` (the self-help app, mounted at
+    `mount`) once it has its `SelfHelp`. Anything else, None: the router."""
+    prefix = mount + "/bulletins/"
+    cut = len(prefix)
+
+    def ahead(request: web.BaseRequest) -> web.Response | None:
+        raw = request.raw_path  # the target as sent, query included: no key has a "?"
+        if request.method != hdrs.METH_GET or not raw.startswith(prefix):
+            return None
+        sh = app.get(SELF_HELP)
+        return None if sh is None else _hot(sh, raw[cut:], request)
+
+    return ahead
+
+
+def _hot(sh: SelfHelp, key: str, request: web.BaseRequest) -> web.Response | None:
+    """A fresh page rendered before, sent as it is (or a 304); None: the slower path.
+    One function on purpose: it runs on every cached page, where a call more is
+    measurable. `key`: the id as the path writes it ("400", not "0400": that one takes
+    the slower path, which parses it)."""
     headers = request.headers
     lang = sh.negotiator.from_headers(headers.get(hdrs.COOKIE), headers.get(hdrs.ACCEPT_LANGUAGE))
-    # Keyed by the id as the path writes it ("400", not "0400": that one takes the
-    # slower path, which parses it).
-    hot = sh.fresh_by_lang[lang].get(request.match_info["id"])
+    hot = sh.fresh_by_lang[lang].get(key)
     if hot is None:
         return None
     now = sh.runtime.clock.epoch()

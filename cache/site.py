@@ -45,7 +45,7 @@ class SelfHelp:
     outage: OutageInfo
     # Whom a request counts against (kernel/limits/identity), and the per-client
     # limits (issue 14): views and votes count once per client per bulletin per window.
-    client_of: Callable[[web.Request], str]
+    client_of: Callable[[web.BaseRequest], str]
     limiter: Limiter
     on_helped: Callable[[], None] = lambda: None  # a "yes, this helped" during an outage
     callbacks_enabled: bool = False

@@ -14,6 +14,7 @@ from failover.pool import Pool
 from failover.settings import Settings
 from failover.workers import WorkerInfo
 from kernel.clock import Clock
+from monitoring.http import Ahead
 from monitoring.metrics import Metrics
 
 POOL: Final = web.AppKey("pool", Pool)
@@ -24,3 +25,6 @@ REDIS: Final = web.AppKey("redis", Redis)
 CALLBACKS: Final = web.AppKey("callbacks", CallbackRuntime)
 WORKER: Final = web.AppKey("worker", WorkerInfo)
 DATAPLANE: Final = web.AppKey("dataplane", DataPlane)
+# The answer the server tries before routing (failover/server.py `checked`): the cached
+# bulletin page (cache/bulletin_route.py `hot_ahead`), set by the composition root.
+AHEAD: Final[web.AppKey[Ahead]] = web.AppKey("ahead")

@@ -15,7 +15,7 @@ from kernel.limits.gcra import Rule, Verdict
 from kernel.limits.identity import Identities
 from kernel.limits.limiter import Action, Limiter, LimitObserver, Policy
 
-ClientOf = Callable[[web.Request], str]
+ClientOf = Callable[[web.BaseRequest], str]
 
 
 def policies(s: LimitSettings) -> dict[Action, Policy]:
@@ -60,7 +60,7 @@ def client_of(settings: Settings) -> ClientOf:
         settings.server.trusted_proxies, ipv6_prefix=settings.limits.ipv6_prefix
     ).of_request
 
-    def of(request: web.Request) -> str:
+    def of(request: web.BaseRequest) -> str:
         return identity(request.remote, request.headers)
 
     return of

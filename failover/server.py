@@ -32,9 +32,10 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from failover.admission import refusal
-from failover.appkeys import METRICS, SETTINGS
+from failover.appkeys import AHEAD, METRICS, SETTINGS
 from failover.connections import Connections, Count, Guard, GuardedServer, ServerLimits
 from failover.target import absolute_form_problem, framing_problem, host_problem
+from monitoring.http import Ahead
 
 REFUSALS: Final = (
     "malformed",
@@ -67,16 +68,18 @@ def runner_for(app: web.Application, **kwargs: Any) -> GuardedRunner:
         max_connections_per_client=s.max_connections_per_client,
         trusted=tuple(s.trusted_proxies),
     )
-    return GuardedRunner(app, limits=limits, count=metrics.count_refused, **kwargs)
+    return GuardedRunner(app, limits=limits, count=metrics.count_refused, ahead=app.get(AHEAD),
+                         **kwargs)  # fmt: skip
 
 
 class GuardedRunner(web.AppRunner):
     """`web.AppRunner` whose connections are `GuardedRequestHandler`s and whose requests
-    pass `checked` before routing."""
+    pass `checked` before routing (and `ahead`, if given, answers first when it can)."""
 
     def __init__(
-        self, app: web.Application, *, limits: ServerLimits, count: Count, **kwargs: Any
-    ) -> None:
+        self, app: web.Application, *, limits: ServerLimits, count: Count,
+        ahead: Ahead | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
         handler_kwargs = {
             "keepalive_timeout": limits.keepalive_timeout,
             "auto_decompress": False,
@@ -86,6 +89,7 @@ class GuardedRunner(web.AppRunner):
                          auto_decompress=False)  # fmt: skip
         self._sb_guard = Guard(limits=limits, count=count, connections=Connections(limits=limits))
         self._sb_handler_kwargs = handler_kwargs
+        self._sb_ahead = ahead
 
     @property
     def connections(self) -> Connections:
@@ -94,7 +98,7 @@ class GuardedRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # starts the app, freezes it
         return GuardedServer(
-            checked(plain.request_handler, self._sb_guard),
+            checked(plain.request_handler, self._sb_guard, self._sb_ahead),
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
             guard=self._sb_guard,
@@ -122,7 +126,9 @@ _HANDLER_KWARGS: Final = frozenset(
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
-def checked(handler: Handler, guard: Guard) -> Handler:
+def checked(handler: Handler, guard: Guard, ahead: Ahead | None = None) -> Handler:
+    """`handler` (the app's router) behind the request checks; `ahead` tried between
+    the two: a checked request it answers (the cached bulletin page) goes no further."""
     mount = guard.limits.mount
     count = guard.count
 
@@ -132,6 +138,10 @@ def checked(handler: Handler, guard: Guard) -> Handler:
             reason, status, text = problem
             count(reason)
             return refusal(status, text)
+        if ahead is not None:
+            response = ahead(request)
+            if response is not None:
+                return response
         return await handler(request)
 
     return check

@@ -37,6 +37,9 @@ Wrap = Callable[[str, Handler], Handler]
 Fallback = Callable[[web.Request], web.StreamResponse]
 # An answer without a coroutine of its own, tried before the handler; None: the handler's.
 Fast = Callable[[web.Request], web.StreamResponse | None]
+# The same, tried by the server before routing (`Observed.ahead`): no match info, no app.
+Ahead = Callable[[web.BaseRequest], web.StreamResponse | None]
+Finish = Callable[[web.BaseRequest, web.StreamResponse, str, float], web.StreamResponse]
 
 # Where a request was sent, set by handlers that route customers (a call-center name
 # or "self-help"); everything else is answered by the front door itself.
@@ -64,13 +67,10 @@ class Observed:
         dashboards read it; otherwise from its first answer. `fast`: tried first, for
         the hottest page: one coroutine (this one) per answer, and the request id set
         in the logging context only for the handler (a fast answer logs nothing)."""
-        metrics, now = self._metrics, self._now
-        observe = metrics.observe_request
-        # (route, front door, 200), resolved at the first one
-        ok: Timer | None = metrics.timer(route, FRONT_DOOR, 200) if series_now else None
+        now, observe = self._now, self._metrics.observe_request
+        finish = self._finish(route, series_now=series_now)
 
         async def observed_handler(request: web.Request) -> web.StreamResponse:
-            nonlocal ok
             started = now()
             request_id = accept_request_id(request.headers.get(REQUEST_ID_KEY))
             token = None
@@ -95,6 +95,47 @@ class Observed:
             finally:
                 if token is not None:
                     REQUEST_ID.reset(token)
+            return finish(request, response, request_id, started)
+
+        observed_handler.__name__ = f"observed_{route}"
+        return observed_handler
+
+    def ahead(self, route: str, fast: Ahead) -> Ahead:
+        """`fast` for the server to try before routing (failover/server.py `checked`),
+        counted and timed under `route` with its request id, as the route's own answers
+        are: the hottest page without the router, the sub-app's match or the response
+        hooks (its answer carries every header itself). None, or an error of `fast`,
+        sends the request on to the router, where the route tries `fast` again inside
+        the whole guard above (which answers an error with the route's fallback)."""
+        now = self._now
+        finish = self._finish(route, series_now=False)
+
+        def answered_ahead(request: web.BaseRequest) -> web.StreamResponse | None:
+            started = now()
+            try:
+                response = fast(request)
+            except Exception:  # the routed path answers it, see above
+                return None
+            if response is None:
+                return None
+            request_id = accept_request_id(request.headers.get(REQUEST_ID_KEY))
+            return finish(request, response, request_id, started)
+
+        return answered_ahead
+
+    def _finish(self, route: str, *, series_now: bool) -> Finish:
+        """What every answer of `route` gets: its request id (if not sent yet), and its
+        count and time under (route, destination, status)."""
+        metrics, now = self._metrics, self._now
+        observe = metrics.observe_request
+        # (route, front door, 200), resolved at the first one
+        ok: Timer | None = metrics.timer(route, FRONT_DOOR, 200) if series_now else None
+
+        def finish(
+            request: web.BaseRequest, response: web.StreamResponse, request_id: str,
+            started: float,
+        ) -> web.StreamResponse:  # fmt: skip
+            nonlocal ok
             if not response.prepared:
                 response.headers[REQUEST_ID_KEY] = request_id
             status = response.status
@@ -109,5 +150,4 @@ class Observed:
                 observe(route, destination, status, now() - started)
             return response
 
-        observed_handler.__name__ = f"observed_{route}"
-        return observed_handler
+        return finish

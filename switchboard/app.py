@@ -19,11 +19,22 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from cache import api as selfhelp_api
+from cache import bulletin_route
 from cache import web as selfhelp
 from failover import admin
 from failover import web as frontdoor
 from failover.admission import InFlight
-from failover.appkeys import CALLBACKS, CLOCK, DATAPLANE, METRICS, POOL, REDIS, SETTINGS, WORKER
+from failover.appkeys import (
+    AHEAD,
+    CALLBACKS,
+    CLOCK,
+    DATAPLANE,
+    METRICS,
+    POOL,
+    REDIS,
+    SETTINGS,
+    WORKER,
+)
 from failover.callbacks.intake import INTAKE
 from failover.callbacks.runtime import CallbackRuntime
 from failover.callbacks.wiring import build_callbacks, replica_name
@@ -120,7 +131,11 @@ def create_app(
 
     frontdoor.add_routes(app, wrap)
     admin.add_routes(app, settings.admin.token, ops_wrap)
-    mount(app, selfhelp.PREFIX, selfhelp.new_app(wrap))  # the self-help app, at /help
+    help_app = selfhelp.new_app(wrap)
+    mount(app, selfhelp.PREFIX, help_app)  # the self-help app, at /help
+    # The cached bulletin page, answered by the server before routing (issue 18).
+    hot = bulletin_route.hot_ahead(help_app, selfhelp.PREFIX)
+    app[AHEAD] = wrap.ahead(bulletin_route.ROUTE, hot)
     selfhelp_api.add_routes(app, wrap)
     callbacks_web.add_routes(app, wrap)
     registry.register(

@@ -3,7 +3,7 @@ real redis-server (on a free port), in-process on 127.0.0.1, for integration tes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +49,13 @@ async def help_stack(
     snapshot: Path | None = None,
     clock: Clock | None = None,
     origin_timeout_ms: int = 300,
+    before_serving: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[HelpStack]:
     """`extra`: more TOML after [selfhelp] (keys of it, or more sections); `server`:
     more keys of [server] (e.g. trusted_proxies, to tell clients apart by
     X-Forwarded-For from 127.0.0.1); `clock`: the app's (default: the system's);
-    `origin_timeout_ms`: how long a request to the community site may take."""
+    `origin_timeout_ms`: how long a request to the community site may take;
+    `before_serving`: a test's change to the app before the runner is built."""
     callcenter = CallCenterSim(name="solo")
     await callcenter.start()
     runner: web.AppRunner | None = None
@@ -74,6 +76,8 @@ async def help_stack(
         if token:
             env["SWITCHBOARD_ADMIN_TOKEN"] = token
         app = create_app(load_settings(config, env=env), registry=CollectorRegistry(), clock=clock)
+        if before_serving is not None:
+            before_serving(app)
         runner = runner_for(app, shutdown_timeout=1.0)
         await runner.setup()
         port, ops_port = await listen_loopback(runner, app)
@@ -96,14 +100,22 @@ async def help_stack(
 
 @asynccontextmanager
 async def help_world(
-    tmp: Path, *, warm: bool = True, clock: Clock | None = None
-) -> AsyncIterator[HelpStack]:
+    tmp: Path, *, warm: bool = True, clock: Clock | None = None,
+    before_serving: Callable[[web.Application], None] | None = None,
+) -> AsyncIterator[HelpStack]:  # fmt: skip
     """`help_stack` with its own redis-server and community simulator, all under `tmp`:
     the whole world the customer pages' tests need."""
     (tmp / "stack").mkdir()
     async with (
         RedisServer(tmp / "redis") as redis,
         CommunitySim() as community,
-        help_stack(tmp / "stack", redis=redis, community=community, warm=warm, clock=clock) as s,
+        help_stack(
+            tmp / "stack",
+            redis=redis,
+            community=community,
+            warm=warm,
+            clock=clock,
+            before_serving=before_serving,
+        ) as s,  # fmt: skip
     ):
         yield s

@@ -97,3 +97,33 @@ async def test_a_fast_answer_skips_the_handler_and_is_timed_on_the_clock() -> No
     labels = {"route": "hot", "destination": FRONT_DOOR}
     assert sample(metrics, "switchboard_request_duration_seconds_count", **labels) == 2
     assert sample(metrics, "switchboard_request_duration_seconds_sum", **labels) == 0.25
+
+
+def test_an_answer_ahead_of_routing_is_counted_timed_and_given_its_id() -> None:
+    metrics, clock = setup()
+
+    def hot(_: web.BaseRequest) -> web.StreamResponse:
+        clock.advance(0.125)
+        return web.Response(status=304)
+
+    wrap = observed(metrics, clock)
+    answered = wrap.ahead("hot", hot)(request())
+    assert answered is not None
+    assert (answered.status, answered.headers[REQUEST_ID_HEADER]) == (304, "abc-123")
+    assert counted(metrics, "hot", 304) == 1
+    labels = {"route": "hot", "destination": FRONT_DOOR}
+    assert sample(metrics, "switchboard_request_duration_seconds_sum", **labels) == 0.125
+
+
+def test_a_declined_or_failed_answer_ahead_goes_on_to_the_router_uncounted() -> None:
+    metrics, clock = setup()
+
+    def broken(_: web.BaseRequest) -> web.StreamResponse | None:
+        raise RuntimeError("bug")
+
+    wrap = observed(metrics, clock)
+    assert wrap.ahead("hot", lambda _: None)(request()) is None
+    assert wrap.ahead("hot", broken)(request()) is None  # the routed path answers it
+    labels = {"route": "hot", "destination": FRONT_DOOR}
+    assert sample(metrics, "switchboard_request_duration_seconds_count", **labels) is None
+    assert counted(metrics, "hot", 500) is None

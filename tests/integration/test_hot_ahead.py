@@ -1,0 +1,145 @@
+"""The cached bulletin page answered by the server before routing (issue 18:
+failover/server.py `checked`, monitoring/http.py `Observed.ahead`, cache/bulletin_route.py
+`hot_ahead`) is exactly what the routed route answers from the same hot page: status,
+headers and body, for plain, gzip, conditional, other-language and request-id requests;
+counted under the same route; and everything it does not answer goes on to the router.
+
+The same page both ways on one front door: `/help/bulletins/<id>` with the id
+percent-escaped is not a key of the hot pages, so the server's early answer declines it,
+and the router decodes it to the same id, whose route answers from the same hot page.
+
+Real servers: the front door, the community simulator, a call-center simulator and a
+redis-server (tests/support/selfhelp_stack.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest_asyncio
+from aiohttp import web
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from failover.appkeys import AHEAD, METRICS
+from monitoring.http import Ahead
+from tests.support.selfhelp_stack import HelpStack, help_world
+
+PER_ANSWER = {"date", "age", "x-request-id"}  # the clock's and the request's own
+
+
+class Spy:
+    """The app's `AHEAD`, recording what it answered (a status) or declined (None)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int | None]] = []
+
+    def install(self, app: web.Application) -> None:
+        inner: Ahead = app[AHEAD]
+
+        def spied(request: web.BaseRequest) -> web.StreamResponse | None:
+            response = inner(request)
+            self.calls.append((request.raw_path, None if response is None else response.status))
+            return response
+
+        app[AHEAD] = spied
+
+
+@pytest_asyncio.fixture
+async def spied(tmp_path: Path) -> AsyncIterator[tuple[HelpStack, Spy]]:
+    spy = Spy()
+    async with help_world(tmp_path, before_serving=spy.install) as stack:
+        yield stack, spy
+
+
+def escaped(bulletin: int) -> str:
+    return "".join(f"%{ord(c):02X}" for c in str(bulletin))
+
+
+def comparable(headers: CIMultiDictProxy[str]) -> list[tuple[str, str]]:
+    return sorted((k.lower(), v) for k, v in headers.items() if k.lower() not in PER_ANSWER)
+
+
+async def get(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    # encoded: the target as written (yarl would turn "%34" back into "4")
+    async with session.get(
+        URL(url, encoded=True), headers=headers or {}, allow_redirects=False
+    ) as r:
+        return r.status, r.headers, await r.read()
+
+
+async def test_the_early_answer_is_the_routed_one(spied: tuple[HelpStack, Spy]) -> None:
+    stack, spy = spied
+    bulletin = stack.community.seed.topics[0].id
+    page, routed = f"/help/bulletins/{bulletin}", f"/help/bulletins/{escaped(bulletin)}"
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        first = await get(session, stack.url + page, {"Accept-Encoding": "identity"})  # renders
+        assert first[0] == 200
+        etag = first[1]["ETag"]
+        kinds: dict[str, dict[str, str]] = {
+            "plain": {"Accept-Encoding": "identity"},
+            "gzip": {"Accept-Encoding": "gzip"},
+            "conditional": {"If-None-Match": etag, "Accept-Encoding": "identity"},
+            "french": {"Accept-Language": "fr", "Accept-Encoding": "identity"},
+            "request id": {"X-Request-ID": "case-4711", "Accept-Encoding": "identity"},
+        }
+        for kind, headers in kinds.items():
+            await get(session, stack.url + page, headers)  # a language's first renders
+            spy.calls.clear()
+            early = await get(session, stack.url + page, headers)
+            late = await get(session, stack.url + routed, headers)
+            assert spy.calls == [(page, early[0]), (routed, None)], kind
+            assert early[0] == late[0] == (304 if kind == "conditional" else 200), kind
+            assert comparable(early[1]) == comparable(late[1]), kind
+            assert early[2] == late[2], kind
+            assert early[1]["Content-Security-Policy"], kind  # the page's own headers
+            assert early[1]["Server"] == "switchboard", kind
+            if kind == "request id":
+                assert early[1]["X-Request-ID"] == late[1]["X-Request-ID"] == "case-4711"
+            else:
+                assert early[1]["X-Request-ID"] != late[1]["X-Request-ID"], kind
+        assert (await get(session, stack.url + page, kinds["gzip"]))[1][
+            "Content-Encoding"
+        ] == "gzip"
+
+
+async def test_what_it_does_not_answer_goes_to_the_router(spied: tuple[HelpStack, Spy]) -> None:
+    stack, spy = spied
+    bulletin = stack.community.seed.topics[0].id
+    page = f"/help/bulletins/{bulletin}"
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, stack.url + page))[0] == 200  # hot from now on
+        spy.calls.clear()
+        async with session.head(stack.url + page) as r:
+            assert r.status == 200
+        async with session.post(stack.url + page) as r:
+            assert r.status == 405
+        for path, status in [
+            (page + "?lang=fr", 200),
+            (page + "/", 404),
+            ("/help/bulletins/999999", 404),
+            ("/help", 200),
+        ]:
+            assert (await get(session, stack.url + path))[0] == status, path
+    declined = [page, page, page + "?lang=fr", page + "/", "/help/bulletins/999999", "/help"]
+    assert spy.calls == [(path, None) for path in declined]  # HEAD, POST, then the GETs
+
+
+async def test_early_answers_count_under_the_route(spied: tuple[HelpStack, Spy]) -> None:
+    stack, spy = spied
+    bulletin = stack.community.seed.topics[0].id
+    page = f"/help/bulletins/{bulletin}"
+    metrics = stack.app[METRICS]
+    ok = metrics.requests_total.cell(("help_bulletin", "front-door", "200"))
+    async with aiohttp.ClientSession() as session:
+        assert (await get(session, stack.url + page))[0] == 200
+        before = ok[0]
+        spy.calls.clear()
+        for _ in range(7):
+            assert (await get(session, stack.url + page))[0] == 200
+    assert [answered for _, answered in spy.calls] == [200] * 7
+    assert ok[0] - before == 7
