@@ -34,33 +34,7 @@ START_S = 30.0
 SETTLE_S = 0.3  # entries unchanged this long: the server has finished what wrk left
 SETTLE_MAX_S = 10.0
 
-# One thread state per wrk thread: `tid` is set by `setup` (in the main state), the run's
-# prefix comes after `--` on wrk's command line, the counter is per thread. Each callback
-# from a customer address of its own (198.18.0.0/15, RFC 2544), as behind a load balancer:
-# the front door trusts 127.0.0.1 as its proxy, so its per-client limit (issue 14) is
-# checked for every callback, as in production, and refuses none.
-LUA = """
-local counter = 0
-local prefix = "run"
-local threads = 0
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-function init(args)
-  prefix = args[1] .. "-" .. tostring(tid)
-end
-function request()
-  counter = counter + 1
-  wrk.headers["Idempotency-Key"] = prefix .. "-" .. counter
-  wrk.headers["X-Forwarded-For"] = string.format("198.%d.%d.%d",
-    18 + math.floor(counter / 65536) % 2, math.floor(counter / 256) % 256, counter % 256)
-  return wrk.format()
-end
-"""
+LUA = Path(__file__).with_name("callbacks.lua")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,10 +165,10 @@ class CallbackStage:
         return last
 
     def run(self, contender: Contender, label: str, seconds: int) -> Run:
-        """One wrk run of `LUA` against `contender`, checked (printed)."""
+        """One wrk run of callbacks.lua against `contender`, checked (printed)."""
         pid, is_door = self.pids[contender.name], contender.name == DOOR
         script = self.tmp / "callbacks.lua"
-        script.write_text(LUA.replace("{body}", BODY.decode()))
+        script.write_text(LUA.read_text().replace("{body}", BODY.decode()))
         entries = self.entries(contender)
         counted = contender.counter(ACCEPTED, "store") if is_door else {}
         cpu, redis_cpu = cpu_seconds(pid), cpu_seconds(self.redis_pid)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ PROBE_INTERVAL_MS = 600_000
 PROBE_TIMEOUT_MS = 30_000
 PROBES = {"health": {"interval_ms": PROBE_INTERVAL_MS, "timeout_ms": PROBE_TIMEOUT_MS}}
 STARTUP_SECONDS = 600.0  # Python and its imports under valgrind
+PIPELINE_LUA: Final = Path(__file__).with_name("pipeline.lua")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,32 +61,11 @@ def _find(pattern: str, out: str) -> str:
     return match.group(1)
 
 
-PIPELINE_LUA: Final = """
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format(nil) end
-  batch = table.concat(r)
-end
-request = function() return batch end
-"""
-
-
 def run_wrk(
     url: str, seconds: int, *, connections: int = 32, script: Path | None = None,
-    script_args: Sequence[str] = (), pipeline: int = 1,
+    script_args: Sequence[str] = (),
 ) -> Wrk:  # fmt: skip
-    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read.
-    `pipeline` > 1: that many GETs written at once on each connection (HTTP pipelining)."""
-    if pipeline > 1:
-        if script is not None:
-            raise ValueError("run_wrk: pipeline brings its own script")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(PIPELINE_LUA)
-        try:
-            return run_wrk(url, seconds, connections=connections, script=Path(lua.name),
-                           script_args=[str(pipeline)])  # fmt: skip
-        finally:
-            Path(lua.name).unlink()
+    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read."""
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
            *(["-s", str(script)] if script else []), url,
            *(["--", *script_args] if script_args else [])]  # fmt: skip
@@ -133,12 +112,13 @@ def wallclock(
     pipeline: int = 1,
 ) -> dict[str, list[Result]]:  # fmt: skip
     """Contenders already up (their pids by name): `alternate` wrk runs, each one's CPU
-    counted for the contender's pid and its child processes (nginx's worker); `pipeline`:
-    as in `run_wrk`."""
+    counted for the contender's pid and its child processes (nginx's worker); `pipeline` > 1:
+    that many GETs written at once on each connection (pipeline.lua)."""
 
     def one(c: Contender, _: str, length: int) -> Result:
         before = family_cpu_seconds(pids[c.name])
-        run = run_wrk(c.url, length, pipeline=pipeline)
+        script = PIPELINE_LUA if pipeline > 1 else None
+        run = run_wrk(c.url, length, script=script, script_args=[str(pipeline)] if script else [])
         cpu = family_cpu_seconds(pids[c.name]) - before
         p50, p99 = (run.p50_ms, run.p99_ms) if pipeline == 1 else (0.0, 0.0)  # per batch: none
         return Result(run.rps, p50, p99, run.non_2xx + run.socket_errors,
