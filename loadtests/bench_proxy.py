@@ -22,7 +22,7 @@ def main() -> None:
     s.check_tools(["wrk", "nginx", "taskset", *callgrind])
     plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
     with s.workspace() as (tmp, procs):
-        upstream = s.start_upstream(tmp, procs)
+        upstream = nginx.start_upstream(tmp, procs)
         # All up at once on core 0 (the front door with its default configuration,
         # probes on; nginx proxy_pass with one worker), checked to serve the page.
         entrants = [*s.contenders(tmp, upstream), nginx.proxy_pass(tmp, upstream)]

@@ -76,7 +76,7 @@ class SelfHelpStage:
     seed: Seed = field(default_factory=lambda: build_seed(TOPICS, DEFAULT_SEED))
 
     def start(self) -> None:
-        self.upstream = s.start_upstream(self.tmp, self.procs)
+        self.upstream = nginx.start_upstream(self.tmp, self.procs)
         self.redis_port = free_port()
         self.start_redis()
         self.origin, self.control = s.start_community(self.procs, self.tmp, topics=TOPICS)

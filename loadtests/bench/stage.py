@@ -1,7 +1,7 @@
 """What every bench shares: its workspace (a temporary folder and its processes); its
-contenders (a front door, a bare aiohttp app, nginx), each started and waited for
-through the process harness (sims/harness/); the nginx upstream serving one fixed page;
-the community simulator; the command line and the report file."""
+contenders (a front door, a bare aiohttp app), each started and waited for through the
+process harness (sims/harness/); the community simulator; the command line and the report
+file."""
 
 from __future__ import annotations
 
@@ -125,43 +125,6 @@ def start_community(procs: Processes, tmp: Path, *, topics: int | None = None) -
                               log=tmp / "community.log")  # fmt: skip
     wait_http(f"{sim.control}/_sim/state", what="bench")
     return sim.url, sim.control
-
-
-NGINX_UPSTREAM = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-    uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        default_type text/html;
-        location = /health {{ default_type application/json; return 200 '{{"status": "ok"}}'; }}
-        location / {{ root {tmp}/www; try_files /page.html =404; }}
-    }}
-}}
-"""
-
-
-def start_upstream(tmp: Path, procs: Processes) -> str:
-    """nginx with one worker on the side core serving PAGE everywhere (a call center);
-    returns its base URL."""
-    port = free_port()
-    (tmp / "www").mkdir()
-    (tmp / "www" / "page.html").write_bytes(PAGE)
-    (tmp / "nginx.conf").write_text(NGINX_UPSTREAM.format(tmp=tmp, port=port))
-    tmp.chmod(0o755)  # nginx workers drop to an unprivileged user and must read the page
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    procs.spawn([nginx, "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "nginx-error.log")],
-                core=SIDE_CORE)  # fmt: skip
-    upstream = f"http://127.0.0.1:{port}"
-    wait_http(f"{upstream}/health", what="bench")
-    return upstream
 
 
 def contenders(
