@@ -1,14 +1,8 @@
 """Benchmark: callback intake, `POST /help/callbacks` (JSON), in callbacks accepted per
-second: the front door against a bare aiohttp app doing the minimum durable thing
-(parse the JSON, one XADD, 202 with the entry id), side by side in one run, on one real
-redis-server with the documented durability config (appendfsync always), then again
-after `CONFIG SET appendfsync everysec` (`--no-everysec` skips it). Every run's stream
-entries are checked against the 202s wrk counted; a failed check fails the script, after
-the report is written. Stage and load: loadtests/bench/callbacks.py.
-
-    python -m loadtests.bench_callbacks [--seconds 8] [--rounds 3] [--connections 16]
-        [--no-everysec] [--out loadtests/results/callbacks.md]
-"""
+second: the front door against a bare aiohttp app doing one XADD, side by side on one
+redis-server with the documented durability config (appendfsync always, then everysec).
+Every run's stream entries are checked against the 202s wrk counted; a failed check fails
+the script, after the report is written. Stage and load: loadtests/bench/callbacks.py."""
 
 from __future__ import annotations
 

@@ -2,11 +2,7 @@
 headers, one forwarding them: the minimal correct proxy) and nginx `proxy_pass` (wall
 clock only, a reference), all against one nginx upstream serving the same page. Wall
 clock for all; instructions per request under callgrind for the aiohttp ones
-(`--instructions`, on by default). The goal: the front door's ratios >= 0.85.
-
-    python -m loadtests.bench_proxy [--seconds 8] [--rounds 3] [--requests 1000]
-                                    [--no-instructions] [--out loadtests/results/proxy.md]
-"""
+(`--instructions`, on by default). The goal: the front door's ratios >= 0.85."""
 
 from __future__ import annotations
 
