@@ -1,19 +1,10 @@
 """`python -m loadtests.soak`: the spike test's stack under a steady customer mix
-(loadtests/soak_locustfile.py) for N minutes (default 30); does anything keep growing?
-(issue 14; `make soak`, not in CI; docs/faults.md "Soak".) `--force-stage` holds the front
-door in one load-shedding stage (`[overload] force_stage`).
+(loadtests/soak_locustfile.py) for N minutes; does anything keep growing? (`make soak`,
+not in CI; docs/faults.md, "Soak".) `--force-stage` holds one load-shedding stage.
 
-Every `--every` seconds it samples the front door process (resident memory, open file
-descriptors, threads), its /metrics (series, requests answered, 5xx) and Redis's used
-memory; at the end it writes the samples and locust's latency to `--out`.
-
-Exit code: 0 when, from the end of the warm-up to the end, nothing grew past its limit
-(`--max-*`; memory: a share, or MiB, whichever is larger) and no customer got a 5xx; 3
-when something did (each is named); 1 when the stack did not start or a part of it died.
-
-    python -m loadtests.soak [--minutes 30] [--warmup 5] [--users 50] [--every 60]
-                             [--out loadtests/results/soak.md] [--force-stage STAGE]
-"""
+Exit code: 0 when nothing grew past its limit after the warm-up (`--max-*`; memory: a
+share or MiB, whichever is larger) and no customer got a 5xx; 3 when something did (each
+is named); 1 when the stack did not start or a part of it died."""
 
 from __future__ import annotations
 

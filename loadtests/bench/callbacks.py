@@ -1,11 +1,7 @@
-"""The callback bench's stage and load (docs/benchmarks.md, "Method"): one redis-server
-with the documented durability config for both contenders (each its own stream;
-`fsync` switches appendfsync live), a front door whose one call center is down (a closed
-port), bare.py's `xadd`; wrk POSTing callbacks, each with its own `Idempotency-Key`.
-After each run the stream entries it added are counted against the 202s wrk saw: wrk
-stops with up to one request in flight per connection, stored but never counted, so a
-sound run has 0 <= entries - 202s <= connections.
-"""
+"""The callback bench's stage and load (docs/benchmarks.md, "Method"): one redis-server for
+both contenders (each its own stream; `fsync` switches appendfsync live), wrk POSTing
+callbacks (callbacks.lua). wrk stops with up to one request in flight per connection,
+stored but never counted, so a sound run has 0 <= entries - 202s <= connections."""
 
 from __future__ import annotations
 

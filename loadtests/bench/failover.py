@@ -1,13 +1,8 @@
-"""The failover bench's stage and customers (docs/benchmarks.md, "Failover against nginx").
-
-Each run: new call centers (primary, backup), a fault gate in front of the primary where
-the fault needs one (`sims/faultproxy.py`), and one contender (the front door, or nginx
-with both call centers as one upstream group) alone on core 0; the rest on the side core.
-Customers from locust, one every 1/rate s (open loop), the fault injected at its time;
-each waits at most `PATIENCE_S`. What a customer ended up with (`Outcome`) is read from
-the answers: the call center's page, self-help (a same-site 303 whose page is 200, or
-nginx's help page with a 200), or an error.
-"""
+"""The failover bench's stage and customers (docs/benchmarks.md, "Failover against nginx"):
+each run new call centers, the fault gate in front of the primary where the fault needs
+one (`sims/faultproxy.py`) and one contender on core 0; customers from locust on a fixed
+schedule, each waiting at most `PATIENCE_S`; what each ended up with (`Outcome`) is read
+from the answers."""
 
 from __future__ import annotations
 

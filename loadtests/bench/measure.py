@@ -1,8 +1,5 @@
-"""The benches' two measurements (docs/benchmarks.md, "Method"): wall clock (wrk against
-each contender in alternating rounds, CPU per request from /proc) and instructions per
-request (each contender alone under callgrind, exactly N GETs between zeroing and
-dumping its counters: deterministic where wall clock on a shared VM is not).
-"""
+"""The benches' two measurements (docs/benchmarks.md, "Method"): wall clock (wrk, CPU per
+request from /proc) and instructions per request (callgrind, exactly N GETs)."""
 
 from __future__ import annotations
 
@@ -23,10 +20,8 @@ T = TypeVar("T")
 WARMUP_S = 2  # each contender's wrk warm-up before the rounds
 WARMUP = 200  # callgrind: GETs before the counters are zeroed
 THREADS = 4  # callgrind: keep-alive connections, one thread each
-# Probes only at start-up under callgrind: valgrind stretches time ~50x, so a probe every
-# 250 ms would be charged to each request ~50x over. And a generous probe timeout: the
-# first probe runs cold code under valgrind, and failing it would send every request to
-# self-help.
+# Under callgrind, probes only at start-up (docs/benchmarks.md, "Instructions"), with a
+# generous timeout: failing the first, cold one would send every request to self-help.
 PROBE_INTERVAL_MS = 600_000
 PROBE_TIMEOUT_MS = 30_000
 PROBES = {"health": {"interval_ms": PROBE_INTERVAL_MS, "timeout_ms": PROBE_TIMEOUT_MS}}
@@ -136,16 +131,10 @@ class Counted:
 
 
 class Client:
-    """`THREADS` keep-alive connections, kept open from the warm-up to the dump so that no
-    connection set-up or teardown falls into the measured window. Every answer must be 200
-    with `expected` as body; None: whatever the first answer was.
-
-    Not wrk or locust: callgrind's count is divided by the number of requests, so exactly
-    N requests must reach the server between `callgrind_control -z` and `-d`, each answer
-    checked; wrk runs for a time, not a count, and leaves requests in flight at its end,
-    and locust's own work would not be in the window but its request count is not exact
-    either. Blocking http.client at ~50x slow-down is nowhere near a load generator's limit.
-    """
+    """`THREADS` keep-alive connections, open from the warm-up to the dump, so that no
+    connection set-up or teardown falls into the counted window. Every answer must be 200
+    with `expected` as body (None: the first answer's). Not wrk or locust: exactly N requests
+    must reach the server between `-z` and `-d`, each checked, and wrk runs for a time."""
 
     def __init__(self, contender: Contender, expected: bytes | None) -> None:
         self.name, self.path, self.expected = contender.name, contender.page_path, expected

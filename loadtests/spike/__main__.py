@@ -1,17 +1,8 @@
-"""`python -m loadtests.spike`: start the stack, run the spike headless, gate it, plot it.
+"""`python -m loadtests.spike`: start the stack, run the spike headless, gate it, plot it
+(loadtests/README.md: the phases, the gate, the cores, the output folder).
 
-    python -m loadtests.spike [--profile full|ci|smoke] [--out DIR]
-                              [--slo loadtests/slo.toml] [--set KEY=VALUE ...]
-
-The front door runs pinned to one core, locust (one process) to the other, Redis and
-the simulators beside locust (stack.py). Everything the run writes goes to one folder,
-printed at the end (default `var/loadtests/spike-<profile>-<UTC time>/`): locust's HTML
-report and CSV stats, `timeline.csv`, `summary.md`, `slo.md`/`slo.json`, `spike.png`,
-the run config and every process's log.
-
-Exit code: locust's, which is the gate's (0 every SLO met, 3 one breached; see
-`gate.py`), or 2 for a bad threshold file or override, 1 when the stack failed.
-"""
+Exit code: locust's, which is the gate's (0 every SLO met, 3 one breached), or 2 for a
+bad threshold file or override, 1 when the stack failed."""
 
 from __future__ import annotations
 

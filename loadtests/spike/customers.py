@@ -1,15 +1,8 @@
-"""The customer mix: one `FastHttpUser` whose weighted tasks are what customers do (the
-table in loadtests/README.md). Every answer is checked (`catch_response`, rules in
-`checks.py`). The self-help redirect is followed by hand, its target checked before
-anything is fetched; votes are not followed (the page behind is a bulletin page).
-
-`SpikeShape`, the `LoadTestShape`: users over time from `profile.Profile`, and the
-outage, switched through the call-center simulators' admin API at the profile's times.
-The switches run in their own timers (greenlets: locust has monkey-patched threading),
-scheduled when the shape starts: locust calls `tick` about once a second and may call it
-late, and the outage has to start at a known time. The time recorded for a switch is
-when its first request was sent, so that an answer completed before it cannot have seen
-the outage (`profile.expect`)."""
+"""The customer mix: one `FastHttpUser` whose weighted tasks are what customers do, every
+answer checked (`checks.py`); and `SpikeShape`, the `LoadTestShape`: users over time from
+`profile.Profile`, the outage switched through the call-center simulators' control API
+on timers (greenlets: locust has monkey-patched threading). Why so: loadtests/README.md,
+"Phases" and "The customers"."""
 
 from __future__ import annotations
 

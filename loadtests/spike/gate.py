@@ -1,16 +1,10 @@
-"""The locust process's listeners: read the run config, learn the bulletins, record
-every answer, and sample users and CPU once a second; then, on locust's `quitting`, the
-SLO gate: wait for the callback backlog to be delivered, gather what the run observed
-(locust's stats, the recorder, the front door's /metrics, the call centers' received
-callbacks), evaluate `slo.evaluate`, write the run's files and set the exit code.
-
-Exit codes: 0 every SLO met; 3 one breached (slo.md says which); locust's own (1, 2)
-only when locust failed before the gate could run.
+"""The locust process's listeners: read the run config, learn the bulletins, record every
+answer, sample users and CPU once a second; then, on `quitting`, the SLO gate
+(loadtests/README.md, "The SLO gate"): write the run's files and set the exit code.
 
 Importing this module registers the listeners (loadtests/locustfile.py does). Locust
 has monkey-patched the standard library by then (gevent), so `threading` and
-`time.sleep` here are greenlets and cooperative sleeps.
-"""
+`time.sleep` here are greenlets and cooperative sleeps."""
 
 from __future__ import annotations
 

@@ -1,22 +1,6 @@
-"""What the gate reads back from the stack: the front door's /metrics (Prometheus text)
-and the callbacks the call centers received. Pure: text and records in, numbers out;
-fetching is the caller's.
-
-The cache hit ratio is the one `monitoring/rules/switchboard-recording.yml` records as
-`switchboard:cache_hit:ratio_rate5m`: lookups answered by any cache tier (L1, Redis,
-last-known) over bulletin lookups (every one counts one L1 hit or miss), here over the
-test only (counters at the end minus counters at the start, so the start-up fill of
-the self-help layer is left out).
-
-Callbacks lost or doubled: the tickets customers were given (202) against what the
-call centers received (`GET <control>/_sim/callbacks`). The front door delivers each
-callback under its own key (a digest of the customer's `Idempotency-Key` and the
-request) with a JSON body that carries the `ticket`, so the ticket ties a 202 to its
-delivery. A simulator records every POST; a repeat of a key it has seen is marked
-`duplicate` (at-least-once delivery, absorbed by the key: counted as a repeat, not a
-second call). A ticket first-delivered twice (say to both call centers) would mean a
-customer called twice: that is "delivered more than once".
-"""
+"""What the gate reads back from the stack: the front door's /metrics (Prometheus text) and
+the callbacks the call centers received. Pure: text and records in, numbers out. The cache
+hit ratio is the one monitoring/rules/switchboard-recording.yml records, over the test."""
 
 from __future__ import annotations
 
@@ -101,7 +85,10 @@ class Reconciled:
 def reconcile(
     accepted: Collection[str], deliveries: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> Reconciled:
-    """`deliveries`: call center -> its `/_sim/callbacks` "deliveries" list."""
+    """The tickets customers were given (202) against what the call centers received
+    (`deliveries`: call center -> its `/_sim/callbacks` list): each delivered body carries
+    its `ticket`; a simulator marks a key it has seen before `duplicate` (a repeat, not a
+    second call); a ticket first-delivered twice is a customer called twice."""
     first: Counter[str] = Counter()
     repeats = 0
     for records in deliveries.values():

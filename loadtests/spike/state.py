@@ -1,11 +1,7 @@
-"""What the orchestrator (`python -m loadtests.spike`) tells the locust process: a
-`RunConfig`, one JSON file in the output folder named by `--spike-run`. And what the
-locust process shares between its customers, the shape and the gate: one `RUN`, filled
-in by the event listeners (`listeners.py`). No locust import here.
-
-Clock: `time.monotonic()`, made relative to the moment the shape started (`t0`), so that
-phase boundaries, the outage switches and every sample are on one axis.
-"""
+"""What the orchestrator tells the locust process (a `RunConfig`, the JSON file named by
+`--spike-run`), and what the locust process shares between its customers, the shape and
+the gate (`RUN`). No locust import here. Times are `time.monotonic()` since the shape
+started (`t0`): phases, switches and samples on one axis."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""What happened second by second: every request's answer time and outcome, where
-customers were sent, users and CPU, bucketed per second for the plot, and per phase
-and request class for the report. No locust here: the locustfile feeds it.
-
-Locust's own `_stats_history.csv` has requests/s but its percentiles are over a
-sliding 10 s window, and it knows nothing of destinations; this keeps every sample
-(a few hundred thousand floats for the full run) and cuts exact windows.
-"""
+"""What happened second by second (requests, destinations, users, CPU), for the plot and
+per phase and class for the report. No locust here. Not locust's `_stats_history.csv`:
+its percentiles are over a sliding 10 s window and it knows nothing of destinations."""
 
 from __future__ import annotations
 
