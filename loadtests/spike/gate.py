@@ -185,7 +185,8 @@ def _classes(environment: Environment) -> list[tables.ClassRow]:
 def observe(environment: Environment, config: RunConfig) -> Observation:
     classes = _classes(environment)
     found, after = drain(config) if RUN.completed else (None, {})
-    before, recorder, runner = RUN.metrics_before, RUN.recorder, environment.runner
+    recorder, runner = RUN.recorder, environment.runner
+    lookups = readings.lookups(RUN.metrics_before, after) if after else {}
     observed = Observed(
         # Errors over the whole run, warm-up included (the recorder saw every answer);
         # latency from locust's stats, which start after the warm-up (SpikeShape).
@@ -193,8 +194,8 @@ def observe(environment: Environment, config: RunConfig) -> Observation:
         failures=sum(recorder.failures.values()),
         server_errors=sum(recorder.server_errors.values()),
         latency={c.cls: Latency(p95_ms=c.p95_ms, p99_ms=c.p99_ms) for c in classes},
-        cache_hit_ratio=readings.cache_hit_ratio(before, after) if after else None,
-        l1_hit_ratio=readings.l1_hit_ratio(before, after) if after else None,
+        cache_hit_ratio=readings.hit_ratio(lookups),
+        l1_hit_ratio=readings.hit_ratio(lookups, ["l1"]),
         callbacks_accepted=len(RUN.tickets), callbacks_lost=None if found is None else found.lost,
         callbacks_duplicated=None if found is None else found.duplicated,
         callbacks_pending=readings.total(after, readings.PENDING),
@@ -205,7 +206,6 @@ def observe(environment: Environment, config: RunConfig) -> Observation:
         completed=RUN.completed, switch_problems=tuple(RUN.switch_problems),
         outage_switched=RUN.down_at is not None and RUN.up_at is not None,
     )  # fmt: skip
-    lookups = readings.lookups(before, after) if after else {}
     return Observation(observed=observed, classes=classes, callbacks=found, lookups=lookups)
 
 

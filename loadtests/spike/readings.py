@@ -34,32 +34,6 @@ def total(samples: Samples, name: str, **labels: str) -> float | None:
     return sum(found) if found else None
 
 
-def _delta(after: Samples, before: Mapping[tuple[str, frozenset[tuple[str, str]]], float],
-           name: str, **labels: str) -> float:  # fmt: skip
-    wanted = set(labels.items())
-    return sum(
-        v - before.get((n, ls), 0.0) for (n, ls), v in after.items() if n == name and wanted <= ls
-    )
-
-
-def cache_hit_ratio(before: Samples, after: Samples) -> float | None:
-    """Cache hits / bulletin lookups between two scrapes; None if there were none."""
-    lookups = _delta(after, before, LOOKUPS, tier="l1", result="hit") + _delta(
-        after, before, LOOKUPS, tier="l1", result="miss"
-    )
-    if lookups <= 0:
-        return None
-    hits = sum(_delta(after, before, LOOKUPS, tier=t, result="hit") for t in CACHE_TIERS)
-    return hits / lookups
-
-
-def l1_hit_ratio(before: Samples, after: Samples) -> float | None:
-    """L1 hits / bulletin lookups between two scrapes (`switchboard:cache_l1_hit:ratio`)."""
-    hit = _delta(after, before, LOOKUPS, tier="l1", result="hit")
-    lookups = hit + _delta(after, before, LOOKUPS, tier="l1", result="miss")
-    return hit / lookups if lookups > 0 else None
-
-
 def lookups(before: Samples, after: Samples) -> dict[str, float]:
     """Lookups between two scrapes, by "tier result"."""
     out: dict[str, float] = {}
@@ -70,6 +44,13 @@ def lookups(before: Samples, after: Samples) -> dict[str, float]:
             if change:
                 out[f"{d.get('tier')} {d.get('result')}"] = change
     return dict(sorted(out.items()))
+
+
+def hit_ratio(lookups: Mapping[str, float], tiers: Sequence[str] = CACHE_TIERS) -> float | None:
+    """Hits in any of `tiers` / bulletin lookups (each counts one L1 hit or miss), from
+    `lookups`; None if there were none. `("l1",)`: `switchboard:cache_l1_hit:ratio`."""
+    total = lookups.get("l1 hit", 0.0) + lookups.get("l1 miss", 0.0)
+    return sum(lookups.get(f"{t} hit", 0.0) for t in tiers) / total if total > 0 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
