@@ -34,10 +34,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 class Recorder:
     """Samples keyed by whole seconds since the shape started (`t` arguments)."""
 
-    latencies: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-    by_class: dict[tuple[int, str], list[float]] = field(default_factory=lambda: defaultdict(list))
-    failures: Counter[int] = field(default_factory=Counter)
-    class_failures: Counter[tuple[int, str]] = field(default_factory=Counter)
+    latencies: dict[tuple[int, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    failures: Counter[tuple[int, str]] = field(default_factory=Counter)  # by second and class
     server_errors: Counter[int] = field(default_factory=Counter)
     sent: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     users: dict[int, int] = field(default_factory=dict)
@@ -46,13 +44,18 @@ class Recorder:
 
     def request(self, t: float, cls: str, ms: float, *, ok: bool, server_error: bool) -> None:
         s = int(t)
-        self.latencies[s].append(ms)
-        self.by_class[s, cls].append(ms)
+        self.latencies[s, cls].append(ms)
         if not ok:
-            self.failures[s] += 1
-            self.class_failures[s, cls] += 1
+            self.failures[s, cls] += 1
         if server_error:
             self.server_errors[s] += 1
+
+    def _answers(self, seconds: range, cls: str = "all") -> tuple[list[float], int]:
+        """The sorted answer times and the failures in `seconds` (of one class, or all)."""
+        keys = [k for k in self.latencies if k[0] in seconds and cls in ("all", k[1])]
+        return sorted(v for k in keys for v in self.latencies[k]), sum(
+            self.failures[k] for k in keys
+        )
 
     def destination(self, t: float, where: str) -> None:
         self.sent[int(t)][where] += 1
@@ -66,17 +69,17 @@ class Recorder:
     def seconds(self, end: float) -> range:
         """Whole seconds with samples, up to `end` (what comes after is locust stopping
         its users mid-request)."""
-        keys = [s for s in set(self.latencies) | set(self.users) if s < end]
+        keys = [s for s in {s for s, _ in self.latencies} | set(self.users) if s < end]
         return range(max(keys) + 1) if keys else range(0)
 
     def rows(self, profile: Profile) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
         for s in self.seconds(profile.end):
-            values = sorted(self.latencies.get(s, ()))
+            values, failed = self._answers(range(s, s + 1))
             sent = self.sent.get(s, Counter())
             out.append(dict(zip(TIMELINE_FIELDS, (
-                s, profile.phase(s + 0.5).value, self.users.get(s, ""), len(values),
-                self.failures[s], self.server_errors[s],
+                s, profile.phase(s + 0.5).value, self.users.get(s, ""), len(values), failed,
+                self.server_errors[s],
                 *(_fmt(percentile(values, q)) for q in (0.50, 0.95, 0.99)),
                 sent["primary"], sent["backup"], sent["self-help"],
                 _fmt(self.locust_cpu.get(s, math.nan)), _fmt(self.door_cpu.get(s, math.nan)),
@@ -95,12 +98,7 @@ class Recorder:
         for phase, start, end in profile.phases():
             span = range(math.ceil(start), math.ceil(end))
             for cls in ("all", *classes):
-                if cls == "all":
-                    values = sorted(v for s in span for v in self.latencies.get(s, ()))
-                    failed = sum(self.failures[s] for s in span)
-                else:
-                    values = sorted(v for s in span for v in self.by_class.get((s, cls), ()))
-                    failed = sum(self.class_failures[s, cls] for s in span)
+                values, failed = self._answers(span, cls)
                 out.append(PhaseStats(
                     phase=phase.value, cls=cls, requests=len(values), failures=failed,
                     rate=len(values) / max(end - start, 1e-9),
