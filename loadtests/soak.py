@@ -26,9 +26,10 @@ import redis
 from kernel.overload import ORDER
 from loadtests import tables
 from loadtests.spike import readings
-from loadtests.spike.stack import ROOT, Stack, StackError, cores, stack
-from sims.harness.ports import fetch
-from sims.harness.procs import rss_mib, spawn, status, terminate
+from loadtests.spike.stack import stack
+from sims.harness.frontdoor import World
+from sims.harness.ports import StartError, fetch
+from sims.harness.procs import ROOT, cores, rss_mib, spawn, status, terminate
 
 LOCUSTFILE: Final = ROOT / "loadtests" / "soak_locustfile.py"
 DEFAULT_OUT: Final = ROOT / "loadtests" / "results" / "soak.md"
@@ -151,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = dt.datetime.now(dt.UTC)
     try:
         extra = f'[overload]\nforce_stage = "{args.force_stage}"' if args.force_stage else ""
-        with stack(
-            workdir, logs, door_core=door_core, side_core=side_core, extra_config=extra
-        ) as st:
+        with stack(workdir, logs, door_core=door_core, side_core=side_core, extra=extra) as st:
             print(f"soak: stack up, front door {st.base_url} (pid {st.door_pid}); "
                   f"{args.users} customers for {args.minutes:g} min", flush=True)  # fmt: skip
             samples, locust_code = _run(st, args, core=side_core, log_path=logs / "locust.log")
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"soak: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 return EXIT_STACK
             latency = tables.soak_latency(logs / "locust_stats.csv")
-    except StackError as exc:
+    except StartError as exc:
         print(f"soak: {exc} (logs in {logs})", file=sys.stderr)
         return EXIT_STACK
     finally:
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(
-    st: Stack, args: argparse.Namespace, *, core: int | None, log_path: Path
+    st: World, args: argparse.Namespace, *, core: int | None, log_path: Path
 ) -> tuple[list[Sample], int]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", st.base_url,

@@ -21,8 +21,10 @@ from typing import Final
 
 from loadtests.spike.profile import PROFILES, Profile
 from loadtests.spike.slo import Slo, SloError, load
-from loadtests.spike.stack import ROOT, StackError, clean_env, cores, die_with_parent, stack
+from loadtests.spike.stack import stack
 from loadtests.spike.state import RunConfig
+from sims.harness.ports import StartError
+from sims.harness.procs import ROOT, clean_env, cores, die_with_parent
 
 DEFAULT_SLO: Final = ROOT / "loadtests" / "slo.toml"
 LOCUSTFILE: Final = ROOT / "loadtests" / "locustfile.py"
@@ -158,7 +160,7 @@ def _run(profile: Profile, slo: Slo, stage: Path, workdir: Path, *, drain_s: flo
                 print(f"spike: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 code = code or EXIT_STACK
             return code
-    except StackError as exc:
+    except StartError as exc:
         print(f"spike: {exc} (see the logs)", file=sys.stderr)
     except KeyboardInterrupt:
         print("spike: interrupted", file=sys.stderr)
