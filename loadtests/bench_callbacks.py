@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from loadtests import tables
-from loadtests.bench.callbacks import REDIS_CONF, CallbackStage, Run, post_callback, wait_down
+from loadtests.bench.callbacks import REDIS_CONF, Run, post_callback, start_stage, wait_down
 from loadtests.bench.measure import alternate
 from loadtests.bench.stage import check_tools, parser, start, wait_ready, workspace, write_report
 
@@ -25,8 +25,7 @@ def main() -> None:
     check_tools(["wrk", "taskset", "redis-server"])
     results: dict[str, dict[str, list[Run]]] = {}  # appendfsync policy -> contender -> runs
     with workspace() as (tmp, procs):
-        stage = CallbackStage(tmp, procs, args.connections, {})
-        door, bare = stage.start()
+        stage, door, bare = start_stage(tmp, procs, args.connections)
         setup = tables.CallbackSetup(
             seconds=args.seconds, rounds=args.rounds, connections=args.connections,
             redis_version=stage.version(), durability=stage.durability(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -103,32 +103,10 @@ def wait_down(door: Contender, *, seconds: float = START_S) -> None:
 @dataclass(slots=True)
 class CallbackStage:
     tmp: Path
-    procs: Processes
     connections: int
-    pids: dict[str, int]  # contender name -> server pid, once started
-    redis_pid: int = 0
-    client: redis.Redis | None = None
-
-    @property
-    def redis(self) -> redis.Redis:
-        if self.client is None:
-            raise RuntimeError("CallbackStage.start first")
-        return self.client
-
-    def start(self) -> tuple[Contender, Contender]:
-        """redis-server, then the two contenders (not started): front door, baseline."""
-        server = start_redis(
-            self.procs, self.tmp / "redis", conf=REDIS_CONF, core=SIDE_CORE,
-            options={"save": "", "auto-aof-rewrite-percentage": "0"}, log=self.tmp / "redis.log",
-        )  # fmt: skip
-        self.redis_pid, self.client = server.pid, redis.Redis(port=server.port, socket_timeout=10)
-        spool = {"spool_path": str(self.tmp / "callbacks.spool"), "consumer": "bench"}
-        front = door(self.tmp, "door", page_path=ROUTE, log=True, trusted_proxy=True,
-                     redis_port=server.port, centers=[("cc", free_port())],  # nothing there
-                     settings={"callbacks": spool})  # fmt: skip
-        base = bare(BARE, "bare", "xadd", server.url, BARE_STREAM, page_path=ROUTE,
-                    ready_path="/healthz", log=self.tmp / "bare.log")  # fmt: skip
-        return front, base
+    redis: redis.Redis
+    redis_pid: int
+    pids: dict[str, int] = field(default_factory=dict)  # contender name -> server pid
 
     def fsync(self, policy: str) -> None:
         """`CONFIG SET appendfsync` (always, everysec), checked."""
@@ -188,3 +166,21 @@ class CallbackStage:
               f"{run.acks} 202s, {run.entries} entries"
               + "".join(f"; {p}" for p in run.problems(self.connections)))  # fmt: skip
         return run
+
+
+def start_stage(
+    tmp: Path, procs: Processes, connections: int
+) -> tuple[CallbackStage, Contender, Contender]:
+    """redis-server, then the two contenders (not started): front door, baseline."""
+    server = start_redis(
+        procs, tmp / "redis", conf=REDIS_CONF, core=SIDE_CORE,
+        options={"save": "", "auto-aof-rewrite-percentage": "0"}, log=tmp / "redis.log",
+    )  # fmt: skip
+    spool = {"spool_path": str(tmp / "callbacks.spool"), "consumer": "bench"}
+    front = door(tmp, "door", page_path=ROUTE, log=True, trusted_proxy=True,
+                 redis_port=server.port, centers=[("cc", free_port())],  # nothing there
+                 settings={"callbacks": spool})  # fmt: skip
+    base = bare(BARE, "bare", "xadd", server.url, BARE_STREAM, page_path=ROUTE,
+                ready_path="/healthz", log=tmp / "bare.log")  # fmt: skip
+    client = redis.Redis(port=server.port, socket_timeout=10)
+    return CallbackStage(tmp, connections, client, server.pid), front, base
