@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jinja2
+
 from loadtests.bench import failover as fo
 from loadtests.bench import nginx
 from loadtests.bench import selfhelp as sh
@@ -79,6 +81,19 @@ def filesystem(path: Path) -> str:
         if inside and len(mount) > len(best[0]):
             best = (mount, kind, device)
     return f"{best[1]} ({best[2]})"
+
+
+_REPORTS = jinja2.Environment(  # noqa: S701 - markdown, not HTML
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("reports")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _render(name: str, **values: object) -> str:
+    """The Jinja template reports/`name` with `values`."""
+    return _REPORTS.get_template(name).render(values)
 
 
 def _demote(lines: list[str]) -> list[str]:
@@ -499,50 +514,22 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
     tuned = {t.short: sum(_errors(c.load.visits) for c in cases if c.short == t.short)
              for t in fo.NGINX_CONFIGS if t.read is not None}  # fmt: skip
     door_slow = max((_slow(c.load.visits) for c in cases if c.short == fo.DOOR_NAME), default=0)
-    faults = list(dict.fromkeys(c.fault for c in cases))
-    lines = [
-        "# Failover: the front door against nginx set up for failover by hand", "",
-        "The primary call center fails while customers keep coming; a backup call center is "
-        "healthy throughout. Which customers see an error, and how long the slowest wait? "
-        "An error: any 5xx (nginx's help page too: it keeps the 502/503/504), no answer "
-        f"within {fo.PATIENCE_S:.0f} s, a connection error, anything not a call center's page "
-        "or a 303 to self-help whose page answers 200.", "",
-        f"## Summary: customers with an error, customers who waited more than {SLOW_S:.0f} s, "
-        "the longest wait", "",
-        *table(["primary call center", *shorts, "front door has fewer errors"], summary,
-               align="l" + "r" * len(shorts) + "l"), "",
-        f"Errors among customers sent before the fault: {'; '.join(odd) or 'none in any run'}. "
-        f"The load generator sent each customer at most "
-        f"{max(c.load.max_lag for c in cases) * 1000:.0f} ms late; injecting a fault took at "
-        f"most {max(c.load.fault_took for c in cases) * 1000:.0f} ms.", "",
-        "- Goal, fewer customer-visible errors than nginx in every case: "
-        + "; ".join(_verdicts(cases)) + ".",
-        "- nginx with its timeouts set, errors over all faults: "
-        + ", ".join(f"{n}: {e}" for n, e in tuned.items()) + ".",
-        f"- The front door ({fo.door_settings(probes_only=True)}): at most {door_slow} customers "
-        f"waited more than {SLOW_S:.0f} s in any run, {door_slow / shape.rate:.2f} s worth at "
-        f"{shape.rate:.0f}/s.", "",
-        "## Every run", "",
-        "Counts and the worst wait over all customers of the run; p50 and p99 over the "
-        "customers sent after the fault.", "",
-        *table(["primary", "contender", "customers", "answered by primary / backup / self-help",
-                "errors",
-                f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or other",
-                "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
-               [_failover_row(c) for c in cases], align="llr"), "",
-        "## Method", "", "How it is measured, and why: docs/benchmarks.md, \"Failover against "
-        "nginx\".", "",
-        *pairs([("machine", machine()),
-                ("customers", f"`GET {fo.PATH}`, {shape.rate:.0f}/s on a fixed schedule (open "
-                 f"loop), {shape.before:.0f} s before the fault, {shape.after:.0f} s after; each "
-                 f"gives up after {fo.PATIENCE_S:.0f} s; locust on core 1"),
-                ("front door", f"default configuration: {fo.door_settings()}"),
-                *((f"fault: {f.value}", f.describe) for f in faults),
-                *((f"nginx: {t.label}", t.describe()) for t in fo.NGINX_CONFIGS)]),
-        "", "The careful nginx configuration, in full (`http` block):", "", "```nginx",
-        nginx.failover_snippet(fo.NGINX_CONFIGS[0]), "```",
-    ]  # fmt: skip
-    return "\n".join(lines)
+    runs = table(["primary", "contender", "customers", "answered by primary / backup / self-help",
+                  "errors", f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or "
+                  "other", "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
+                 [_failover_row(c) for c in cases], align="llr")  # fmt: skip
+    return _render(
+        "failover.md", fo=fo, machine=machine(), patience=f"{fo.PATIENCE_S:.0f}",
+        slow=f"{SLOW_S:.0f}", rate=f"{shape.rate:.0f}", before=f"{shape.before:.0f}",
+        after=f"{shape.after:.0f}", odd=odd, verdicts=_verdicts(cases), door_slow=door_slow,
+        lag_ms=f"{max(c.load.max_lag for c in cases) * 1000:.0f}",
+        fault_ms=f"{max(c.load.fault_took for c in cases) * 1000:.0f}",
+        tuned=[f"{n}: {e}" for n, e in tuned.items()], door_slow_s=f"{door_slow / shape.rate:.2f}",
+        summary=table(["primary call center", *shorts, "front door has fewer errors"], summary,
+                      align="l" + "r" * len(shorts) + "l"),
+        runs=runs, faults=list(dict.fromkeys(c.fault for c in cases)),
+        snippet=nginx.failover_snippet(fo.NGINX_CONFIGS[0]),
+    )  # fmt: skip
 
 
 # -- the spike test: summary.md and slo.md ------------------------------------------------
