@@ -374,53 +374,39 @@ def callbacks(results: dict[str, dict[str, list[Run]]], s: CallbackSetup) -> str
 
     every = [(p, n, r) for p, by in results.items() for n, rs in by.items() for r in rs]
     bad = sum(bool(r.problems(s.connections)) for _, _, r in every)
-    setup = [
-        ("machine", machine()),
-        ("request", f"`POST /help/callbacks`, JSON body `{BODY.decode()}` ({len(BODY)} B), a "
-         "unique `Idempotency-Key` and `X-Forwarded-For` each (wrk Lua)"),
-        ("load", f"`wrk -t1 -c{s.connections}` and redis-server on core 1, each server alone on "
-         f"core 0; {s.rounds} x {s.seconds} s rounds alternating, after a {WARMUP_S} s warm-up"),
-        ("Redis", f"{s.redis_version}, `{s.conf}` as is (appendonly "
-         f"{s.durability.get('appendonly', '?')}, appendfsync "
-         f"{s.durability.get('appendfsync', '?')}) plus `save \"\"`, "
-         f"`auto-aof-rewrite-percentage 0`; data on {s.filesystem}; `everysec` rows: "
-         "`CONFIG SET appendfsync everysec`"),
-    ]  # fmt: skip
-    lines = ["# Callback intake: front door against bare aiohttp doing one XADD", "",
-             "Throughput: callbacks accepted (202) per second. Server CPU: the server "
-             "process's utime + stime; its core busy: CPU per second of load (near 100%, the "
-             "server limits the rate); Redis CPU: redis-server's per entry added.", "",
-             *pairs(setup), "", "## Accepted callbacks per second", "",
-             *table(["appendfsync", "contender", "accepted/s (median)", "rounds, accepted/s",
-                     "server CPU us/request", "server's core busy", "Redis CPU us/callback",
-                     "p50 ms", "p99 ms", "non-2xx", "socket errors"],
-                    [(policy, name, f"{med(runs, 'accepted_per_s'):.0f}",
-                      " / ".join(f"{r.accepted_per_s:.0f}" for r in rounds(runs)),
-                      f"{med(runs, 'cpu_us'):.0f}", f"{med(runs, 'server_busy'):.0%}",
-                      f"{med(runs, 'redis_cpu_us'):.1f}", f"{med(runs, 'p50_ms'):.2f}",
-                      f"{med(runs, 'p99_ms'):.2f}", sum(r.non_2xx for r in runs),
-                      sum(r.socket_errors for r in runs))
-                     for policy, by in results.items() for name, runs in by.items()],
-                    align="llrlr"), "",
-             *table(["appendfsync", "accepted/s, front door / baseline",
-                     "server CPU per request, baseline / front door",
-                     "Redis CPU per callback, baseline / front door"],
-                    [(policy, ratio(n[DOOR], n[BARE], "accepted_per_s"),
-                      ratio(n[BARE], n[DOOR], "cpu_us"), ratio(n[BARE], n[DOOR], "redis_cpu_us"))
-                     for policy, n in results.items()]), "",
-             "## Checks: every 202 has its stream entry", "",
-             f"After each run (warm-ups too), once the server settled: a sound run has 0 <= "
-             f"entries - 202s <= {s.connections} (in flight when wrk stopped), and the front "
-             "door's `switchboard_callbacks_accepted_total` equals its entries, all in Redis.", "",
-             *table(["appendfsync", "contender", "run", "202s (wrk)", "new entries",
-                     "entries - 202s", "front door counted (redis / spool)", "check"],
-                    [(p, n, r.label, r.acks, r.entries, r.unanswered,
-                      "-" if r.counted is None else f"{r.counted:.0f} / {r.spooled:.0f}",
-                      "; ".join(r.problems(s.connections)) or "ok") for p, n, r in every],
-                    align="lllrrrrl"), "",
-             f"**{bad} of {len(every)} runs FAILED.**" if bad else
-             f"All {len(every)} runs sound."]  # fmt: skip
-    return "\n".join(lines)
+    accepted = table(
+        ["appendfsync", "contender", "accepted/s (median)", "rounds, accepted/s",
+         "server CPU us/request", "server's core busy", "Redis CPU us/callback", "p50 ms",
+         "p99 ms", "non-2xx", "socket errors"],
+        [(policy, name, f"{med(runs, 'accepted_per_s'):.0f}",
+          " / ".join(f"{r.accepted_per_s:.0f}" for r in rounds(runs)),
+          f"{med(runs, 'cpu_us'):.0f}", f"{med(runs, 'server_busy'):.0%}",
+          f"{med(runs, 'redis_cpu_us'):.1f}", f"{med(runs, 'p50_ms'):.2f}",
+          f"{med(runs, 'p99_ms'):.2f}", sum(r.non_2xx for r in runs),
+          sum(r.socket_errors for r in runs))
+         for policy, by in results.items() for name, runs in by.items()],
+        align="llrlr",
+    )  # fmt: skip
+    ratios = table(
+        ["appendfsync", "accepted/s, front door / baseline",
+         "server CPU per request, baseline / front door",
+         "Redis CPU per callback, baseline / front door"],
+        [(policy, ratio(n[DOOR], n[BARE], "accepted_per_s"), ratio(n[BARE], n[DOOR], "cpu_us"),
+          ratio(n[BARE], n[DOOR], "redis_cpu_us")) for policy, n in results.items()],
+    )  # fmt: skip
+    checks = table(
+        ["appendfsync", "contender", "run", "202s (wrk)", "new entries", "entries - 202s",
+         "front door counted (redis / spool)", "check"],
+        [(p, n, r.label, r.acks, r.entries, r.unanswered,
+          "-" if r.counted is None else f"{r.counted:.0f} / {r.spooled:.0f}",
+          "; ".join(r.problems(s.connections)) or "ok") for p, n, r in every],
+        align="lllrrrrl",
+    )  # fmt: skip
+    return _render(
+        "callbacks.md", s=s, machine=machine(), body=BODY.decode(), size=len(BODY),
+        warmup_s=WARMUP_S, accepted=accepted, ratios=ratios, checks=checks, bad=bad,
+        runs=len(every),
+    )  # fmt: skip
 
 
 # -- failover against nginx ---------------------------------------------------------------
