@@ -1,7 +1,7 @@
 """Benchmark: one front door with `[server] workers = 1` against the same with 2, on this
 machine, and each worker's resident memory (issues 15 and 18). The stage, and how far this
-2-core machine allows the comparison: the report's opening (loadtests/tables.py
-`WORKERS_INTRO`) and docs/benchmarks.md, "Workers: 1 against 2"."""
+2-core machine allows the comparison: the report's opening (loadtests/reports/workers.md)
+and docs/benchmarks.md, "Workers: 1 against 2"."""
 
 from __future__ import annotations
 

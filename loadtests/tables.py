@@ -686,35 +686,13 @@ def _p99(ms: float) -> str:
     return f"{ms:.2f}" if ms > 0 else "n/a"  # wrk gives none for pipelined requests
 
 
-WORKERS_INTRO = (
-    "The stage is the self-help bench's (loadtests/bench/selfhelp.py): redis-server, the "
-    "community simulator (300 bulletins) and an nginx call center, on core 1. Two front doors "
-    "are up at once, both fully warmed (every bulletin page asked for once): `workers = 1` "
-    "pinned to core 0, `workers = 2` on both cores. wrk (`-t1 -c32`) runs on core 1 against "
-    "each in turn, 3 alternating rounds per page: a cached bulletin page and the proxy path "
-    "(`/support/...` to the nginx call center).",
-    "How far this machine allows: it has 2 cores, so the load generator cannot have its own "
-    "core while two workers use both; with 2 workers, wrk shares core 1 with the second "
-    "worker. So the table gives, besides requests/s, the front door's CPU time per request "
-    "(all its processes): if a request costs a worker no more CPU with two workers than with "
-    "one, the rest of the gap to 2x is the cores wrk takes, not the front door. To leave the "
-    "workers more of the machine, the cached page is measured a second time with wrk writing "
-    "16 requests at once on each connection (HTTP/1.1 pipelining, which aiohttp answers in "
-    "order): wrk's own work per request falls several times; the front door still parses and "
-    "answers every request, with fewer reads and writes per request than without pipelining, "
-    "so compare workers within that table only. wrk's latency is per batch then, so none is "
-    "given.",
-)
-
-
 def workers(
     sections: list[tuple[str, list[tuple[str, list[Result]]]]],
     memory: dict[int, list[tuple[str, list[float]]]],
 ) -> str:
     """bench_workers: per page, each front door's wrk runs (1 worker first); then VmRSS by
     number of workers: (when, MiB of the master then each worker)."""
-    lines = [f"# Workers: 1 against 2 ({machine()})", ""]
-    lines += [WORKERS_INTRO[0], "", WORKERS_INTRO[1], ""]
+    pages = []
     for what, doors in sections:
         base = doors[0][1]
         base_rps, base_cpu = median(x.rps for x in base), median(x.cpu_us for x in base)
@@ -727,8 +705,8 @@ def workers(
                          sum(x.errors for x in r)])  # fmt: skip
         head = ["", "requests/s", "x 1 worker", "p99 ms", "CPU us/request", "CPU cores used",
                 "CPU per request, 1 worker / this", "errors"]  # fmt: skip
-        lines += [f"## {what}", "", *table(head, rows), ""]
-    lines += ["## Resident memory (MiB): master, then each worker", ""]
+        pages.append((what, table(head, rows)))
     rows = [[f"workers = {n}, {label}", " / ".join(f"{m:.1f}" for m in sizes)]
             for n, samples in sorted(memory.items()) for label, sizes in samples]  # fmt: skip
-    return "\n".join([*lines, *table(["when", "VmRSS"], rows, align="ll")])
+    memory_table = table(["when", "VmRSS"], rows, align="ll")
+    return _render("workers.md", machine=machine(), sections=pages, memory=memory_table)
