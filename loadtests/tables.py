@@ -192,34 +192,29 @@ def _share(part: float, whole: float, digits: int = 2) -> str:
     return f"{part / whole:.{digits}%}" if whole else "n/a"
 
 
-def _pages(p: sh.PageRun, plan: Plan) -> list[str]:
-    lines = ["## 1. Cached bulletin page: front door against bare aiohttp and nginx serving the "
-             "same bytes", "", f"`GET /help/bulletins/{p.bulletin_id}` (warm: in L1, page "
-             f"rendered and cached): {p.size} B, `{p.content_type}`, the same bytes from all, "
-             "checked.", "",
-             *_demote(wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
-                                      reference=nginx.NGINX_STATIC))]  # fmt: skip
+def _pages(p: sh.PageRun, plan: Plan) -> dict[str, object]:
+    """Part 1's figures: wall clock, instructions, the timers' share of them."""
+    found: dict[str, object] = {"p": p, "ir": None, "idle": None}
+    found["wall"] = _demote(wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
+                                            reference=nginx.NGINX_STATIC))  # fmt: skip
     if p.counted is None or plan.requests is None:
-        return lines
+        return found
     ir = {name: c.ir for name, c in p.counted.items()}
-    lines += ["", *_demote(instructions_table(ir, plan, baselines=(sh.BARE_PAGE,)))]
+    found["ir"] = _demote(instructions_table(ir, plan, baselines=(sh.BARE_PAGE,)))
     door, bare = p.counted[DOOR], p.counted[sh.BARE_PAGE]
     if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
-        return lines
+        return found
     share = {n: (c.idle_ir_per_s or 0.0) * c.seconds / plan.requests for n, c in p.counted.items()}
     net = {n: c.ir - share[n] for n, c in p.counted.items()}
     rps = median(r.rps for r in p.wall[DOOR])
-    return [*lines, "", "Work that runs by the clock (timers) runs by the clock under valgrind "
-            "too, where requests go ~50x slower, so it is charged to ~50x fewer requests: each "
-            f"contender's Ir per second with no requests ({sh.IDLE_S:.0f} s after the counted "
-            "GETs), and the counts without it.", "",
-            *table(["contender", "Ir/s, no requests", "counted window (s)",
-                    "timers' Ir/request there", "Ir/request without them"],
-                   [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
-                     f"{net[n]:,.0f}") for n, c in p.counted.items()]),
-            "", "Natively, at the front door's wall-clock rate above: "
-            f"~{door.idle_ir_per_s / rps:,.0f} Ir/request. Without the timers, bare / front "
-            f"door {net[sh.BARE_PAGE] / net[DOOR]:.2f}."]  # fmt: skip
+    found["idle"] = table(
+        ["contender", "Ir/s, no requests", "counted window (s)", "timers' Ir/request there",
+         "Ir/request without them"],
+        [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
+          f"{net[n]:,.0f}") for n, c in p.counted.items()],
+    )  # fmt: skip
+    return found | {"idle_s": f"{sh.IDLE_S:.0f}", "native": f"{door.idle_ir_per_s / rps:,.0f}",
+                    "net": f"{net[sh.BARE_PAGE] / net[DOOR]:.2f}"}  # fmt: skip
 
 
 def _community(counts: Mapping[str, int]) -> str:
@@ -271,7 +266,8 @@ def _hit_figures(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int
     return pairs(rows, "figure")
 
 
-def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> dict[str, object]:
+    """Part 2's figures."""
     uptos = [0.0, *(upto for _, upto in MIX)]
     shares = ", ".join(f"{k} {upto - low:.0%}" for (k, upto), low in zip(MIX, uptos, strict=False))
 
@@ -282,24 +278,22 @@ def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> li
                 _ratio(r.ratio("l1")), _ratio(r.ratio("redis")), r.origin_fetches,
                 _community(r.community), fill]  # fmt: skip
 
-    return [
-        "## 2. Hit ratios under a mixed read load", "",
-        f"Mixed load ({shares}; Zipf-like ids over {topics} bulletins), closed loop, 16 "
-        f"connections; both doors with `[selfhelp] max_age_s = {max_age}`. Ratios: hit / (hit + "
-        "miss) of `switchboard_cache_lookups_total` over the load (the fill row: the start-up "
-        "fill). An L1 hit is a page from the hot path or from `L1Cache`.", "",
-        *table(["run", "load", "requests: bulletin / help / search / API", "errors",
-                "L1 hit ratio", "Redis hit ratio", "origin fetches", "community sim served",
-                "fill done after"], [hit_row(r) for r in runs]),
-        "", *table(["run", "lookups (tier result: count)"],
-                   [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
-                                       sorted(r.lookups.items())) or "none"] for r in runs],
-                   align="l"),
-        "", *_hit_figures(runs, topics, l1_bound, max_age),
-    ]  # fmt: skip
+    return {
+        "shares": shares, "topics": topics, "max_age": max_age,
+        "hits": table(["run", "load", "requests: bulletin / help / search / API", "errors",
+                       "L1 hit ratio", "Redis hit ratio", "origin fetches", "community sim served",
+                       "fill done after"], [hit_row(r) for r in runs]),
+        "lookups": table(["run", "lookups (tier result: count)"],
+                         [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
+                                             sorted(r.lookups.items())) or "none"] for r in runs],
+                         align="l"),
+        "figures": _hit_figures(runs, topics, l1_bound, max_age),
+    }  # fmt: skip
 
 
-def _outage(o: sh.OutageRun) -> list[str]:
+def _outage(o: sh.OutageRun) -> dict[str, object]:
+    """Part 3's figures."""
+
     def phase(start: float) -> str:
         return PHASES[sum(start >= cut for cut in o.cuts)]
 
@@ -312,23 +306,17 @@ def _outage(o: sh.OutageRun) -> list[str]:
         f"{n}: {max((w.p99_ms for w in ws), default=math.nan):.1f} ms, "
         f"{sum(w.errors for w in ws)} errors" for n, ws in inside.items()
     )  # fmt: skip
-    found = ", ".join(f"{t} {r}: {n:.0f}" for (t, r), n in sorted(o.lookups.items()) if n)
-    return [
-        "## 3. Bulletin page latency with Redis killed", "",
-        f"Paced bulletin pages ({o.rate:.0f} req/s, Zipf-like ids, 32 connections) against a "
-        "front door with the default configuration, every bulletin asked for once first. "
-        "'Send lag': how late the generator sent a request. Errors: not 200, or none in 5 s.",
-        "", *(f"- {at:.2f} s: {what} (done at {done:.2f} s)" for at, done, what in o.events),
-        "", *table(["phase", *head],
-                   [[n, *cells(w)] for n, w in zip(PHASES, o.phases, strict=True)]),
-        "", *table(["window (s)", "phase", *head],
-                   [[f"{w.start:.0f}-{w.end:.0f}", phase(w.start), *cells(w)] for w in o.windows],
-                   align="llr"),
-        "", f"Lookups during the load: {found or 'none'}. Redis reachable again per "
-        f"`/api/v1/status` at the end: {'yes' if o.redis_reachable_after else 'no'}. What the "
-        "self-help layer logged:", "", "```", *(o.log or ["(nothing)"]), "```", "",
-        f"Worst {o.width:.0f} s window p99, and errors, per phase: {worst}.",
-    ]  # fmt: skip
+    return {
+        "rate": f"{o.rate:.0f}", "width": f"{o.width:.0f}", "worst": worst, "log": o.log,
+        "events": [f"{at:.2f} s: {what} (done at {done:.2f} s)" for at, done, what in o.events],
+        "phases": table(["phase", *head],
+                        [[n, *cells(w)] for n, w in zip(PHASES, o.phases, strict=True)]),
+        "windows": table(["window (s)", "phase", *head],
+                         [[f"{w.start:.0f}-{w.end:.0f}", phase(w.start), *cells(w)]
+                          for w in o.windows], align="llr"),
+        "found": ", ".join(f"{t} {r}: {n:.0f}" for (t, r), n in sorted(o.lookups.items()) if n),
+        "reachable": o.redis_reachable_after,
+    }  # fmt: skip
 
 
 def selfhelp(
@@ -336,16 +324,15 @@ def selfhelp(
     default_max_age: int,
 ) -> str:  # fmt: skip
     load_s = max((r.seconds for r in hits), default=0.0)
-    lines = ["# Self-help layer: cached pages, hit ratios, Redis outage", "", *_pages(pages, plan)]
-    lines += ["", *_hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S), "", *_outage(outage), ""]
-    lines += _method(
+    method = _method(
         ("`[selfhelp] max_age_s`", f"part 1: {sh.PAGE_MAX_AGE_S}; part 2: {sh.HIT_MAX_AGE_S} "
          f"(default {default_max_age}: L1 entries would expire "
          + ("never" if load_s < default_max_age else f"every {default_max_age} s")
          + f" in the {load_s:.0f} s mixed load; with {sh.HIT_MAX_AGE_S} s, up to "
          f"{int(round(load_s) // sh.HIT_MAX_AGE_S)} times); part 3: default"),
     )  # fmt: skip
-    return "\n".join(lines)
+    parts = _pages(pages, plan) | _hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S)
+    return _render("selfhelp.md", **parts, **_outage(outage), method=method)
 
 
 # -- callbacks ----------------------------------------------------------------------------
