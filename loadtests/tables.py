@@ -563,47 +563,29 @@ def spike_summary(
     run: RunState, config: RunConfig, seen: Observation, checks: Sequence[Check]
 ) -> str:
     """summary.md: what happened phase by phase, and the gate."""
-    p, found, o = config.profile, seen.callbacks, seen.observed
-    sent = []
+    p, sent = config.profile, []
     for phase, start, end in p.phases():
         total: Counter[str] = Counter()
         for s in range(math.ceil(start), math.ceil(end)):
             total.update(run.recorder.sent.get(s, Counter()))
         sent.append([phase.value, *(total[d] for d in DESTINATIONS)])
-    stalls = ", ".join(f"{d:.2f} s at {t:.0f} s" for t, d in run.stalls) or "never"
 
     def at(value: float | None) -> str:
         return "never" if value is None else f"{value:.2f} s"
 
-    callbacks = (
-        "Callbacks: not reconciled (the run did not complete or the stack did not answer)."
-        if found is None else
-        f"Callbacks: {found.accepted} accepted (202), {found.delivered} delivered, {found.lost} "
-        f"lost, {found.duplicated} delivered more than once, {found.repeats} idempotent "
-        f"repeats, {found.unknown} unknown tickets."
+    classes = table(
+        ["class", "locust name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [(c.cls, f"`{c.name}`", c.requests, c.failures, _ms(c.p50_ms), _ms(c.p95_ms),
+          _ms(c.p99_ms), _ms(c.max_ms)) for c in seen.classes], align="llr",
     )  # fmt: skip
-    lines = [
-        f"# Spike test: profile `{p.name}`", "",
-        f"Baseline {p.baseline_users} customers, spike {p.spike_users} (1.5x); each does one "
-        f"thing every {PACE_S:g} s. Call centers switched down at {at(run.down_at)} and up at "
-        f"{at(run.up_at)} (planned {p.down_at:g} s and {p.up_at:g} s). Locust CPU warnings: "
-        f"{len(run.cpu_warnings)}; its event loop held up: {stalls}.", "",
-        "## Phases", "", *_phase_lines(run, p), "",
-        "## Whole run, by request class (locust's numbers)", "",
-        *table(["class", "locust name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms",
-                "max ms"],
-               [(c.cls, f"`{c.name}`", c.requests, c.failures, _ms(c.p50_ms), _ms(c.p95_ms),
-                 _ms(c.p99_ms), _ms(c.max_ms)) for c in seen.classes], align="llr"), "",
-        f"All: {o.requests} requests, {o.failures} failed, {o.server_errors} customer-visible "
-        "5xx or no answer.", "",
-        "## Where customers arriving at /support were sent", "",
-        *table(["phase", *DESTINATIONS], sent), "",
-        "## Self-help cache and callbacks (the front door's /metrics, over the test)", "",
-        "Lookups: " + (", ".join(f"{k}: {v:.0f}" for k, v in seen.lookups.items())
-                       or "not measured") + ".", "",
-        callbacks, "", "## SLO gate", "", gate_markdown(checks),
-    ]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _render(
+        "spike-summary.md", p=p, run=run, o=seen.observed, found=seen.callbacks,
+        pace=f"{PACE_S:g}", down=at(run.down_at), up=at(run.up_at), planned_down=f"{p.down_at:g}",
+        planned_up=f"{p.up_at:g}", phases=_phase_lines(run, p), classes=classes,
+        stalls=", ".join(f"{d:.2f} s at {t:.0f} s" for t, d in run.stalls),
+        sent=table(["phase", *DESTINATIONS], sent), gate=gate_markdown(checks),
+        lookups=", ".join(f"{k}: {v:.0f}" for k, v in seen.lookups.items()),
+    )  # fmt: skip
 
 
 # -- the soak ------------------------------------------------------------------------------
