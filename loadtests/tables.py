@@ -639,16 +639,12 @@ def soak_latency(stats: Path) -> str:
 
 def index(rows: list[tuple[int, tuple[float, float], tuple[float, float]]]) -> str:
     """bench_index: (bulletins, (build s, longest wait s) on the loop, the same in a thread)."""
-    return "\n".join([
-        "# Search-index rebuild: on the event loop and in a worker thread", "",
-        "`python -m loadtests.bench_index`, one core. A 1 ms ticker stands in for customers "
-        "and probes; its longest wait is the longest any of them would wait for the loop.", "",
-        *table(["bulletins", "build, on the loop", "longest wait, on the loop",
-                "build, in a thread", "longest wait, in a thread"],
-               [(f"{n:,}", f"{on[0] * 1000:.0f} ms", f"{on[1] * 1000:.0f} ms",
-                 f"{off[0] * 1000:.0f} ms", f"{off[1] * 1000:.1f} ms") for n, on, off in rows],
-               align="r"),
-    ])  # fmt: skip
+    head = ["bulletins", "build, on the loop", "longest wait, on the loop", "build, in a thread",
+            "longest wait, in a thread"]  # fmt: skip
+    cells = [(f"{n:,}", f"{on[0] * 1000:.0f} ms", f"{on[1] * 1000:.0f} ms",
+              f"{off[0] * 1000:.0f} ms", f"{off[1] * 1000:.1f} ms")
+             for n, on, off in rows]  # fmt: skip
+    return _render("index.md", rows=table(head, cells, align="r"))
 
 
 def _p99(ms: float) -> str:
