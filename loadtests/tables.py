@@ -26,7 +26,7 @@ from loadtests.bench.measure import WARMUP, WARMUP_S
 from loadtests.bench.stage import BASELINES, DOOR
 from loadtests.spike.profile import PACE_S
 from loadtests.spike.slo import CLASSES
-from loadtests.spike.timeline import DESTINATIONS
+from loadtests.spike.state import DESTINATIONS
 
 if TYPE_CHECKING:
     from loadtests.bench.callbacks import Run

@@ -10,8 +10,7 @@ from pathlib import Path
 from loadtests.spike import readings
 from loadtests.spike.profile import PROFILES, Phase
 from loadtests.spike.slo import load
-from loadtests.spike.state import Catalog, RunConfig
-from loadtests.spike.timeline import Recorder, percentile, read_timeline
+from loadtests.spike.state import Catalog, Recorder, RunConfig, percentile, read_timeline
 
 SMOKE = PROFILES["smoke"]
 SLO_FILE = Path(__file__).resolve().parents[2] / "loadtests" / "slo.toml"
