@@ -25,7 +25,7 @@ def main() -> None:
         pids = {c.name: s.start(procs, c) for c in entrants}
         for c in entrants:
             s.wait_ready(c)
-        s.same_bytes([c.url for c in entrants])
+        s.same_page(entrants)
         wall = wallclock(entrants, pids, seconds=plan.seconds, rounds=plan.rounds)
         for pid in pids.values():
             procs.stop(pid)

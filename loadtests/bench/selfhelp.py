@@ -130,14 +130,6 @@ class PageRun:
     counted: dict[str, Counted] | None  # callgrind, by contender name
 
 
-def _identical(contenders: list[Contender], body: bytes, content_type: str) -> None:
-    for c in contenders:
-        status, ctype, got = get(c.url)
-        if (status, ctype, got) != (200, content_type, body):
-            raise SystemExit(f"bench: {c.name} answers {status} {ctype!r}, {len(got)} B: not the "
-                             f"front door's page ({len(body)} B {content_type!r})")  # fmt: skip
-
-
 def pages(
     stage: SelfHelpStage, bulletin_id: int, *, seconds: int, rounds: int, requests: int | None
 ) -> PageRun:
@@ -160,9 +152,9 @@ def pages(
     for c in entrants[1:]:
         pids[c.name] = s.start(procs, c)
         s.wait_ready(c)
-    _identical(entrants, body, content_type)
+    s.same_page(entrants, body, content_type)
     wall = wallclock(entrants, pids, seconds=seconds, rounds=rounds)
-    _identical(entrants, body, content_type)
+    s.same_page(entrants, body, content_type)
     for pid in pids.values():
         procs.stop(pid)
     counted = None

@@ -139,10 +139,14 @@ def contenders(
     ]
 
 
-def same_bytes(urls: list[str], expected: bytes = PAGE) -> None:
-    for url in urls:
-        if fetch(url)[2] != expected:
-            raise SystemExit(f"bench: {url} does not serve the expected page")
+def same_page(contenders: list[Contender], body: bytes = PAGE, ctype: str | None = None) -> None:
+    """Every contender answers 200 with `body` (and Content-Type `ctype`, if given)."""
+    for c in contenders:
+        status, headers, got = fetch(c.url)
+        found = headers.get("Content-Type", "") if ctype is not None else None
+        if (status, found, got) != (200, ctype, body):
+            raise SystemExit(f"bench: {c.name} answers {status} {found!r}, {len(got)} B: not the "
+                             f"expected page ({len(body)} B {ctype!r})")  # fmt: skip
 
 
 def parser(

@@ -112,18 +112,15 @@ class Customer(Addressed):
             _settle(resp, verdict)
         if verdict.destination is not None:
             RUN.recorder.destination(RUN.now(), verdict.destination)
-        if verdict.ok and verdict.destination == SELF_HELP:
-            self._land_on_self_help(topic)
+        if verdict.ok and verdict.destination == SELF_HELP:  # land where the 303 sends them
+            marker = f"Help with “{checks.topic_query(topic)}”"
+            self._page("support_redirect", checks.self_help_target(topic), marker)
 
     def _page(self, cls: str, path: str, marker: str) -> None:
         """GET a self-help page: 200 with `marker` in it."""
         with self.client.get(path, name=NAMES[cls][1], catch_response=True) as resp:
             _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
                                             marker=marker))  # fmt: skip
-
-    def _land_on_self_help(self, topic: str) -> None:
-        marker = f"Help with “{checks.topic_query(topic)}”"
-        self._page("support_redirect", checks.self_help_target(topic), marker)
 
     @task(10)
     def browse_help(self) -> None:
