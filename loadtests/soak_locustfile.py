@@ -17,8 +17,7 @@ from urllib.parse import quote, urlencode
 
 from locust import constant_pacing, task
 
-from loadtests.spike.customers import Addressed
-from loadtests.spike.hooks import settle
+from loadtests.spike.customers import Addressed, settle
 
 PACE_S: Final = 0.5  # each customer does one thing every half second
 PAGES: Final = ("router/setup", "billing", "wifi/troubleshooting", "internet/outage", "contact")

@@ -2,7 +2,8 @@
 answer checked (`checks.py`); and `SpikeShape`, the `LoadTestShape`: users over time from
 `profile.Profile`, the outage switched through the call-center simulators' control API
 on timers (greenlets: locust has monkey-patched threading). Why so: loadtests/README.md,
-"Phases" and "The customers"."""
+"Phases" and "The customers". Also `Addressed` (the soak's customers too) and the typed
+`on`/`settle` every locustfile here uses."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import random
 import threading
 import time
 import uuid
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol, TypeVar, cast
 from urllib.parse import urlencode
 
 from locust import FastHttpUser, LoadTestShape, task
@@ -21,7 +23,6 @@ from locust.contrib.fasthttp import ResponseContextManager
 
 from loadtests.spike import checks
 from loadtests.spike.checks import SELF_HELP, Verdict
-from loadtests.spike.hooks import settle
 from loadtests.spike.profile import PACE_S, expect, next_start
 from loadtests.spike.state import RUN
 from sims.harness.ports import post
@@ -48,6 +49,39 @@ SEARCHES: Final = (
     "roaming data", "wfi keeps droping", "refund",
 )  # fmt: skip
 PHONE: Final = "+14155552671"
+
+
+# Typed views of the few locust APIs that are not annotated (`EventHook.add_listener`, a
+# response's `success`/`failure`), so that the locust side passes mypy strict.
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Hook(Protocol):
+    def add_listener(self, handler: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+class _Settle(Protocol):
+    def success(self) -> None: ...
+    def failure(self, exc: object) -> None: ...
+
+
+def on(hook: object) -> Callable[[F], F]:
+    """`@on(events.quitting)`: `@events.quitting.add_listener`, typed."""
+
+    def register(handler: F) -> F:
+        cast(_Hook, hook).add_listener(handler)
+        return handler
+
+    return register
+
+
+def settle(response: object, *, ok: bool, reason: str) -> None:
+    """Mark a `catch_response` answer as a success or a failure with `reason`."""
+    view = cast(_Settle, response)
+    if ok:
+        view.success()
+    else:
+        view.failure(reason)
 
 
 def _settle(resp: ResponseContextManager, verdict: Verdict) -> None:
