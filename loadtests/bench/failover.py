@@ -32,19 +32,7 @@ class Fault(StrEnum):
     KILLED = "killed"
     BLACKHOLED = "blackholed"
     UNREACHABLE = "unreachable"
-    HANGS = "hangs"
-
-    @property
-    def describe(self) -> str:
-        return {
-            Fault.KILLED: "the primary's process gets SIGKILL: connections reset, new ones refused",
-            Fault.BLACKHOLED: "the gate in front of the primary accepts connections and reads "
-            "requests but never answers; open connections go silent",
-            Fault.UNREACHABLE: "the gate drops every new connection's SYN (connects time "
-            "out, as for a host without power); open connections go silent",
-            Fault.HANGS: "the primary simulator's `hang` mode: it accepts each request (and "
-            "each health probe) and never answers",
-        }[self]
+    HANGS = "hangs"  # what each does: loadtests/reports/failover.md, "Method"
 
 
 class Outcome(StrEnum):
