@@ -1,7 +1,7 @@
 """The one report module: the markdown every measurement writes (the benchmarks' results
 files, the spike test's summary.md and slo.md, the soak's table). One table shape, one
-median, one machine line; each report is a short fixed text and tables of its figures
-(how each bench measures: docs/benchmarks.md, "Method")."""
+median, one machine line; each report's text is a Jinja template in reports/, filled in
+with tables of its figures (how each bench measures: docs/benchmarks.md, "Method")."""
 
 from __future__ import annotations
 
@@ -161,21 +161,12 @@ def instructions_table(
     ]  # fmt: skip
 
 
-def _method(*rows: tuple[str, object]) -> list[str]:
-    """The Method section: the machine and the bench's own measured figures. The rounds,
-    seconds and counts are in the section headings; the constants (cores, warm-ups,
-    connections, probe settings, the stage) in docs/benchmarks.md, "Method"."""
-    text = 'How it is measured, and why: docs/benchmarks.md, "Method". This VM is shared: '
-    found = [("machine", machine()), *rows]
-    return ["## Method", "", text + "compare ratios within one run only.", "", *pairs(found)]
-
-
 def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
-    lines = ["# Proxy path: front door against bare aiohttp proxies and nginx", "",
-             *wallclock_table(wall, plan, reference=nginx.NGINX_PROXY)]  # fmt: skip
-    if ir is not None:
-        lines += ["", *instructions_table(ir, plan)]
-    return "\n".join([*lines, "", *_method()])
+    return _render(
+        "proxy.md", wall=wallclock_table(wall, plan, reference=nginx.NGINX_PROXY),
+        ir=None if ir is None else instructions_table(ir, plan),
+        setup=pairs([("machine", machine())]),
+    )  # fmt: skip
 
 
 # -- self-help ----------------------------------------------------------------------------
@@ -324,15 +315,16 @@ def selfhelp(
     default_max_age: int,
 ) -> str:  # fmt: skip
     load_s = max((r.seconds for r in hits), default=0.0)
-    method = _method(
+    setup = pairs([
+        ("machine", machine()),
         ("`[selfhelp] max_age_s`", f"part 1: {sh.PAGE_MAX_AGE_S}; part 2: {sh.HIT_MAX_AGE_S} "
          f"(default {default_max_age}: L1 entries would expire "
          + ("never" if load_s < default_max_age else f"every {default_max_age} s")
          + f" in the {load_s:.0f} s mixed load; with {sh.HIT_MAX_AGE_S} s, up to "
          f"{int(round(load_s) // sh.HIT_MAX_AGE_S)} times); part 3: default"),
-    )  # fmt: skip
+    ])  # fmt: skip
     parts = _pages(pages, plan) | _hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S)
-    return _render("selfhelp.md", **parts, **_outage(outage), method=method)
+    return _render("selfhelp.md", **parts, **_outage(outage), setup=setup)
 
 
 # -- callbacks ----------------------------------------------------------------------------
