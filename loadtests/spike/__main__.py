@@ -48,10 +48,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stop(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _locust_child() -> None:
     # Started from a shell in the background, we inherit SIGINT ignored; locust must not,
     # or the SIGINT that stops it early (and still writes its report) would be lost.
@@ -104,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out: Path = (args.out or ROOT / "var" / "loadtests" / f"spike-{profile.name}-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does
     # Redis's data on the disk (its fsyncs are part of what is measured); everything else
     # the run writes while it runs in memory, copied to `out` at the end: a load
     # generator or front door blocked on a busy disk measures the disk (README).
