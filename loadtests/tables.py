@@ -96,10 +96,6 @@ def _render(name: str, **values: object) -> str:
     return _REPORTS.get_template(name).render(values)
 
 
-def _demote(lines: list[str]) -> list[str]:
-    return ["#" + line if line.startswith("## ") else line for line in lines]
-
-
 # -- wall clock and instructions (proxy, self-help) ---------------------------------------
 
 
@@ -112,13 +108,16 @@ class Plan:
 
 def wallclock_table(
     results: dict[str, list[Result]], plan: Plan, *, baselines: Sequence[str] = BASELINES,
-    reference: str | None = None,
+    reference: str | None = None, level: str = "##",
 ) -> list[str]:  # fmt: skip
     """Every contender's medians; the front door against each baseline (the goal); and,
     if `reference` (nginx) ran, every other contender against it (no goal)."""
     m = {n: {f: median(getattr(r, f) for r in rs) for f in ("rps", "cpu_us", "p50_ms", "p99_ms")}
          for n, rs in results.items()}  # fmt: skip
-    lines = [f"## Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)", ""]
+    lines = [
+        f"{level} Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)",
+        "",
+    ]
     lines += table(
         ["contender", "req/s (median)", "CPU us/request", "server's core busy", "p50 ms",
          "p99 ms", "errors"],
@@ -146,10 +145,11 @@ def wallclock_table(
 
 
 def instructions_table(
-    ir: dict[str, float], plan: Plan, *, baselines: Sequence[str] = BASELINES
+    ir: dict[str, float], plan: Plan, *, baselines: Sequence[str] = BASELINES, level: str = "##"
 ) -> list[str]:
     return [
-        f"## Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} warm-up)",
+        f"{level} Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} "
+        "warm-up)",
         "",
         *table(["contender", "Ir/request"], [(n, f"{v:,.0f}") for n, v in ir.items()]),
         "",
@@ -186,12 +186,12 @@ def _share(part: float, whole: float, digits: int = 2) -> str:
 def _pages(p: sh.PageRun, plan: Plan) -> dict[str, object]:
     """Part 1's figures: wall clock, instructions, the timers' share of them."""
     found: dict[str, object] = {"p": p, "ir": None, "idle": None}
-    found["wall"] = _demote(wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
-                                            reference=nginx.NGINX_STATIC))  # fmt: skip
+    found["wall"] = wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
+                                    reference=nginx.NGINX_STATIC, level="###")  # fmt: skip
     if p.counted is None or plan.requests is None:
         return found
     ir = {name: c.ir for name, c in p.counted.items()}
-    found["ir"] = _demote(instructions_table(ir, plan, baselines=(sh.BARE_PAGE,)))
+    found["ir"] = instructions_table(ir, plan, baselines=(sh.BARE_PAGE,), level="###")
     door, bare = p.counted[DOOR], p.counted[sh.BARE_PAGE]
     if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
         return found
