@@ -68,46 +68,45 @@ def binary() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def _prepare(root: Path, http: str) -> tuple[str, ...]:
-    """Write DIR/nginx.conf; the argv that runs it in the foreground."""
+def _contender(
+    tmp: Path, kind: str, name: str, page_path: str, files: dict[str, bytes], **values: object
+) -> Contender:
+    """nginx-conf/`kind`.conf (with `values`) in a directory of its own, `files` in its www/;
+    the contender that runs it in the foreground."""
+    port = free_port()
+    root = tmp / f"nginx-{kind}-{port}"
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     (root / "www").mkdir(exist_ok=True)
+    http = _render(f"{kind}.conf", port=port, dir=root, **values)
     (root / "nginx.conf").write_text(_render("main.conf", dir=root, http=http) + "\n")
+    for file, body in files.items():
+        (root / "www" / file).write_bytes(body)
     for path in (root.parent, root, root / "www", root / "tmp"):  # the bench's tmp and ours
         path.chmod(path.stat().st_mode | 0o755)
     conf, log = str(root / "nginx.conf"), str(root / "error.log")
-    return (binary(), "-p", str(root), "-c", conf, "-e", log, "-g", "daemon off;")
+    argv = (binary(), "-p", str(root), "-c", conf, "-e", log, "-g", "daemon off;")
+    return Contender(name, f"nginx-{kind}", argv, port, page_path, page_path)
 
 
 def static_page(
     tmp: Path, *, page_path: str, body: bytes, content_type: str, headers: dict[str, str]
 ) -> Contender:
     """nginx serving `body` at exactly `page_path` with `content_type` and `headers`."""
-    port = free_port()
-    root = tmp / f"nginx-static-{port}"
-    values = {"path": page_path, "content_type": content_type, "headers": headers}
-    argv = _prepare(root, _render("static.conf", port=port, dir=root, **values))
-    (root / "www" / "page.html").write_bytes(body)
-    return Contender(NGINX_STATIC, "nginx-static", argv, port, page_path, page_path)
+    return _contender(tmp, "static", NGINX_STATIC, page_path, {"page.html": body},
+                      path=page_path, content_type=content_type, headers=headers)  # fmt: skip
 
 
 def proxy_pass(tmp: Path, upstream: str) -> Contender:
     """nginx proxying `/support/<path>` to `upstream` (http://host:port)."""
-    port = free_port()
-    root = tmp / f"nginx-proxy-{port}"
-    http = _render("proxy.conf", port=port, upstream=upstream.removeprefix("http://"))
-    argv = _prepare(root, http)
-    return Contender(NGINX_PROXY, "nginx-proxy", argv, port, PAGE_PATH)
+    host = upstream.removeprefix("http://")
+    return _contender(tmp, "proxy", NGINX_PROXY, PAGE_PATH, {}, upstream=host)
 
 
 def failover(tmp: Path, *, primary: str, backup: str, timeouts: Timeouts) -> Contender:
     """nginx with `primary` and `backup` (host:port) as one upstream group."""
-    port = free_port()
-    root = tmp / f"nginx-failover-{port}"
-    argv = _prepare(root, _render("failover.conf", port=port, primary=primary, backup=backup,
-                                  dir=root, timeouts=timeouts))  # fmt: skip
-    (root / "www" / "help.html").write_bytes(HELP_PAGE)
-    return Contender(f"nginx, {timeouts.label}", "nginx-failover", argv, port, PAGE_PATH)
+    return _contender(tmp, "failover", f"nginx, {timeouts.label}", PAGE_PATH,
+                      {"help.html": HELP_PAGE}, primary=primary, backup=backup,
+                      timeouts=timeouts)  # fmt: skip
 
 
 def failover_snippet(timeouts: Timeouts) -> str:
