@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
-
 from loadtests.bench import failover as fo
 from loadtests.bench import nginx
 from loadtests.bench import selfhelp as sh
 from loadtests.bench.callbacks import BARE, BODY
 from loadtests.bench.load import MIX, Window
 from loadtests.bench.measure import WARMUP, WARMUP_S
-from loadtests.bench.stage import BASELINES, DOOR
+from loadtests.bench.stage import BASELINES, DOOR, renderer
 from loadtests.spike.profile import PACE_S
 from loadtests.spike.slo import CLASSES
 from loadtests.spike.state import DESTINATIONS
@@ -83,17 +81,7 @@ def filesystem(path: Path) -> str:
     return f"{best[1]} ({best[2]})"
 
 
-_REPORTS = jinja2.Environment(  # noqa: S701 - markdown, not HTML
-    loader=jinja2.FileSystemLoader(Path(__file__).with_name("reports")),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def _render(name: str, **values: object) -> str:
-    """The Jinja template reports/`name` with `values`."""
-    return _REPORTS.get_template(name).render(values)
+_render = renderer(Path(__file__).with_name("reports"))  # each report's text
 
 
 # -- wall clock and instructions (proxy, self-help) ---------------------------------------

@@ -13,9 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
-from loadtests.bench.stage import PAGE, PAGE_PATH, SIDE_CORE, Contender
+from loadtests.bench.stage import PAGE, PAGE_PATH, SIDE_CORE, Contender, renderer
 from sims.harness.ports import free_port, wait_http
 from sims.harness.procs import Processes
 
@@ -27,17 +25,7 @@ HELP_PAGE = (
     b"<p>Our call center cannot take your request right now. Try our help pages.</p>\n"
 )
 
-CONF = Path(__file__).with_name("nginx-conf")  # the configurations, as Jinja templates
-_TEMPLATES = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML
-    loader=jinja2.FileSystemLoader(CONF),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def _render(name: str, **values: object) -> str:
-    return _TEMPLATES.get_template(name).render(values)
+_render = renderer(Path(__file__).with_name("nginx-conf"))  # the configurations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

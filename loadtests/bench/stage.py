@@ -9,11 +9,13 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from loadtests.spike import readings
 from sims.harness import frontdoor
@@ -172,3 +174,15 @@ def write_report(out: Path, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     print(f"bench: report written to {out}")
+
+
+def renderer(folder: Path) -> Callable[..., str]:
+    """`render(name, **values)`: the Jinja template `name` in `folder` (nginx's
+    configurations, the reports' text), blocks trimmed, every placeholder required."""
+    env = jinja2.Environment(  # noqa: S701 - configuration files and markdown, not HTML
+        loader=jinja2.FileSystemLoader(folder),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return lambda name, **values: env.get_template(name).render(values)
