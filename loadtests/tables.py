@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from failover.settings import HealthSettings, ProxySettings
 from loadtests.bench import failover as fo
 from loadtests.bench import nginx
 from loadtests.bench import selfhelp as sh
@@ -472,9 +473,10 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
                   "other", "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
                  [_failover_row(c) for c in cases], align="llr")  # fmt: skip
     return _render(
-        "failover.md", fo=fo, machine=machine(), patience=f"{fo.PATIENCE_S:.0f}",
-        slow=f"{SLOW_S:.0f}", rate=f"{shape.rate:.0f}", before=f"{shape.before:.0f}",
-        after=f"{shape.after:.0f}", odd=odd, verdicts=_verdicts(cases), door_slow=door_slow,
+        "failover.md", fo=fo, health=HealthSettings(), proxy=ProxySettings(), machine=machine(),
+        patience=f"{fo.PATIENCE_S:.0f}", slow=f"{SLOW_S:.0f}", rate=f"{shape.rate:.0f}",
+        before=f"{shape.before:.0f}", after=f"{shape.after:.0f}", odd=odd,
+        verdicts=_verdicts(cases), door_slow=door_slow,
         lag_ms=f"{max(c.load.max_lag for c in cases) * 1000:.0f}",
         fault_ms=f"{max(c.load.fault_took for c in cases) * 1000:.0f}",
         tuned=[f"{n}: {e}" for n, e in tuned.items()], door_slow_s=f"{door_slow / shape.rate:.2f}",

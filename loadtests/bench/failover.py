@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from failover.settings import HealthSettings, ProxySettings
+from failover.settings import ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.load import Event, Plan, Record, run_load
 from loadtests.bench.stage import READY_LOG, SIDE_CORE, Contender, door
@@ -68,18 +68,6 @@ NGINX_CONFIGS = (
     _door_timeouts(),
     nginx.Timeouts(label="defaults (60 s)", short="nginx, defaults"),
 )
-
-
-def door_settings(*, probes_only: bool = False) -> str:
-    """The front door's defaults that decide how fast it fails over, for the report."""
-    h, p = HealthSettings(), ProxySettings()
-    probes = (f"probes every {h.interval_ms} ms, probe timeout {h.timeout_ms} ms, down after "
-              f"{h.unhealthy_threshold} failed probes")  # fmt: skip
-    if probes_only:
-        return probes
-    return (f"{probes}; proxy connect timeout {p.connect_timeout_ms} ms, read timeout "
-            f"{p.read_timeout_ms} ms, budget {p.request_budget_ms} ms, one retry of a GET on "
-            "the next call center, then a 303 to self-help")  # fmt: skip
 
 
 @dataclass(slots=True)
