@@ -75,17 +75,13 @@ def on(hook: object) -> Callable[[F], F]:
     return register
 
 
-def settle(response: object, *, ok: bool, reason: str) -> None:
-    """Mark a `catch_response` answer as a success or a failure with `reason`."""
+def settle(response: object, verdict: Verdict) -> None:
+    """Mark a `catch_response` answer as a success, or a failure with the verdict's reason."""
     view = cast(_Settle, response)
-    if ok:
+    if verdict.ok:
         view.success()
     else:
-        view.failure(reason)
-
-
-def _settle(resp: ResponseContextManager, verdict: Verdict) -> None:
-    settle(resp, ok=verdict.ok, reason=verdict.reason)
+        view.failure(verdict.reason)
 
 
 def _header(resp: ResponseContextManager, name: str) -> str | None:
@@ -143,7 +139,7 @@ class Customer(Addressed):
                 served_by=_header(resp, "X-Served-By"), body=resp.text or "", topic=topic,
                 expected=expected,
             )  # fmt: skip
-            _settle(resp, verdict)
+            settle(resp, verdict)
         if verdict.destination is not None:
             RUN.recorder.destination(RUN.now(), verdict.destination)
         if verdict.ok and verdict.destination == SELF_HELP:  # land where the 303 sends them
@@ -153,7 +149,7 @@ class Customer(Addressed):
     def _page(self, cls: str, path: str, marker: str) -> None:
         """GET a self-help page: 200 with `marker` in it."""
         with self.client.get(path, name=NAMES[cls][1], catch_response=True) as resp:
-            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+            settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
                                             marker=marker))  # fmt: skip
 
     @task(10)
@@ -182,7 +178,7 @@ class Customer(Addressed):
                               catch_response=True) as resp:  # fmt: skip
             target = f"/help/bulletins/{bulletin}?voted=1"
             location = _header(resp, "Location")
-            _settle(resp, checks.check_redirect(status=resp.status_code, location=location,
+            settle(resp, checks.check_redirect(status=resp.status_code, location=location,
                                                 target=target))  # fmt: skip
 
     @task(1)
@@ -198,7 +194,7 @@ class Customer(Addressed):
                 with contextlib.suppress(ValueError):
                     ticket = resp.json().get("ticket")
             verdict = checks.check_callback(status=resp.status_code, ticket=ticket)
-            _settle(resp, verdict)
+            settle(resp, verdict)
         if verdict.ok and isinstance(ticket, str):
             RUN.tickets.add(ticket)
 
