@@ -8,7 +8,6 @@ shape started (`t0`): phases, switches and samples on one axis."""
 
 from __future__ import annotations
 
-import bisect
 import csv
 import dataclasses
 import itertools
@@ -72,8 +71,7 @@ class Catalog:
         return cls(ids=shuffled, cum_weights=list(itertools.accumulate(weights)))
 
     def pick(self, rng: random.Random) -> int:
-        x = rng.random() * self.cum_weights[-1]
-        return self.ids[min(bisect.bisect_right(self.cum_weights, x), len(self.ids) - 1)]
+        return rng.choices(self.ids, cum_weights=self.cum_weights)[0]
 
     def share_of_top(self, n: int) -> float:
         """Share of reads that go to the `n` most popular ids."""
