@@ -96,18 +96,15 @@ class Plan:
 
 
 def wallclock_table(
-    results: dict[str, list[Result]], plan: Plan, *, baselines: Sequence[str] = BASELINES,
-    reference: str | None = None, level: str = "##",
+    results: dict[str, list[Result]], *, baselines: Sequence[str] = BASELINES,
+    reference: str | None = None,
 ) -> list[str]:  # fmt: skip
     """Every contender's medians; the front door against each baseline (the goal); and,
-    if `reference` (nginx) ran, every other contender against it (no goal)."""
+    if `reference` (nginx) ran, every other contender against it (no goal). The heading,
+    with the rounds: the report's template."""
     m = {n: {f: median(getattr(r, f) for r in rs) for f in ("rps", "cpu_us", "p50_ms", "p99_ms")}
          for n, rs in results.items()}  # fmt: skip
-    lines = [
-        f"{level} Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)",
-        "",
-    ]
-    lines += table(
+    lines = table(
         ["contender", "req/s (median)", "CPU us/request", "server's core busy", "p50 ms",
          "p99 ms", "errors"],
         [(n, f"{m[n]['rps']:.0f}", f"{m[n]['cpu_us']:.0f}",
@@ -133,13 +130,8 @@ def wallclock_table(
     return lines
 
 
-def instructions_table(
-    ir: dict[str, float], plan: Plan, *, baselines: Sequence[str] = BASELINES, level: str = "##"
-) -> list[str]:
+def instructions_table(ir: dict[str, float], *, baselines: Sequence[str] = BASELINES) -> list[str]:
     return [
-        f"{level} Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} "
-        "warm-up)",
-        "",
         *table(["contender", "Ir/request"], [(n, f"{v:,.0f}") for n, v in ir.items()]),
         "",
         *table(
@@ -152,8 +144,8 @@ def instructions_table(
 
 def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
     return _render(
-        "proxy.md", wall=wallclock_table(wall, plan, reference=nginx.NGINX_PROXY),
-        ir=None if ir is None else instructions_table(ir, plan),
+        "proxy.md", plan=plan, warmup=WARMUP, ir=None if ir is None else instructions_table(ir),
+        wall=wallclock_table(wall, reference=nginx.NGINX_PROXY),
         setup=pairs([("machine", machine())]),
     )  # fmt: skip
 
@@ -174,13 +166,12 @@ def _share(part: float, whole: float, digits: int = 2) -> str:
 
 def _pages(p: sh.PageRun, plan: Plan) -> dict[str, object]:
     """Part 1's figures: wall clock, instructions, the timers' share of them."""
-    found: dict[str, object] = {"p": p, "ir": None, "idle": None}
-    found["wall"] = wallclock_table(p.wall, plan, baselines=(sh.BARE_PAGE,),
-                                    reference=nginx.NGINX_STATIC, level="###")  # fmt: skip
+    found: dict[str, object] = {"p": p, "plan": plan, "warmup": WARMUP, "ir": None, "idle": None}
+    found["wall"] = wallclock_table(p.wall, baselines=(sh.BARE_PAGE,), reference=nginx.NGINX_STATIC)
     if p.counted is None or plan.requests is None:
         return found
     ir = {name: c.ir for name, c in p.counted.items()}
-    found["ir"] = instructions_table(ir, plan, baselines=(sh.BARE_PAGE,), level="###")
+    found["ir"] = instructions_table(ir, baselines=(sh.BARE_PAGE,))
     door, bare = p.counted[DOOR], p.counted[sh.BARE_PAGE]
     if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
         return found
