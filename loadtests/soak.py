@@ -171,18 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     pins = "not pinned"
     if door_core is not None:
         pins = f"front door on core {door_core}, the rest on {side_core}"
-    stage = f" --force-stage {args.force_stage}" if args.force_stage else ""
-    header = (
-        f"# Soak: {args.minutes:g} minutes, {args.users} customers{stage}\n\n"
-        f"`python -m loadtests.soak --minutes {args.minutes:g} --warmup {args.warmup:g} "
-        f"--users {args.users}{stage}`, started {started_at:%Y-%m-%d %H:%M} UTC on "
-        f"{os.cpu_count()} cores ({pins}); locust exited {locust_code}. The mix and why: "
-        "loadtests/soak_locustfile.py; how it is judged: loadtests/soak.py.\n\n"
-        "What customers saw over the whole run, warm-up included (locust, on the other "
-        f"core; the machine is shared, so the tail includes other jobs):\n\n{latency}\n\n"
-        "Every sample:"
-    )
-    text = tables.soak(samples, header=header, found=found, limits=limits)
+    run = {
+        "minutes": f"{args.minutes:g}", "warmup": f"{args.warmup:g}", "users": args.users,
+        "stage": f" --force-stage {args.force_stage}" if args.force_stage else "",
+        "started": f"{started_at:%Y-%m-%d %H:%M}", "cores": os.cpu_count(), "pins": pins,
+        "locust": locust_code, "latency": latency,
+    }  # fmt: skip
+    text = tables.soak(samples, run=run, found=found, limits=limits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -564,30 +564,31 @@ def spike_summary(
 # -- the soak ------------------------------------------------------------------------------
 
 
-def soak(samples: list[SoakSample], *, header: str, found: list[str], limits: Limits) -> str:
-    """The soak's samples, and what grew past its limit."""
+def soak(
+    samples: list[SoakSample], *, run: Mapping[str, object], found: list[str], limits: Limits
+) -> str:
+    """The soak's `run` (its options, start, cores, locust's exit code and latency table),
+    its samples, and what grew past its limit."""
 
     def warm(s: SoakSample) -> str:
         return " (warm-up)" if s.minute < limits.warmup_minutes else ""
 
-    lines = [header, ""]
-    lines += table(
+    rows = table(
         ["minute", "front door RSS (MiB)", "open fds", "threads", "metric series",
          "Redis used (MiB)", "requests answered", "5xx to customers"],
         [(f"{s.minute:.1f}{warm(s)}", f"{s.rss_mib:.1f}", s.fds, s.threads, s.series,
           f"{s.redis_mib:.2f}", f"{s.requests:,}", s.server_errors) for s in samples],
         align="r",
     )  # fmt: skip
-    lines.append("")
-    if found:
-        lines += ["**Grew past its limit:**", "", *(f"- {p}" for p in found)]
-    else:
-        lines.append("Nothing grew past its limit after the warm-up "
-                     f"(RSS: {limits.rss_share:.0%} or {limits.rss_mib:g} MiB; fds: "
-                     f"{limits.fds}; threads: {limits.threads}; series: {limits.series}; "
-                     f"Redis: {limits.redis_share:.0%} or {limits.redis_mib:g} MiB); "
-                     "no 5xx.")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _render(
+        "soak.md",
+        run=run,
+        samples=rows,
+        found=found,
+        limits=limits,
+        rss_share=f"{limits.rss_share:.0%}",
+        redis_share=f"{limits.redis_share:.0%}",
+    )
 
 
 def soak_latency(stats: Path) -> str:
