@@ -24,21 +24,12 @@ from locust.contrib.fasthttp import ResponseContextManager
 from loadtests.spike import checks
 from loadtests.spike.checks import SELF_HELP, Verdict
 from loadtests.spike.profile import PACE_S, expect, next_start
+from loadtests.spike.slo import NAMES
 from loadtests.spike.state import RUN
 from sims.harness.ports import post
 
 log = logging.getLogger("spike.shape")
 SWITCH_TIMEOUT_S: Final = 5.0
-# Request class (slo.toml [latency.<class>]) -> (method, locust name).
-NAMES: Final = {
-    "support": ("GET", "/support/[topic]"),
-    "support_redirect": ("GET", "/help/search?q=[topic] (sent from /support)"),
-    "help": ("GET", "/help"),
-    "search": ("GET", "/help/search?q=[words]"),
-    "bulletin": ("GET", "/help/bulletins/[id]"),
-    "vote": ("POST", "/help/bulletins/[id]/vote"),
-    "callback": ("POST", "/help/callbacks"),
-}
 CLASS_OF: Final = {name: cls for cls, (_, name) in NAMES.items()}
 # What customers come for; the call-center pages the simulators serve, the common first.
 TOPICS: Final = tuple(checks.CALL_CENTER_TITLES)

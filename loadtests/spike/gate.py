@@ -23,8 +23,8 @@ from locust.env import Environment
 
 from loadtests import tables
 from loadtests.spike import readings
-from loadtests.spike.customers import CLASS_OF, NAMES, on
-from loadtests.spike.slo import Latency, Observed, evaluate, passed
+from loadtests.spike.customers import CLASS_OF, on
+from loadtests.spike.slo import NAMES, Latency, Observed, evaluate, passed
 from loadtests.spike.state import RUN, Catalog, RunConfig
 from sims.harness import procs
 

@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-CLASSES: Final = (  # request classes, as the customers name them (customers.py NAMES)
-    "support", "support_redirect", "help", "search", "bulletin", "vote", "callback",
-)  # fmt: skip
+# Request class (slo.toml [latency.<class>]) -> (method, the customers' locust name).
+NAMES: Final = {
+    "support": ("GET", "/support/[topic]"),
+    "support_redirect": ("GET", "/help/search?q=[topic] (sent from /support)"),
+    "help": ("GET", "/help"),
+    "search": ("GET", "/help/search?q=[words]"),
+    "bulletin": ("GET", "/help/bulletins/[id]"),
+    "vote": ("POST", "/help/bulletins/[id]/vote"),
+    "callback": ("POST", "/help/callbacks"),
+}
+CLASSES: Final = tuple(NAMES)
 
 
 class SloError(ValueError):
