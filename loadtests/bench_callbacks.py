@@ -1,21 +1,15 @@
 """Benchmark: callback intake, `POST /help/callbacks` (JSON), in callbacks accepted per
-second: the front door against a bare aiohttp app doing the minimum durable thing
-(parse the JSON, one XADD, 202 with the entry id), side by side in one run, on one real
-redis-server with the documented durability config (appendfsync always), then again
-after `CONFIG SET appendfsync everysec` (`--no-everysec` skips it). Every run's stream
-entries are checked against the 202s wrk counted; a failed check fails the script, after
-the report is written. Stage and load: loadtests/bench/callbacks.py.
-
-    python -m loadtests.bench_callbacks [--seconds 8] [--rounds 3] [--connections 16]
-        [--no-everysec] [--out loadtests/results/callbacks.md]
-"""
+second: the front door against a bare aiohttp app doing one XADD, side by side on one
+redis-server with the documented durability config (appendfsync always, then everysec).
+Every run's stream entries are checked against the 202s wrk counted; a failed check fails
+the script, after the report is written. Stage and load: loadtests/bench/callbacks.py."""
 
 from __future__ import annotations
 
 import argparse
 
 from loadtests import tables
-from loadtests.bench.callbacks import REDIS_CONF, CallbackStage, Run, post_callback, wait_down
+from loadtests.bench.callbacks import REDIS_CONF, Run, post_callback, start_stage, wait_down
 from loadtests.bench.measure import alternate
 from loadtests.bench.stage import check_tools, parser, start, wait_ready, workspace, write_report
 
@@ -31,8 +25,7 @@ def main() -> None:
     check_tools(["wrk", "taskset", "redis-server"])
     results: dict[str, dict[str, list[Run]]] = {}  # appendfsync policy -> contender -> runs
     with workspace() as (tmp, procs):
-        stage = CallbackStage(tmp, procs, args.connections, {})
-        door, bare = stage.start()
+        stage, door, bare = start_stage(tmp, procs, args.connections)
         setup = tables.CallbackSetup(
             seconds=args.seconds, rounds=args.rounds, connections=args.connections,
             redis_version=stage.version(), durability=stage.durability(),

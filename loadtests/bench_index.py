@@ -1,18 +1,9 @@
 """Benchmark: what a search-index rebuild costs customers, on the loop and off it.
 
-The self-help index is rebuilt at start, after a warm-up, and whenever bulletins change
-(`cache/service.py` `rebuild_index`). A ticker stands in for customers and probes: it
-wakes every millisecond and records how late it woke. Side by side, for each size:
-
-- `on the loop`: `SearchIndex.build` called directly by a coroutine (how it was);
-- `in a thread`: `SelfHelpService.rebuild_index`, which builds it in a worker thread.
-
-Reported: the build's own time, and the ticker's longest wait (the longest any request
-or probe would have waited for the loop). Bulletins are generated (sims/bulletins.py,
-as in the search tests).
-
-    python -m loadtests.bench_index [--sizes 300,3000,10000] [--out FILE]
-"""
+For each size, `SearchIndex.build` called on the loop (how it was) against
+`SelfHelpService.rebuild_index` (in a worker thread), with a 1 ms ticker standing in for
+customers and probes; the report has the build's time and the ticker's longest wait.
+Bulletins are generated (sims/bulletins.py, as in the search tests)."""
 
 from __future__ import annotations
 

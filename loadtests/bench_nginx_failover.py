@@ -1,11 +1,7 @@
 """Benchmark: customer-visible errors while the primary call center fails (killed,
 blackholed, unreachable, hangs), the front door (default configuration) against nginx
 set up for failover by hand in three timeout configurations. Pieces:
-loadtests/bench/failover.py.
-
-    python -m loadtests.bench_nginx_failover [--rate 50] [--before 5] [--after 30]
-        [--faults killed,blackholed,unreachable,hangs] [--out loadtests/results/failover-nginx.md]
-"""
+loadtests/bench/failover.py."""
 
 from __future__ import annotations
 

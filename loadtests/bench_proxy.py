@@ -2,11 +2,7 @@
 headers, one forwarding them: the minimal correct proxy) and nginx `proxy_pass` (wall
 clock only, a reference), all against one nginx upstream serving the same page. Wall
 clock for all; instructions per request under callgrind for the aiohttp ones
-(`--instructions`, on by default). The goal: the front door's ratios >= 0.85.
-
-    python -m loadtests.bench_proxy [--seconds 8] [--rounds 3] [--requests 1000]
-                                    [--no-instructions] [--out loadtests/results/proxy.md]
-"""
+(`--instructions`, on by default). The goal: the front door's ratios >= 0.85."""
 
 from __future__ import annotations
 
@@ -22,14 +18,14 @@ def main() -> None:
     s.check_tools(["wrk", "nginx", "taskset", *callgrind])
     plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
     with s.workspace() as (tmp, procs):
-        upstream = s.start_upstream(tmp, procs)
+        upstream = nginx.start_upstream(tmp, procs)
         # All up at once on core 0 (the front door with its default configuration,
         # probes on; nginx proxy_pass with one worker), checked to serve the page.
         entrants = [*s.contenders(tmp, upstream), nginx.proxy_pass(tmp, upstream)]
         pids = {c.name: s.start(procs, c) for c in entrants}
         for c in entrants:
             s.wait_ready(c)
-        s.same_bytes([c.url for c in entrants])
+        s.same_page(entrants)
         wall = wallclock(entrants, pids, seconds=plan.seconds, rounds=plan.rounds)
         for pid in pids.values():
             procs.stop(pid)

@@ -3,12 +3,7 @@ redis-server and the community simulator: (1) a warm bulletin page, the front do
 a bare aiohttp app and nginx serving the same bytes, wall clock and instructions; (2) hit
 ratios under a mixed read load, a warm door then a cold replica with the community site
 down; (3) bulletin page latency while redis-server is killed and restarted. Pieces:
-loadtests/bench/selfhelp.py.
-
-    python -m loadtests.bench_selfhelp [--seconds 8] [--rounds 3] [--requests 1000]
-        [--no-instructions] [--mixed-seconds 20] [--replica-requests 2000]
-        [--outage-rate 500] [--out loadtests/results/selfhelp.md]
-"""
+loadtests/bench/selfhelp.py."""
 
 from __future__ import annotations
 

@@ -1,32 +1,7 @@
 """Benchmark: one front door with `[server] workers = 1` against the same with 2, on this
-machine, and each worker's resident memory (issues 15 and 18).
-
-The stage is the self-help bench's (loadtests/bench/selfhelp.py): redis-server, the
-community simulator (300 bulletins) and an nginx call center, on core 1. Two front doors
-are up at once, both fully warmed (every bulletin page asked for once): `workers = 1`
-pinned to core 0, `workers = 2` on both cores. wrk (`-t1 -c32`) runs on core 1 against
-each in turn, 3 alternating rounds per page: a cached bulletin page and the proxy path
-(`/support/...` to the nginx call center).
-
-How far this machine allows: it has 2 cores, so the load generator cannot have its own
-core while two workers use both; with 2 workers, wrk shares core 1 with the second
-worker. So the table gives, besides requests/s, the front door's CPU time per request
-(all its processes): if a request costs a worker no more CPU with two workers than
-with one, the rest of the gap to 2x is the cores wrk takes, not the front door. To
-leave the workers more of the machine, the cached page is measured a second time with
-wrk writing 16 requests at once on each connection (HTTP/1.1 pipelining, which aiohttp
-answers in order): wrk's own work per request falls several times; the front door still
-parses and answers every request, with fewer reads and writes per request than without
-pipelining, so compare workers within that table only. wrk's latency is per batch
-then, so none is given.
-
-Memory: the resident set (VmRSS) of the master and of each worker after the warm-up
-(every bulletin page read once), and again after every wrk round (over 100,000 requests
-each).
-
-    python -m loadtests.bench_workers [--seconds 8] [--rounds 3]
-        [--out loadtests/results/workers.md]
-"""
+machine, and each worker's resident memory (issues 15 and 18). The stage, and how far this
+2-core machine allows the comparison: the report's opening (loadtests/reports/workers.md)
+and docs/benchmarks.md, "Workers: 1 against 2"."""
 
 from __future__ import annotations
 
@@ -104,8 +79,7 @@ def main() -> None:
                 label = f"after {what} ({served[d.workers] * int(args.seconds):,.0f} requests)"
                 memory[d.workers].append((label, rss_mibs(d.pid)))
                 procs.stop(d.pid)
-    intro = [p.replace("\n", " ") for p in __doc__.split("\n\n")[1:3]]
-    s.write_report(args.out, tables.workers(intro, sections, memory))
+    s.write_report(args.out, tables.workers(sections, memory))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,10 @@
 """`python -m loadtests.soak`: the spike test's stack under a steady customer mix
-(loadtests/soak_locustfile.py) for N minutes (default 30); does anything keep growing?
-(issue 14; `make soak`, not in CI; docs/faults.md "Soak".) `--force-stage` holds the front
-door in one load-shedding stage (`[overload] force_stage`).
+(loadtests/soak_locustfile.py) for N minutes; does anything keep growing? (`make soak`,
+not in CI; docs/faults.md, "Soak".) `--force-stage` holds one load-shedding stage.
 
-Every `--every` seconds it samples the front door process (resident memory, open file
-descriptors, threads), its /metrics (series, requests answered, 5xx) and Redis's used
-memory; at the end it writes the samples and locust's latency to `--out`.
-
-Exit code: 0 when, from the end of the warm-up to the end, nothing grew past its limit
-(`--max-*`; memory: a share, or MiB, whichever is larger) and no customer got a 5xx; 3
-when something did (each is named); 1 when the stack did not start or a part of it died.
-
-    python -m loadtests.soak [--minutes 30] [--warmup 5] [--users 50] [--every 60]
-                             [--out loadtests/results/soak.md] [--force-stage STAGE]
-"""
+Exit code: 0 when nothing grew past its limit after the warm-up (`--max-*`; memory: a
+share or MiB, whichever is larger) and no customer got a 5xx; 3 when something did (each
+is named); 1 when the stack did not start or a part of it died."""
 
 from __future__ import annotations
 
@@ -35,9 +26,10 @@ import redis
 from kernel.overload import ORDER
 from loadtests import tables
 from loadtests.spike import readings
-from loadtests.spike.stack import ROOT, Stack, StackError, cores, stack
-from sims.harness.ports import fetch
-from sims.harness.procs import rss_mib, spawn, status, terminate
+from loadtests.spike.stack import stack
+from sims.harness.frontdoor import World
+from sims.harness.ports import StartError, fetch
+from sims.harness.procs import ROOT, cores, rss_mib, spawn, status, terminate
 
 LOCUSTFILE: Final = ROOT / "loadtests" / "soak_locustfile.py"
 DEFAULT_OUT: Final = ROOT / "loadtests" / "results" / "soak.md"
@@ -160,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = dt.datetime.now(dt.UTC)
     try:
         extra = f'[overload]\nforce_stage = "{args.force_stage}"' if args.force_stage else ""
-        with stack(
-            workdir, logs, door_core=door_core, side_core=side_core, extra_config=extra
-        ) as st:
+        with stack(workdir, logs, door_core=door_core, side_core=side_core, extra=extra) as st:
             print(f"soak: stack up, front door {st.base_url} (pid {st.door_pid}); "
                   f"{args.users} customers for {args.minutes:g} min", flush=True)  # fmt: skip
             samples, locust_code = _run(st, args, core=side_core, log_path=logs / "locust.log")
@@ -170,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"soak: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 return EXIT_STACK
             latency = tables.soak_latency(logs / "locust_stats.csv")
-    except StackError as exc:
+    except StartError as exc:
         print(f"soak: {exc} (logs in {logs})", file=sys.stderr)
         return EXIT_STACK
     finally:
@@ -181,18 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     pins = "not pinned"
     if door_core is not None:
         pins = f"front door on core {door_core}, the rest on {side_core}"
-    stage = f" --force-stage {args.force_stage}" if args.force_stage else ""
-    header = (
-        f"# Soak: {args.minutes:g} minutes, {args.users} customers{stage}\n\n"
-        f"`python -m loadtests.soak --minutes {args.minutes:g} --warmup {args.warmup:g} "
-        f"--users {args.users}{stage}`, started {started_at:%Y-%m-%d %H:%M} UTC on "
-        f"{os.cpu_count()} cores ({pins}); locust exited {locust_code}. The mix and why: "
-        "loadtests/soak_locustfile.py; how it is judged: loadtests/soak.py.\n\n"
-        "What customers saw over the whole run, warm-up included (locust, on the other "
-        f"core; the machine is shared, so the tail includes other jobs):\n\n{latency}\n\n"
-        "Every sample:"
-    )
-    text = tables.soak(samples, header=header, found=found, limits=limits)
+    run = {
+        "minutes": f"{args.minutes:g}", "warmup": f"{args.warmup:g}", "users": args.users,
+        "stage": f" --force-stage {args.force_stage}" if args.force_stage else "",
+        "started": f"{started_at:%Y-%m-%d %H:%M}", "cores": os.cpu_count(), "pins": pins,
+        "locust": locust_code, "latency": latency,
+    }  # fmt: skip
+    text = tables.soak(samples, run=run, found=found, limits=limits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
@@ -200,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(
-    st: Stack, args: argparse.Namespace, *, core: int | None, log_path: Path
+    st: World, args: argparse.Namespace, *, core: int | None, log_path: Path
 ) -> tuple[list[Sample], int]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", st.base_url,

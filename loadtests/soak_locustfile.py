@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 
 from locust import constant_pacing, task
 
-from loadtests.spike.customers import Addressed
-from loadtests.spike.hooks import settle
+from loadtests.spike.checks import Verdict
+from loadtests.spike.customers import Addressed, settle
 
 PACE_S: Final = 0.5  # each customer does one thing every half second
 PAGES: Final = ("router/setup", "billing", "wifi/troubleshooting", "internet/outage", "contact")
@@ -42,7 +42,7 @@ class SoakCustomer(Addressed):
 
     def _get(self, path: str, name: str) -> None:
         with self.client.get(path, name=name, allow_redirects=False, catch_response=True) as r:
-            settle(r, ok=0 < r.status_code < 500, reason=f"{r.status_code}")
+            settle(r, Verdict(0 < r.status_code < 500, f"{r.status_code}"))
 
     def _bulletin(self) -> int:
         return self.rng.choices(self.ids, self.weights)[0]
@@ -77,7 +77,7 @@ class SoakCustomer(Addressed):
         with self.client.post(path, data=form, name="/help/bulletins/[id]/vote",
                               headers={"Content-Type": "application/x-www-form-urlencoded"},
                               allow_redirects=False, catch_response=True) as r:  # fmt: skip
-            settle(r, ok=r.status_code == 303, reason=f"{r.status_code}")
+            settle(r, Verdict(r.status_code == 303, f"{r.status_code}"))
 
     @task(5)
     def api(self) -> None:
@@ -94,7 +94,7 @@ class SoakCustomer(Addressed):
         with self.client.post("/help/callbacks", json=body, name="/help/callbacks",
                               headers={"Idempotency-Key": f"soak-{key}"},
                               catch_response=True) as r:  # fmt: skip
-            settle(r, ok=r.status_code == 202, reason=f"{r.status_code}")
+            settle(r, Verdict(r.status_code == 202, f"{r.status_code}"))
 
     @task(1)
     def ready(self) -> None:  # what the load balancer asks; /status is on the ops listener

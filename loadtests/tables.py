@@ -1,7 +1,7 @@
 """The one report module: the markdown every measurement writes (the benchmarks' results
 files, the spike test's summary.md and slo.md, the soak's table). One table shape, one
-median, one machine line; each report is a short fixed text and tables of its figures
-(how each bench measures: docs/benchmarks.md, "Method")."""
+median, one machine line; each report's text is a Jinja template in reports/, filled in
+with tables of its figures (how each bench measures: docs/benchmarks.md, "Method")."""
 
 from __future__ import annotations
 
@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from failover.settings import HealthSettings, ProxySettings
 from loadtests.bench import failover as fo
 from loadtests.bench import nginx
 from loadtests.bench import selfhelp as sh
 from loadtests.bench.callbacks import BARE, BODY
 from loadtests.bench.load import MIX, Window
 from loadtests.bench.measure import WARMUP, WARMUP_S
-from loadtests.bench.stage import BASELINES, DOOR
+from loadtests.bench.stage import BASELINES, DOOR, renderer
 from loadtests.spike.profile import PACE_S
 from loadtests.spike.slo import CLASSES
-from loadtests.spike.timeline import DESTINATIONS
+from loadtests.spike.state import DESTINATIONS
 
 if TYPE_CHECKING:
     from loadtests.bench.callbacks import Run
@@ -81,8 +82,7 @@ def filesystem(path: Path) -> str:
     return f"{best[1]} ({best[2]})"
 
 
-def _demote(lines: list[str]) -> list[str]:
-    return ["#" + line if line.startswith("## ") else line for line in lines]
+_render = renderer(Path(__file__).with_name("reports"))  # each report's text
 
 
 # -- wall clock and instructions (proxy, self-help) ---------------------------------------
@@ -96,15 +96,15 @@ class Plan:
 
 
 def wallclock_table(
-    results: dict[str, list[Result]], plan: Plan, *, baselines: Sequence[str] = BASELINES,
+    results: dict[str, list[Result]], *, baselines: Sequence[str] = BASELINES,
     reference: str | None = None,
 ) -> list[str]:  # fmt: skip
     """Every contender's medians; the front door against each baseline (the goal); and,
-    if `reference` (nginx) ran, every other contender against it (no goal)."""
+    if `reference` (nginx) ran, every other contender against it (no goal). The heading,
+    with the rounds: the report's template."""
     m = {n: {f: median(getattr(r, f) for r in rs) for f in ("rps", "cpu_us", "p50_ms", "p99_ms")}
          for n, rs in results.items()}  # fmt: skip
-    lines = [f"## Wall clock (wrk -t1 -c32, {plan.rounds} x {plan.seconds} s, alternating)", ""]
-    lines += table(
+    lines = table(
         ["contender", "req/s (median)", "CPU us/request", "server's core busy", "p50 ms",
          "p99 ms", "errors"],
         [(n, f"{m[n]['rps']:.0f}", f"{m[n]['cpu_us']:.0f}",
@@ -130,12 +130,8 @@ def wallclock_table(
     return lines
 
 
-def instructions_table(
-    ir: dict[str, float], plan: Plan, *, baselines: Sequence[str] = BASELINES
-) -> list[str]:
+def instructions_table(ir: dict[str, float], *, baselines: Sequence[str] = BASELINES) -> list[str]:
     return [
-        f"## Instructions per request (callgrind, {plan.requests} GETs after {WARMUP} warm-up)",
-        "",
         *table(["contender", "Ir/request"], [(n, f"{v:,.0f}") for n, v in ir.items()]),
         "",
         *table(
@@ -146,21 +142,12 @@ def instructions_table(
     ]  # fmt: skip
 
 
-def _method(*rows: tuple[str, object]) -> list[str]:
-    """The Method section: the machine and the bench's own measured figures. The rounds,
-    seconds and counts are in the section headings; the constants (cores, warm-ups,
-    connections, probe settings, the stage) in docs/benchmarks.md, "Method"."""
-    text = 'How it is measured, and why: docs/benchmarks.md, "Method". This VM is shared: '
-    found = [("machine", machine()), *rows]
-    return ["## Method", "", text + "compare ratios within one run only.", "", *pairs(found)]
-
-
 def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan) -> str:
-    lines = ["# Proxy path: front door against bare aiohttp proxies and nginx", "",
-             *wallclock_table(wall, plan, reference=nginx.NGINX_PROXY)]  # fmt: skip
-    if ir is not None:
-        lines += ["", *instructions_table(ir, plan)]
-    return "\n".join([*lines, "", *_method()])
+    return _render(
+        "proxy.md", plan=plan, warmup=WARMUP, ir=None if ir is None else instructions_table(ir),
+        wall=wallclock_table(wall, reference=nginx.NGINX_PROXY),
+        setup=pairs([("machine", machine())]),
+    )  # fmt: skip
 
 
 # -- self-help ----------------------------------------------------------------------------
@@ -178,36 +165,28 @@ def _share(part: float, whole: float, digits: int = 2) -> str:
     return f"{part / whole:.{digits}%}" if whole else "n/a"
 
 
-def _pages(p: sh.PageRun, plan: Plan) -> list[str]:
-    lines = ["## 1. Cached bulletin page: front door against bare aiohttp and nginx serving the "
-             "same bytes", "", f"`GET /help/bulletins/{p.bulletin_id}` (warm: in L1, page "
-             f"rendered and cached): {p.size} B, `{p.content_type}`, the same body from all; "
-             "the same headers from bare aiohttp (all but Date) and nginx (all but its own ETag "
-             "and Server); checked. 'Same body only' answers Content-Type alone: the baseline "
-             "until 2026-12.", "",
-             *_demote(wallclock_table(p.wall, plan, baselines=PAGE_BASELINES,
-                                      reference=nginx.NGINX_STATIC))]  # fmt: skip
+def _pages(p: sh.PageRun, plan: Plan) -> dict[str, object]:
+    """Part 1's figures: wall clock, instructions, the timers' share of them."""
+    found: dict[str, object] = {"p": p, "plan": plan, "warmup": WARMUP, "ir": None, "idle": None}
+    found["wall"] = wallclock_table(p.wall, baselines=PAGE_BASELINES, reference=nginx.NGINX_STATIC)
     if p.counted is None or plan.requests is None:
-        return lines
+        return found
     ir = {name: c.ir for name, c in p.counted.items()}
-    lines += ["", *_demote(instructions_table(ir, plan, baselines=PAGE_BASELINES))]
+    found["ir"] = instructions_table(ir, baselines=PAGE_BASELINES)
     door, bare = p.counted[DOOR], p.counted[sh.BARE_PAGE]
     if door.idle_ir_per_s is None or bare.idle_ir_per_s is None:
-        return lines
+        return found
     share = {n: (c.idle_ir_per_s or 0.0) * c.seconds / plan.requests for n, c in p.counted.items()}
     net = {n: c.ir - share[n] for n, c in p.counted.items()}
     rps = median(r.rps for r in p.wall[DOOR])
-    return [*lines, "", "Work that runs by the clock (timers) runs by the clock under valgrind "
-            "too, where requests go ~50x slower, so it is charged to ~50x fewer requests: each "
-            f"contender's Ir per second with no requests ({sh.IDLE_S:.0f} s after the counted "
-            "GETs), and the counts without it.", "",
-            *table(["contender", "Ir/s, no requests", "counted window (s)",
-                    "timers' Ir/request there", "Ir/request without them"],
-                   [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
-                     f"{net[n]:,.0f}") for n, c in p.counted.items()]),
-            "", "Natively, at the front door's wall-clock rate above: "
-            f"~{door.idle_ir_per_s / rps:,.0f} Ir/request. Without the timers, bare / front "
-            f"door {net[sh.BARE_PAGE] / net[DOOR]:.2f}."]  # fmt: skip
+    found["idle"] = table(
+        ["contender", "Ir/s, no requests", "counted window (s)", "timers' Ir/request there",
+         "Ir/request without them"],
+        [(n, f"{c.idle_ir_per_s or 0:,.0f}", f"{c.seconds:.1f}", f"~{share[n]:,.0f}",
+          f"{net[n]:,.0f}") for n, c in p.counted.items()],
+    )  # fmt: skip
+    return found | {"idle_s": f"{sh.IDLE_S:.0f}", "native": f"{door.idle_ir_per_s / rps:,.0f}",
+                    "net": f"{net[sh.BARE_PAGE] / net[DOOR]:.2f}"}  # fmt: skip
 
 
 def _community(counts: Mapping[str, int]) -> str:
@@ -259,7 +238,8 @@ def _hit_figures(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int
     return pairs(rows, "figure")
 
 
-def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
+def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> dict[str, object]:
+    """Part 2's figures."""
     uptos = [0.0, *(upto for _, upto in MIX)]
     shares = ", ".join(f"{k} {upto - low:.0%}" for (k, upto), low in zip(MIX, uptos, strict=False))
 
@@ -270,24 +250,22 @@ def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> li
                 _ratio(r.ratio("l1")), _ratio(r.ratio("redis")), r.origin_fetches,
                 _community(r.community), fill]  # fmt: skip
 
-    return [
-        "## 2. Hit ratios under a mixed read load", "",
-        f"Mixed load ({shares}; Zipf-like ids over {topics} bulletins), closed loop, 16 "
-        f"connections; both doors with `[selfhelp] max_age_s = {max_age}`. Ratios: hit / (hit + "
-        "miss) of `switchboard_cache_lookups_total` over the load (the fill row: the start-up "
-        "fill). An L1 hit is a page from the hot path or from `L1Cache`.", "",
-        *table(["run", "load", "requests: bulletin / help / search / API", "errors",
-                "L1 hit ratio", "Redis hit ratio", "origin fetches", "community sim served",
-                "fill done after"], [hit_row(r) for r in runs]),
-        "", *table(["run", "lookups (tier result: count)"],
-                   [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
-                                       sorted(r.lookups.items())) or "none"] for r in runs],
-                   align="l"),
-        "", *_hit_figures(runs, topics, l1_bound, max_age),
-    ]  # fmt: skip
+    return {
+        "shares": shares, "topics": topics, "max_age": max_age,
+        "hits": table(["run", "load", "requests: bulletin / help / search / API", "errors",
+                       "L1 hit ratio", "Redis hit ratio", "origin fetches", "community sim served",
+                       "fill done after"], [hit_row(r) for r in runs]),
+        "lookups": table(["run", "lookups (tier result: count)"],
+                         [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
+                                             sorted(r.lookups.items())) or "none"] for r in runs],
+                         align="l"),
+        "figures": _hit_figures(runs, topics, l1_bound, max_age),
+    }  # fmt: skip
 
 
-def _outage(o: sh.OutageRun) -> list[str]:
+def _outage(o: sh.OutageRun) -> dict[str, object]:
+    """Part 3's figures."""
+
     def phase(start: float) -> str:
         return PHASES[sum(start >= cut for cut in o.cuts)]
 
@@ -300,23 +278,17 @@ def _outage(o: sh.OutageRun) -> list[str]:
         f"{n}: {max((w.p99_ms for w in ws), default=math.nan):.1f} ms, "
         f"{sum(w.errors for w in ws)} errors" for n, ws in inside.items()
     )  # fmt: skip
-    found = ", ".join(f"{t} {r}: {n:.0f}" for (t, r), n in sorted(o.lookups.items()) if n)
-    return [
-        "## 3. Bulletin page latency with Redis killed", "",
-        f"Paced bulletin pages ({o.rate:.0f} req/s, Zipf-like ids, 32 connections) against a "
-        "front door with the default configuration, every bulletin asked for once first. "
-        "'Send lag': how late the generator sent a request. Errors: not 200, or none in 5 s.",
-        "", *(f"- {at:.2f} s: {what} (done at {done:.2f} s)" for at, done, what in o.events),
-        "", *table(["phase", *head],
-                   [[n, *cells(w)] for n, w in zip(PHASES, o.phases, strict=True)]),
-        "", *table(["window (s)", "phase", *head],
-                   [[f"{w.start:.0f}-{w.end:.0f}", phase(w.start), *cells(w)] for w in o.windows],
-                   align="llr"),
-        "", f"Lookups during the load: {found or 'none'}. Redis reachable again per "
-        f"`/api/v1/status` at the end: {'yes' if o.redis_reachable_after else 'no'}. What the "
-        "self-help layer logged:", "", "```", *(o.log or ["(nothing)"]), "```", "",
-        f"Worst {o.width:.0f} s window p99, and errors, per phase: {worst}.",
-    ]  # fmt: skip
+    return {
+        "rate": f"{o.rate:.0f}", "width": f"{o.width:.0f}", "worst": worst, "log": o.log,
+        "events": [f"{at:.2f} s: {what} (done at {done:.2f} s)" for at, done, what in o.events],
+        "phases": table(["phase", *head],
+                        [[n, *cells(w)] for n, w in zip(PHASES, o.phases, strict=True)]),
+        "windows": table(["window (s)", "phase", *head],
+                         [[f"{w.start:.0f}-{w.end:.0f}", phase(w.start), *cells(w)]
+                          for w in o.windows], align="llr"),
+        "found": ", ".join(f"{t} {r}: {n:.0f}" for (t, r), n in sorted(o.lookups.items()) if n),
+        "reachable": o.redis_reachable_after,
+    }  # fmt: skip
 
 
 def selfhelp(
@@ -324,16 +296,16 @@ def selfhelp(
     default_max_age: int,
 ) -> str:  # fmt: skip
     load_s = max((r.seconds for r in hits), default=0.0)
-    lines = ["# Self-help layer: cached pages, hit ratios, Redis outage", "", *_pages(pages, plan)]
-    lines += ["", *_hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S), "", *_outage(outage), ""]
-    lines += _method(
+    setup = pairs([
+        ("machine", machine()),
         ("`[selfhelp] max_age_s`", f"part 1: {sh.PAGE_MAX_AGE_S}; part 2: {sh.HIT_MAX_AGE_S} "
          f"(default {default_max_age}: L1 entries would expire "
          + ("never" if load_s < default_max_age else f"every {default_max_age} s")
          + f" in the {load_s:.0f} s mixed load; with {sh.HIT_MAX_AGE_S} s, up to "
          f"{int(round(load_s) // sh.HIT_MAX_AGE_S)} times); part 3: default"),
-    )  # fmt: skip
-    return "\n".join(lines)
+    ])  # fmt: skip
+    parts = _pages(pages, plan) | _hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S)
+    return _render("selfhelp.md", **parts, **_outage(outage), setup=setup)
 
 
 # -- callbacks ----------------------------------------------------------------------------
@@ -362,53 +334,39 @@ def callbacks(results: dict[str, dict[str, list[Run]]], s: CallbackSetup) -> str
 
     every = [(p, n, r) for p, by in results.items() for n, rs in by.items() for r in rs]
     bad = sum(bool(r.problems(s.connections)) for _, _, r in every)
-    setup = [
-        ("machine", machine()),
-        ("request", f"`POST /help/callbacks`, JSON body `{BODY.decode()}` ({len(BODY)} B), a "
-         "unique `Idempotency-Key` and `X-Forwarded-For` each (wrk Lua)"),
-        ("load", f"`wrk -t1 -c{s.connections}` and redis-server on core 1, each server alone on "
-         f"core 0; {s.rounds} x {s.seconds} s rounds alternating, after a {WARMUP_S} s warm-up"),
-        ("Redis", f"{s.redis_version}, `{s.conf}` as is (appendonly "
-         f"{s.durability.get('appendonly', '?')}, appendfsync "
-         f"{s.durability.get('appendfsync', '?')}) plus `save \"\"`, "
-         f"`auto-aof-rewrite-percentage 0`; data on {s.filesystem}; `everysec` rows: "
-         "`CONFIG SET appendfsync everysec`"),
-    ]  # fmt: skip
-    lines = ["# Callback intake: front door against bare aiohttp doing one XADD", "",
-             "Throughput: callbacks accepted (202) per second. Server CPU: the server "
-             "process's utime + stime; its core busy: CPU per second of load (near 100%, the "
-             "server limits the rate); Redis CPU: redis-server's per entry added.", "",
-             *pairs(setup), "", "## Accepted callbacks per second", "",
-             *table(["appendfsync", "contender", "accepted/s (median)", "rounds, accepted/s",
-                     "server CPU us/request", "server's core busy", "Redis CPU us/callback",
-                     "p50 ms", "p99 ms", "non-2xx", "socket errors"],
-                    [(policy, name, f"{med(runs, 'accepted_per_s'):.0f}",
-                      " / ".join(f"{r.accepted_per_s:.0f}" for r in rounds(runs)),
-                      f"{med(runs, 'cpu_us'):.0f}", f"{med(runs, 'server_busy'):.0%}",
-                      f"{med(runs, 'redis_cpu_us'):.1f}", f"{med(runs, 'p50_ms'):.2f}",
-                      f"{med(runs, 'p99_ms'):.2f}", sum(r.non_2xx for r in runs),
-                      sum(r.socket_errors for r in runs))
-                     for policy, by in results.items() for name, runs in by.items()],
-                    align="llrlr"), "",
-             *table(["appendfsync", "accepted/s, front door / baseline",
-                     "server CPU per request, baseline / front door",
-                     "Redis CPU per callback, baseline / front door"],
-                    [(policy, ratio(n[DOOR], n[BARE], "accepted_per_s"),
-                      ratio(n[BARE], n[DOOR], "cpu_us"), ratio(n[BARE], n[DOOR], "redis_cpu_us"))
-                     for policy, n in results.items()]), "",
-             "## Checks: every 202 has its stream entry", "",
-             f"After each run (warm-ups too), once the server settled: a sound run has 0 <= "
-             f"entries - 202s <= {s.connections} (in flight when wrk stopped), and the front "
-             "door's `switchboard_callbacks_accepted_total` equals its entries, all in Redis.", "",
-             *table(["appendfsync", "contender", "run", "202s (wrk)", "new entries",
-                     "entries - 202s", "front door counted (redis / spool)", "check"],
-                    [(p, n, r.label, r.acks, r.entries, r.unanswered,
-                      "-" if r.counted is None else f"{r.counted:.0f} / {r.spooled:.0f}",
-                      "; ".join(r.problems(s.connections)) or "ok") for p, n, r in every],
-                    align="lllrrrrl"), "",
-             f"**{bad} of {len(every)} runs FAILED.**" if bad else
-             f"All {len(every)} runs sound."]  # fmt: skip
-    return "\n".join(lines)
+    accepted = table(
+        ["appendfsync", "contender", "accepted/s (median)", "rounds, accepted/s",
+         "server CPU us/request", "server's core busy", "Redis CPU us/callback", "p50 ms",
+         "p99 ms", "non-2xx", "socket errors"],
+        [(policy, name, f"{med(runs, 'accepted_per_s'):.0f}",
+          " / ".join(f"{r.accepted_per_s:.0f}" for r in rounds(runs)),
+          f"{med(runs, 'cpu_us'):.0f}", f"{med(runs, 'server_busy'):.0%}",
+          f"{med(runs, 'redis_cpu_us'):.1f}", f"{med(runs, 'p50_ms'):.2f}",
+          f"{med(runs, 'p99_ms'):.2f}", sum(r.non_2xx for r in runs),
+          sum(r.socket_errors for r in runs))
+         for policy, by in results.items() for name, runs in by.items()],
+        align="llrlr",
+    )  # fmt: skip
+    ratios = table(
+        ["appendfsync", "accepted/s, front door / baseline",
+         "server CPU per request, baseline / front door",
+         "Redis CPU per callback, baseline / front door"],
+        [(policy, ratio(n[DOOR], n[BARE], "accepted_per_s"), ratio(n[BARE], n[DOOR], "cpu_us"),
+          ratio(n[BARE], n[DOOR], "redis_cpu_us")) for policy, n in results.items()],
+    )  # fmt: skip
+    checks = table(
+        ["appendfsync", "contender", "run", "202s (wrk)", "new entries", "entries - 202s",
+         "front door counted (redis / spool)", "check"],
+        [(p, n, r.label, r.acks, r.entries, r.unanswered,
+          "-" if r.counted is None else f"{r.counted:.0f} / {r.spooled:.0f}",
+          "; ".join(r.problems(s.connections)) or "ok") for p, n, r in every],
+        align="lllrrrrl",
+    )  # fmt: skip
+    return _render(
+        "callbacks.md", s=s, machine=machine(), body=BODY.decode(), size=len(BODY),
+        warmup_s=WARMUP_S, accepted=accepted, ratios=ratios, checks=checks, bad=bad,
+        runs=len(every),
+    )  # fmt: skip
 
 
 # -- failover against nginx ---------------------------------------------------------------
@@ -502,50 +460,23 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
     tuned = {t.short: sum(_errors(c.load.visits) for c in cases if c.short == t.short)
              for t in fo.NGINX_CONFIGS if t.read is not None}  # fmt: skip
     door_slow = max((_slow(c.load.visits) for c in cases if c.short == fo.DOOR_NAME), default=0)
-    faults = list(dict.fromkeys(c.fault for c in cases))
-    lines = [
-        "# Failover: the front door against nginx set up for failover by hand", "",
-        "The primary call center fails while customers keep coming; a backup call center is "
-        "healthy throughout. Which customers see an error, and how long the slowest wait? "
-        "An error: any 5xx (nginx's help page too: it keeps the 502/503/504), no answer "
-        f"within {fo.PATIENCE_S:.0f} s, a connection error, anything not a call center's page "
-        "or a 303 to self-help whose page answers 200.", "",
-        f"## Summary: customers with an error, customers who waited more than {SLOW_S:.0f} s, "
-        "the longest wait", "",
-        *table(["primary call center", *shorts, "front door has fewer errors"], summary,
-               align="l" + "r" * len(shorts) + "l"), "",
-        f"Errors among customers sent before the fault: {'; '.join(odd) or 'none in any run'}. "
-        f"The load generator sent each customer at most "
-        f"{max(c.load.max_lag for c in cases) * 1000:.0f} ms late; injecting a fault took at "
-        f"most {max(c.load.fault_took for c in cases) * 1000:.0f} ms.", "",
-        "- Goal, fewer customer-visible errors than nginx in every case: "
-        + "; ".join(_verdicts(cases)) + ".",
-        "- nginx with its timeouts set, errors over all faults: "
-        + ", ".join(f"{n}: {e}" for n, e in tuned.items()) + ".",
-        f"- The front door ({fo.door_settings(probes_only=True)}): at most {door_slow} customers "
-        f"waited more than {SLOW_S:.0f} s in any run, {door_slow / shape.rate:.2f} s worth at "
-        f"{shape.rate:.0f}/s.", "",
-        "## Every run", "",
-        "Counts and the worst wait over all customers of the run; p50 and p99 over the "
-        "customers sent after the fault.", "",
-        *table(["primary", "contender", "customers", "answered by primary / backup / self-help",
-                "errors",
-                f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or other",
-                "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
-               [_failover_row(c) for c in cases], align="llr"), "",
-        "## Method", "", "How it is measured, and why: docs/benchmarks.md, \"Failover against "
-        "nginx\".", "",
-        *pairs([("machine", machine()),
-                ("customers", f"`GET {fo.PATH}`, {shape.rate:.0f}/s on a fixed schedule (open "
-                 f"loop), {shape.before:.0f} s before the fault, {shape.after:.0f} s after; each "
-                 f"gives up after {fo.PATIENCE_S:.0f} s; locust on core 1"),
-                ("front door", f"default configuration: {fo.door_settings()}"),
-                *((f"fault: {f.value}", f.describe) for f in faults),
-                *((f"nginx: {t.label}", t.describe()) for t in fo.NGINX_CONFIGS)]),
-        "", "The careful nginx configuration, in full (`http` block):", "", "```nginx",
-        nginx.failover_snippet(fo.NGINX_CONFIGS[0]), "```",
-    ]  # fmt: skip
-    return "\n".join(lines)
+    runs = table(["primary", "contender", "customers", "answered by primary / backup / self-help",
+                  "errors", f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or "
+                  "other", "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
+                 [_failover_row(c) for c in cases], align="llr")  # fmt: skip
+    return _render(
+        "failover.md", fo=fo, health=HealthSettings(), proxy=ProxySettings(), machine=machine(),
+        patience=f"{fo.PATIENCE_S:.0f}", slow=f"{SLOW_S:.0f}", rate=f"{shape.rate:.0f}",
+        before=f"{shape.before:.0f}", after=f"{shape.after:.0f}", odd=odd,
+        verdicts=_verdicts(cases), door_slow=door_slow,
+        lag_ms=f"{max(c.load.max_lag for c in cases) * 1000:.0f}",
+        fault_ms=f"{max(c.load.fault_took for c in cases) * 1000:.0f}",
+        tuned=[f"{n}: {e}" for n, e in tuned.items()], door_slow_s=f"{door_slow / shape.rate:.2f}",
+        summary=table(["primary call center", *shorts, "front door has fewer errors"], summary,
+                      align="l" + "r" * len(shorts) + "l"),
+        runs=runs, faults=list(dict.fromkeys(c.fault for c in cases)),
+        snippet=nginx.failover_snippet(fo.NGINX_CONFIGS[0]),
+    )  # fmt: skip
 
 
 # -- the spike test: summary.md and slo.md ------------------------------------------------
@@ -606,76 +537,59 @@ def spike_summary(
     run: RunState, config: RunConfig, seen: Observation, checks: Sequence[Check]
 ) -> str:
     """summary.md: what happened phase by phase, and the gate."""
-    p, found, o = config.profile, seen.callbacks, seen.observed
-    sent = []
+    p, sent = config.profile, []
     for phase, start, end in p.phases():
         total: Counter[str] = Counter()
         for s in range(math.ceil(start), math.ceil(end)):
             total.update(run.recorder.sent.get(s, Counter()))
         sent.append([phase.value, *(total[d] for d in DESTINATIONS)])
-    stalls = ", ".join(f"{d:.2f} s at {t:.0f} s" for t, d in run.stalls) or "never"
 
     def at(value: float | None) -> str:
         return "never" if value is None else f"{value:.2f} s"
 
-    callbacks = (
-        "Callbacks: not reconciled (the run did not complete or the stack did not answer)."
-        if found is None else
-        f"Callbacks: {found.accepted} accepted (202), {found.delivered} delivered, {found.lost} "
-        f"lost, {found.duplicated} delivered more than once, {found.repeats} idempotent "
-        f"repeats, {found.unknown} unknown tickets."
+    classes = table(
+        ["class", "locust name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        [(c.cls, f"`{c.name}`", c.requests, c.failures, _ms(c.p50_ms), _ms(c.p95_ms),
+          _ms(c.p99_ms), _ms(c.max_ms)) for c in seen.classes], align="llr",
     )  # fmt: skip
-    lines = [
-        f"# Spike test: profile `{p.name}`", "",
-        f"Baseline {p.baseline_users} customers, spike {p.spike_users} (1.5x); each does one "
-        f"thing every {PACE_S:g} s. Call centers switched down at {at(run.down_at)} and up at "
-        f"{at(run.up_at)} (planned {p.down_at:g} s and {p.up_at:g} s). Locust CPU warnings: "
-        f"{len(run.cpu_warnings)}; its event loop held up: {stalls}.", "",
-        "## Phases", "", *_phase_lines(run, p), "",
-        "## Whole run, by request class (locust's numbers)", "",
-        *table(["class", "locust name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms",
-                "max ms"],
-               [(c.cls, f"`{c.name}`", c.requests, c.failures, _ms(c.p50_ms), _ms(c.p95_ms),
-                 _ms(c.p99_ms), _ms(c.max_ms)) for c in seen.classes], align="llr"), "",
-        f"All: {o.requests} requests, {o.failures} failed, {o.server_errors} customer-visible "
-        "5xx or no answer.", "",
-        "## Where customers arriving at /support were sent", "",
-        *table(["phase", *DESTINATIONS], sent), "",
-        "## Self-help cache and callbacks (the front door's /metrics, over the test)", "",
-        "Lookups: " + (", ".join(f"{k}: {v:.0f}" for k, v in seen.lookups.items())
-                       or "not measured") + ".", "",
-        callbacks, "", "## SLO gate", "", gate_markdown(checks),
-    ]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _render(
+        "spike-summary.md", p=p, run=run, o=seen.observed, found=seen.callbacks,
+        pace=f"{PACE_S:g}", down=at(run.down_at), up=at(run.up_at), planned_down=f"{p.down_at:g}",
+        planned_up=f"{p.up_at:g}", phases=_phase_lines(run, p), classes=classes,
+        stalls=", ".join(f"{d:.2f} s at {t:.0f} s" for t, d in run.stalls),
+        sent=table(["phase", *DESTINATIONS], sent), gate=gate_markdown(checks),
+        lookups=", ".join(f"{k}: {v:.0f}" for k, v in seen.lookups.items()),
+    )  # fmt: skip
 
 
 # -- the soak ------------------------------------------------------------------------------
 
 
-def soak(samples: list[SoakSample], *, header: str, found: list[str], limits: Limits) -> str:
-    """The soak's samples, and what grew past its limit."""
+def soak(
+    samples: list[SoakSample], *, run: Mapping[str, object], found: list[str], limits: Limits
+) -> str:
+    """The soak's `run` (its options, start, cores, locust's exit code and latency table),
+    its samples, and what grew past its limit."""
 
     def warm(s: SoakSample) -> str:
         return " (warm-up)" if s.minute < limits.warmup_minutes else ""
 
-    lines = [header, ""]
-    lines += table(
+    rows = table(
         ["minute", "front door RSS (MiB)", "open fds", "threads", "metric series",
          "Redis used (MiB)", "requests answered", "5xx to customers"],
         [(f"{s.minute:.1f}{warm(s)}", f"{s.rss_mib:.1f}", s.fds, s.threads, s.series,
           f"{s.redis_mib:.2f}", f"{s.requests:,}", s.server_errors) for s in samples],
         align="r",
     )  # fmt: skip
-    lines.append("")
-    if found:
-        lines += ["**Grew past its limit:**", "", *(f"- {p}" for p in found)]
-    else:
-        lines.append("Nothing grew past its limit after the warm-up "
-                     f"(RSS: {limits.rss_share:.0%} or {limits.rss_mib:g} MiB; fds: "
-                     f"{limits.fds}; threads: {limits.threads}; series: {limits.series}; "
-                     f"Redis: {limits.redis_share:.0%} or {limits.redis_mib:g} MiB); "
-                     "no 5xx.")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return _render(
+        "soak.md",
+        run=run,
+        samples=rows,
+        found=found,
+        limits=limits,
+        rss_share=f"{limits.rss_share:.0%}",
+        redis_share=f"{limits.redis_share:.0%}",
+    )
 
 
 def soak_latency(stats: Path) -> str:
@@ -700,16 +614,12 @@ def soak_latency(stats: Path) -> str:
 
 def index(rows: list[tuple[int, tuple[float, float], tuple[float, float]]]) -> str:
     """bench_index: (bulletins, (build s, longest wait s) on the loop, the same in a thread)."""
-    return "\n".join([
-        "# Search-index rebuild: on the event loop and in a worker thread", "",
-        "`python -m loadtests.bench_index`, one core. A 1 ms ticker stands in for customers "
-        "and probes; its longest wait is the longest any of them would wait for the loop.", "",
-        *table(["bulletins", "build, on the loop", "longest wait, on the loop",
-                "build, in a thread", "longest wait, in a thread"],
-               [(f"{n:,}", f"{on[0] * 1000:.0f} ms", f"{on[1] * 1000:.0f} ms",
-                 f"{off[0] * 1000:.0f} ms", f"{off[1] * 1000:.1f} ms") for n, on, off in rows],
-               align="r"),
-    ])  # fmt: skip
+    head = ["bulletins", "build, on the loop", "longest wait, on the loop", "build, in a thread",
+            "longest wait, in a thread"]  # fmt: skip
+    cells = [(f"{n:,}", f"{on[0] * 1000:.0f} ms", f"{on[1] * 1000:.0f} ms",
+              f"{off[0] * 1000:.0f} ms", f"{off[1] * 1000:.1f} ms")
+             for n, on, off in rows]  # fmt: skip
+    return _render("index.md", rows=table(head, cells, align="r"))
 
 
 def _p99(ms: float) -> str:
@@ -717,12 +627,12 @@ def _p99(ms: float) -> str:
 
 
 def workers(
-    intro: list[str], sections: list[tuple[str, list[tuple[str, list[Result]]]]],
+    sections: list[tuple[str, list[tuple[str, list[Result]]]]],
     memory: dict[int, list[tuple[str, list[float]]]],
-) -> str:  # fmt: skip
+) -> str:
     """bench_workers: per page, each front door's wrk runs (1 worker first); then VmRSS by
     number of workers: (when, MiB of the master then each worker)."""
-    lines = [f"# Workers: 1 against 2 ({machine()})", "", intro[0], "", intro[1], ""]
+    pages = []
     for what, doors in sections:
         base = doors[0][1]
         base_rps, base_cpu = median(x.rps for x in base), median(x.cpu_us for x in base)
@@ -735,8 +645,8 @@ def workers(
                          sum(x.errors for x in r)])  # fmt: skip
         head = ["", "requests/s", "x 1 worker", "p99 ms", "CPU us/request", "CPU cores used",
                 "CPU per request, 1 worker / this", "errors"]  # fmt: skip
-        lines += [f"## {what}", "", *table(head, rows), ""]
-    lines += ["## Resident memory (MiB): master, then each worker", ""]
+        pages.append((what, table(head, rows)))
     rows = [[f"workers = {n}, {label}", " / ".join(f"{m:.1f}" for m in sizes)]
             for n, samples in sorted(memory.items()) for label, sizes in samples]  # fmt: skip
-    return "\n".join([*lines, *table(["when", "VmRSS"], rows, align="ll")])
+    memory_table = table(["when", "VmRSS"], rows, align="ll")
+    return _render("workers.md", machine=machine(), sections=pages, memory=memory_table)

@@ -1,18 +1,14 @@
-"""The baselines: bare aiohttp apps, each what a developer might write in minutes. Run as
-a script (stage.bare starts them), one app per mode:
+"""The baselines (docs/benchmarks.md, "Method"): bare aiohttp apps a developer might write in
+minutes, run as a script (stage.bare starts them), one app per mode:
 
-- `drop PORT UPSTREAM`: GET only, one ClientSession, answer the upstream's body with its
-  status and content type; every other header dropped both ways.
-- `forward PORT UPSTREAM`: the minimal *correct* proxy: any method; path, query, headers
-  and body up; status, headers and body back; hop-by-hop headers (and those named by
-  Connection), Host and Content-Length dropped both ways.
+- `drop PORT UPSTREAM`: GET only, the upstream's body, status and content type; every
+  other header dropped both ways.
+- `forward PORT UPSTREAM`: the minimal *correct* proxy: any method, headers and body both
+  ways but hop-by-hop headers (and those named by Connection), Host and Content-Length.
 - `page PORT FILE CONTENT_TYPE [HEADERS]`: `GET /help/bulletins/{id}` answers fixed bytes,
-  with the headers of the JSON object in file HEADERS too (the front door's page headers).
-- `xadd PORT REDIS_URL STREAM`: `POST /help/callbacks`: parse the body as JSON (400 unless
-  an object), one XADD of the raw body and the `Idempotency-Key` to a stream, 202 with the
-  entry id. No validation, idempotency, spool or metrics; redis-py's default client (an
-  unbounded pool) with a socket timeout. `GET /healthz` says it is up.
-"""
+  and the headers of the JSON object in file HEADERS (the front door's page headers).
+- `xadd PORT REDIS_URL STREAM`: `POST /help/callbacks`: 400 unless a JSON object, one XADD
+  of the raw body and its `Idempotency-Key`, 202 with the entry id; `GET /healthz`."""
 
 from __future__ import annotations
 

@@ -1,18 +1,14 @@
-"""The callback bench's stage and load (docs/benchmarks.md, "Method"): one redis-server
-with the documented durability config for both contenders (each its own stream;
-`fsync` switches appendfsync live), a front door whose one call center is down (a closed
-port), bare.py's `xadd`; wrk POSTing callbacks, each with its own `Idempotency-Key`.
-After each run the stream entries it added are counted against the 202s wrk saw: wrk
-stops with up to one request in flight per connection, stored but never counted, so a
-sound run has 0 <= entries - 202s <= connections.
-"""
+"""The callback bench's stage and load (docs/benchmarks.md, "Method"): one redis-server for
+both contenders (each its own stream; `fsync` switches appendfsync live), wrk POSTing
+callbacks (callbacks.lua). wrk stops with up to one request in flight per connection,
+stored but never counted, so a sound run has 0 <= entries - 202s <= connections."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -34,33 +30,7 @@ START_S = 30.0
 SETTLE_S = 0.3  # entries unchanged this long: the server has finished what wrk left
 SETTLE_MAX_S = 10.0
 
-# One thread state per wrk thread: `tid` is set by `setup` (in the main state), the run's
-# prefix comes after `--` on wrk's command line, the counter is per thread. Each callback
-# from a customer address of its own (198.18.0.0/15, RFC 2544), as behind a load balancer:
-# the front door trusts 127.0.0.1 as its proxy, so its per-client limit (issue 14) is
-# checked for every callback, as in production, and refuses none.
-LUA = """
-local counter = 0
-local prefix = "run"
-local threads = 0
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-function init(args)
-  prefix = args[1] .. "-" .. tostring(tid)
-end
-function request()
-  counter = counter + 1
-  wrk.headers["Idempotency-Key"] = prefix .. "-" .. counter
-  wrk.headers["X-Forwarded-For"] = string.format("198.%d.%d.%d",
-    18 + math.floor(counter / 65536) % 2, math.floor(counter / 256) % 256, counter % 256)
-  return wrk.format()
-end
-"""
+LUA = Path(__file__).with_name("callbacks.lua")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,32 +103,10 @@ def wait_down(door: Contender, *, seconds: float = START_S) -> None:
 @dataclass(slots=True)
 class CallbackStage:
     tmp: Path
-    procs: Processes
     connections: int
-    pids: dict[str, int]  # contender name -> server pid, once started
-    redis_pid: int = 0
-    client: redis.Redis | None = None
-
-    @property
-    def redis(self) -> redis.Redis:
-        if self.client is None:
-            raise RuntimeError("CallbackStage.start first")
-        return self.client
-
-    def start(self) -> tuple[Contender, Contender]:
-        """redis-server, then the two contenders (not started): front door, baseline."""
-        server = start_redis(
-            self.procs, self.tmp / "redis", conf=REDIS_CONF, core=SIDE_CORE,
-            options={"save": "", "auto-aof-rewrite-percentage": "0"}, log=self.tmp / "redis.log",
-        )  # fmt: skip
-        self.redis_pid, self.client = server.pid, redis.Redis(port=server.port, socket_timeout=10)
-        spool = {"spool_path": str(self.tmp / "callbacks.spool"), "consumer": "bench"}
-        front = door(self.tmp, "door", page_path=ROUTE, log=True, trusted_proxy=True,
-                     redis_port=server.port, centers=[("cc", free_port())],  # nothing there
-                     settings={"callbacks": spool})  # fmt: skip
-        base = bare(BARE, "bare", "xadd", server.url, BARE_STREAM, page_path=ROUTE,
-                    ready_path="/healthz", log=self.tmp / "bare.log")  # fmt: skip
-        return front, base
+    redis: redis.Redis
+    redis_pid: int
+    pids: dict[str, int] = field(default_factory=dict)  # contender name -> server pid
 
     def fsync(self, policy: str) -> None:
         """`CONFIG SET appendfsync` (always, everysec), checked."""
@@ -191,10 +139,10 @@ class CallbackStage:
         return last
 
     def run(self, contender: Contender, label: str, seconds: int) -> Run:
-        """One wrk run of `LUA` against `contender`, checked (printed)."""
+        """One wrk run of callbacks.lua against `contender`, checked (printed)."""
         pid, is_door = self.pids[contender.name], contender.name == DOOR
         script = self.tmp / "callbacks.lua"
-        script.write_text(LUA.replace("{body}", BODY.decode()))
+        script.write_text(LUA.read_text().replace("{body}", BODY.decode()))
         entries = self.entries(contender)
         counted = contender.counter(ACCEPTED, "store") if is_door else {}
         cpu, redis_cpu = cpu_seconds(pid), cpu_seconds(self.redis_pid)
@@ -218,3 +166,21 @@ class CallbackStage:
               f"{run.acks} 202s, {run.entries} entries"
               + "".join(f"; {p}" for p in run.problems(self.connections)))  # fmt: skip
         return run
+
+
+def start_stage(
+    tmp: Path, procs: Processes, connections: int
+) -> tuple[CallbackStage, Contender, Contender]:
+    """redis-server, then the two contenders (not started): front door, baseline."""
+    server = start_redis(
+        procs, tmp / "redis", conf=REDIS_CONF, core=SIDE_CORE,
+        options={"save": "", "auto-aof-rewrite-percentage": "0"}, log=tmp / "redis.log",
+    )  # fmt: skip
+    spool = {"spool_path": str(tmp / "callbacks.spool"), "consumer": "bench"}
+    front = door(tmp, "door", page_path=ROUTE, log=True, trusted_proxy=True,
+                 redis_port=server.port, centers=[("cc", free_port())],  # nothing there
+                 settings={"callbacks": spool})  # fmt: skip
+    base = bare(BARE, "bare", "xadd", server.url, BARE_STREAM, page_path=ROUTE,
+                ready_path="/healthz", log=tmp / "bare.log")  # fmt: skip
+    client = redis.Redis(port=server.port, socket_timeout=10)
+    return CallbackStage(tmp, connections, client, server.pid), front, base

@@ -1,13 +1,8 @@
-"""The failover bench's stage and customers (docs/benchmarks.md, "Failover against nginx").
-
-Each run: new call centers (primary, backup), a fault gate in front of the primary where
-the fault needs one (`sims/faultproxy.py`), and one contender (the front door, or nginx
-with both call centers as one upstream group) alone on core 0; the rest on the side core.
-Customers from locust, one every 1/rate s (open loop), the fault injected at its time;
-each waits at most `PATIENCE_S`. What a customer ended up with (`Outcome`) is read from
-the answers: the call center's page, self-help (a same-site 303 whose page is 200, or
-nginx's help page with a 200), or an error.
-"""
+"""The failover bench's stage and customers (docs/benchmarks.md, "Failover against nginx"):
+each run new call centers, the fault gate in front of the primary where the fault needs
+one (`sims/faultproxy.py`) and one contender on core 0; customers from locust on a fixed
+schedule, each waiting at most `PATIENCE_S`; what each ended up with (`Outcome`) is read
+from the answers."""
 
 from __future__ import annotations
 
@@ -20,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from failover.settings import HealthSettings, ProxySettings
+from failover.settings import ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.load import Event, Plan, Record, run_load
 from loadtests.bench.stage import READY_LOG, SIDE_CORE, Contender, door
@@ -37,19 +32,7 @@ class Fault(StrEnum):
     KILLED = "killed"
     BLACKHOLED = "blackholed"
     UNREACHABLE = "unreachable"
-    HANGS = "hangs"
-
-    @property
-    def describe(self) -> str:
-        return {
-            Fault.KILLED: "the primary's process gets SIGKILL: connections reset, new ones refused",
-            Fault.BLACKHOLED: "the gate in front of the primary accepts connections and reads "
-            "requests but never answers; open connections go silent",
-            Fault.UNREACHABLE: "the gate drops every new connection's SYN (connects time "
-            "out, as for a host without power); open connections go silent",
-            Fault.HANGS: "the primary simulator's `hang` mode: it accepts each request (and "
-            "each health probe) and never answers",
-        }[self]
+    HANGS = "hangs"  # what each does: loadtests/reports/failover.md, "Method"
 
 
 class Outcome(StrEnum):
@@ -85,18 +68,6 @@ NGINX_CONFIGS = (
     _door_timeouts(),
     nginx.Timeouts(label="defaults (60 s)", short="nginx, defaults"),
 )
-
-
-def door_settings(*, probes_only: bool = False) -> str:
-    """The front door's defaults that decide how fast it fails over, for the report."""
-    h, p = HealthSettings(), ProxySettings()
-    probes = (f"probes every {h.interval_ms} ms, probe timeout {h.timeout_ms} ms, down after "
-              f"{h.unhealthy_threshold} failed probes")  # fmt: skip
-    if probes_only:
-        return probes
-    return (f"{probes}; proxy connect timeout {p.connect_timeout_ms} ms, read timeout "
-            f"{p.read_timeout_ms} ms, budget {p.request_budget_ms} ms, one retry of a GET on "
-            "the next call center, then a 303 to self-help")  # fmt: skip
 
 
 @dataclass(slots=True)

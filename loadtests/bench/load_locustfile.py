@@ -22,8 +22,7 @@ from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
 from loadtests.bench.load import PLAN_ENV, Mix
-from loadtests.spike.customers import customer_address
-from loadtests.spike.hooks import on
+from loadtests.spike.customers import customer_address, on
 from sims.community_seed import DEFAULT_SEED, build_seed
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ[PLAN_ENV]).read_text())

@@ -1,15 +1,11 @@
-"""The benches' two measurements (docs/benchmarks.md, "Method"): wall clock (wrk against
-each contender in alternating rounds, CPU per request from /proc) and instructions per
-request (each contender alone under callgrind, exactly N GETs between zeroing and
-dumping its counters: deterministic where wall clock on a shared VM is not).
-"""
+"""The benches' two measurements (docs/benchmarks.md, "Method"): wall clock (wrk, CPU per
+request from /proc) and instructions per request (callgrind, exactly N GETs)."""
 
 from __future__ import annotations
 
 import http.client
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +20,10 @@ T = TypeVar("T")
 WARMUP_S = 2  # each contender's wrk warm-up before the rounds
 WARMUP = 200  # callgrind: GETs before the counters are zeroed
 THREADS = 4  # callgrind: keep-alive connections, one thread each
-# Probes only at start-up under callgrind: valgrind stretches time ~50x, so a probe every
-# 250 ms would be charged to each request ~50x over. And a generous probe timeout: the
-# first probe runs cold code under valgrind, and failing it would send every request to
-# self-help. No load shedding: the event loop's lag under valgrind is valgrind's, and a
-# door shedding it (memory_only, static) would be counted on another path, its answers not
-# the page (seen: "5 of 199 answers were not the page").
+# Under callgrind, probes only at start-up (docs/benchmarks.md, "Instructions"), with a
+# generous timeout: failing the first, cold one would send every request to self-help. No
+# load shedding: the loop's lag under valgrind is valgrind's, and a door shedding it
+# (memory_only, static) would be counted on another path, its answers not the page.
 PROBE_INTERVAL_MS = 600_000
 PROBE_TIMEOUT_MS = 30_000
 PROBES: dict[str, Mapping[str, object]] = {
@@ -37,6 +31,7 @@ PROBES: dict[str, Mapping[str, object]] = {
     "overload": {"enabled": False},
 }
 STARTUP_SECONDS = 600.0  # Python and its imports under valgrind
+PIPELINE_LUA: Final = Path(__file__).with_name("pipeline.lua")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,32 +61,11 @@ def _find(pattern: str, out: str) -> str:
     return match.group(1)
 
 
-PIPELINE_LUA: Final = """
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format(nil) end
-  batch = table.concat(r)
-end
-request = function() return batch end
-"""
-
-
 def run_wrk(
     url: str, seconds: int, *, connections: int = 32, script: Path | None = None,
-    script_args: Sequence[str] = (), pipeline: int = 1,
+    script_args: Sequence[str] = (),
 ) -> Wrk:  # fmt: skip
-    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read.
-    `pipeline` > 1: that many GETs written at once on each connection (HTTP pipelining)."""
-    if pipeline > 1:
-        if script is not None:
-            raise ValueError("run_wrk: pipeline brings its own script")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(PIPELINE_LUA)
-        try:
-            return run_wrk(url, seconds, connections=connections, script=Path(lua.name),
-                           script_args=[str(pipeline)])  # fmt: skip
-        finally:
-            Path(lua.name).unlink()
+    """wrk -t1 on core 1 (a Lua `script` with its `script_args`, if given), read."""
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
            *(["-s", str(script)] if script else []), url,
            *(["--", *script_args] if script_args else [])]  # fmt: skip
@@ -138,12 +112,13 @@ def wallclock(
     pipeline: int = 1,
 ) -> dict[str, list[Result]]:  # fmt: skip
     """Contenders already up (their pids by name): `alternate` wrk runs, each one's CPU
-    counted for the contender's pid and its child processes (nginx's worker); `pipeline`:
-    as in `run_wrk`."""
+    counted for the contender's pid and its child processes (nginx's worker); `pipeline` > 1:
+    that many GETs written at once on each connection (pipeline.lua)."""
 
     def one(c: Contender, _: str, length: int) -> Result:
         before = family_cpu_seconds(pids[c.name])
-        run = run_wrk(c.url, length, pipeline=pipeline)
+        script = PIPELINE_LUA if pipeline > 1 else None
+        run = run_wrk(c.url, length, script=script, script_args=[str(pipeline)] if script else [])
         cpu = family_cpu_seconds(pids[c.name]) - before
         p50, p99 = (run.p50_ms, run.p99_ms) if pipeline == 1 else (0.0, 0.0)  # per batch: none
         return Result(run.rps, p50, p99, run.non_2xx + run.socket_errors,
@@ -161,16 +136,10 @@ class Counted:
 
 
 class Client:
-    """`THREADS` keep-alive connections, kept open from the warm-up to the dump so that no
-    connection set-up or teardown falls into the measured window. Every answer must be 200
-    with `expected` as body; None: whatever the first answer was.
-
-    Not wrk or locust: callgrind's count is divided by the number of requests, so exactly
-    N requests must reach the server between `callgrind_control -z` and `-d`, each answer
-    checked; wrk runs for a time, not a count, and leaves requests in flight at its end,
-    and locust's own work would not be in the window but its request count is not exact
-    either. Blocking http.client at ~50x slow-down is nowhere near a load generator's limit.
-    """
+    """`THREADS` keep-alive connections, open from the warm-up to the dump, so that no
+    connection set-up or teardown falls into the counted window. Every answer must be 200
+    with `expected` as body (None: the first answer's). Not wrk or locust: exactly N requests
+    must reach the server between `-z` and `-d`, each checked, and wrk runs for a time."""
 
     def __init__(self, contender: Contender, expected: bytes | None) -> None:
         self.name, self.path, self.expected = contender.name, contender.page_path, expected

@@ -1,11 +1,11 @@
-"""nginx as a contender, what a user would write without Switchboard: Debian's binary as
-our own process (`nginx -p DIR -c nginx.conf -g 'daemon off;'`), one worker, no access
-log, on a free 127.0.0.1 port (never the system nginx, never port 80); the directory
-world-readable (workers drop to an unprivileged user). `static_page`: one page from a file
-with the front door's Content-Type and Cache-Control (nginx adds ETag, Last-Modified,
-Accept-Ranges); `proxy_pass`: `/support/<path>` to `<upstream>/<path>` over keep-alive
-connections, X-Forwarded-For/-Proto set; `failover`: a primary and a `backup` upstream,
-`proxy_next_upstream`, an `error_page` to a static help page, `Timeouts` as given."""
+"""nginx as a contender, what a user would write without Switchboard, and as the benches'
+call center (`start_upstream`): Debian's binary as our own process, one worker, on a free
+127.0.0.1 port (never the system nginx, never port 80), its directory world-readable
+(workers drop to an unprivileged user). Each configuration is a Jinja template in
+nginx-conf/: `static_page` (one page with the front door's Content-Type and Cache-Control;
+nginx adds ETag, Last-Modified, Accept-Ranges), `proxy_pass` (`/support/<path>` to
+`<upstream>/<path>` over keep-alive connections), `failover` (a primary and a `backup`
+upstream, an `error_page` to a static help page, `Timeouts` as given)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.bench.stage import PAGE_PATH, Contender
-from sims.harness.ports import free_port
+from loadtests.bench.stage import PAGE, PAGE_PATH, SIDE_CORE, Contender, renderer
+from sims.harness.ports import free_port, wait_http
+from sims.harness.procs import Processes
 
 NGINX_STATIC = "nginx, same bytes"
 NGINX_PROXY = "nginx proxy_pass"
@@ -24,69 +25,7 @@ HELP_PAGE = (
     b"<p>Our call center cannot take your request right now. Try our help pages.</p>\n"
 )
 
-# Stock Debian `nginx.conf` turns on sendfile and tcp_nopush; we do the same.
-_MAIN = """worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    server_tokens off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
-    uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
-{http}
-}}
-"""
-
-_STATIC = """    server {{
-        listen 127.0.0.1:{port};
-        location = {path} {{
-            types {{ }}
-            default_type "{content_type}";
-            root {dir}/www;
-            try_files /page.html =404;
-{headers}
-        }}
-    }}"""
-
-_PROXY = """    upstream callcenter {{
-        server {upstream};
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location /support/ {{
-            proxy_pass http://callcenter/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-        }}
-    }}"""
-
-# max_fails=1 fail_timeout=10s are nginx's defaults, written out so that the report can
-# say them: after one failure the primary is skipped for 10 s, then one request tries it.
-_FAILOVER = """    upstream callcenters {{
-        server {primary} max_fails=1 fail_timeout=10s;
-        server {backup} backup;
-        keepalive 16;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location /support/ {{
-            proxy_pass http://callcenters/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_next_upstream error timeout http_502 http_503 http_504;
-{timeouts}
-            proxy_intercept_errors on;
-        }}
-        error_page 502 503 504 /help.html;
-        location = /help.html {{ root {dir}/www; internal; }}
-    }}"""
+_render = renderer(Path(__file__).with_name("nginx-conf"))  # the configurations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,52 +56,63 @@ def binary() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def _prepare(root: Path, http: str) -> tuple[str, ...]:
-    """Write DIR/nginx.conf; the argv that runs it in the foreground."""
+def _contender(
+    tmp: Path, kind: str, name: str, page_path: str, files: dict[str, bytes], **values: object
+) -> Contender:
+    """nginx-conf/`kind`.conf (with `values`) in a directory of its own, `files` in its www/;
+    the contender that runs it in the foreground."""
+    port = free_port()
+    root = tmp / f"nginx-{kind}-{port}"
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     (root / "www").mkdir(exist_ok=True)
-    (root / "nginx.conf").write_text(_MAIN.format(dir=root, http=http))
+    http = _render(f"{kind}.conf", port=port, dir=root, **values)
+    (root / "nginx.conf").write_text(_render("main.conf", dir=root, http=http) + "\n")
+    for file, body in files.items():
+        (root / "www" / file).write_bytes(body)
     for path in (root.parent, root, root / "www", root / "tmp"):  # the bench's tmp and ours
         path.chmod(path.stat().st_mode | 0o755)
     conf, log = str(root / "nginx.conf"), str(root / "error.log")
-    return (binary(), "-p", str(root), "-c", conf, "-e", log, "-g", "daemon off;")
+    argv = (binary(), "-p", str(root), "-c", conf, "-e", log, "-g", "daemon off;")
+    return Contender(name, f"nginx-{kind}", argv, port, page_path, page_path)
 
 
 def static_page(
     tmp: Path, *, page_path: str, body: bytes, content_type: str, headers: dict[str, str]
 ) -> Contender:
     """nginx serving `body` at exactly `page_path` with `content_type` and `headers`."""
-    port = free_port()
-    root = tmp / f"nginx-static-{port}"
-    added = "\n".join(f'            add_header {k} "{v}";' for k, v in headers.items())
-    argv = _prepare(root, _STATIC.format(port=port, path=page_path, content_type=content_type,
-                                         dir=root, headers=added))  # fmt: skip
-    (root / "www" / "page.html").write_bytes(body)
-    return Contender(NGINX_STATIC, "nginx-static", argv, port, page_path, page_path)
+    return _contender(tmp, "static", NGINX_STATIC, page_path, {"page.html": body},
+                      path=page_path, content_type=content_type, headers=headers)  # fmt: skip
 
 
 def proxy_pass(tmp: Path, upstream: str) -> Contender:
     """nginx proxying `/support/<path>` to `upstream` (http://host:port)."""
-    port = free_port()
-    root = tmp / f"nginx-proxy-{port}"
-    http = _PROXY.format(port=port, upstream=upstream.removeprefix("http://"))
-    argv = _prepare(root, http)
-    return Contender(NGINX_PROXY, "nginx-proxy", argv, port, PAGE_PATH)
+    host = upstream.removeprefix("http://")
+    return _contender(tmp, "proxy", NGINX_PROXY, PAGE_PATH, {}, upstream=host)
 
 
 def failover(tmp: Path, *, primary: str, backup: str, timeouts: Timeouts) -> Contender:
     """nginx with `primary` and `backup` (host:port) as one upstream group."""
-    port = free_port()
-    root = tmp / f"nginx-failover-{port}"
-    lines = "\n".join(f"            {d}" for d in timeouts.directives())
-    http = _FAILOVER.format(port=port, primary=primary, backup=backup, dir=root, timeouts=lines)
-    argv = _prepare(root, http)
-    (root / "www" / "help.html").write_bytes(HELP_PAGE)
-    return Contender(f"nginx, {timeouts.label}", "nginx-failover", argv, port, PAGE_PATH)
+    return _contender(tmp, "failover", f"nginx, {timeouts.label}", PAGE_PATH,
+                      {"help.html": HELP_PAGE}, primary=primary, backup=backup,
+                      timeouts=timeouts)  # fmt: skip
 
 
 def failover_snippet(timeouts: Timeouts) -> str:
     """The `http` block of `failover`, with placeholders, for the report."""
-    lines = "\n".join(f"            {d}" for d in timeouts.directives())
-    return _FAILOVER.format(port="PORT", primary="PRIMARY", backup="BACKUP", dir="DIR",
-                            timeouts=lines)  # fmt: skip
+    return _render("failover.conf", port="PORT", primary="PRIMARY", backup="BACKUP", dir="DIR",
+                   timeouts=timeouts)  # fmt: skip
+
+
+def start_upstream(tmp: Path, procs: Processes) -> str:
+    """nginx with one worker on the side core serving PAGE everywhere (a call center);
+    returns its base URL."""
+    port = free_port()
+    (tmp / "www").mkdir()
+    (tmp / "www" / "page.html").write_bytes(PAGE)
+    (tmp / "nginx.conf").write_text(_render("upstream.conf", dir=tmp, port=port) + "\n")
+    tmp.chmod(0o755)  # nginx workers drop to an unprivileged user and must read the page
+    procs.spawn([binary(), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "nginx-error.log")],
+                core=SIDE_CORE)  # fmt: skip
+    upstream = f"http://127.0.0.1:{port}"
+    wait_http(f"{upstream}/health", what="bench")
+    return upstream

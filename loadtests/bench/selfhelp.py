@@ -1,13 +1,6 @@
-"""The self-help bench's stage and its three parts (docs/benchmarks.md, "Method").
-
-Stage, on the side core outside valgrind: a healthy call center (the nginx upstream, so
-that no outage banner shows), a redis-server on a free port (no persistence), the
-community simulator as origin. `pages` (1): one warm bulletin page, the front door against
-the bare app and nginx answering its bytes; wall clock, then callgrind. `hits` (2): which
-tier answers under a mixed read load, on a warm door, then on a cold replica with the
-community site down. `outage` (3): paced bulletin pages while redis-server is killed and
-restarted empty.
-"""
+"""The self-help bench's stage and its three parts (docs/benchmarks.md, "Method"): a healthy
+call center (the nginx upstream), a redis-server of ours and the community simulator as
+origin, all on the side core; `pages` (1), `hits` (2), `outage` (3)."""
 
 from __future__ import annotations
 
@@ -80,7 +73,7 @@ class SelfHelpStage:
     seed: Seed = field(default_factory=lambda: build_seed(TOPICS, DEFAULT_SEED))
 
     def start(self) -> None:
-        self.upstream = s.start_upstream(self.tmp, self.procs)
+        self.upstream = nginx.start_upstream(self.tmp, self.procs)
         self.redis_port = free_port()
         self.start_redis()
         self.origin, self.control = s.start_community(self.procs, self.tmp, topics=TOPICS)

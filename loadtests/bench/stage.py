@@ -1,7 +1,7 @@
 """What every bench shares: its workspace (a temporary folder and its processes); its
-contenders (a front door, a bare aiohttp app, nginx), each started and waited for
-through the process harness (sims/harness/); the nginx upstream serving one fixed page;
-the community simulator; the command line and the report file."""
+contenders (a front door, a bare aiohttp app), each started and waited for through the
+process harness (sims/harness/); the community simulator; the command line and the report
+file."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from loadtests.spike import readings
 from sims.harness import frontdoor
@@ -127,43 +129,6 @@ def start_community(procs: Processes, tmp: Path, *, topics: int | None = None) -
     return sim.url, sim.control
 
 
-NGINX_UPSTREAM = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
-    uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        default_type text/html;
-        location = /health {{ default_type application/json; return 200 '{{"status": "ok"}}'; }}
-        location / {{ root {tmp}/www; try_files /page.html =404; }}
-    }}
-}}
-"""
-
-
-def start_upstream(tmp: Path, procs: Processes) -> str:
-    """nginx with one worker on the side core serving PAGE everywhere (a call center);
-    returns its base URL."""
-    port = free_port()
-    (tmp / "www").mkdir()
-    (tmp / "www" / "page.html").write_bytes(PAGE)
-    (tmp / "nginx.conf").write_text(NGINX_UPSTREAM.format(tmp=tmp, port=port))
-    tmp.chmod(0o755)  # nginx workers drop to an unprivileged user and must read the page
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    procs.spawn([nginx, "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "nginx-error.log")],
-                core=SIDE_CORE)  # fmt: skip
-    upstream = f"http://127.0.0.1:{port}"
-    wait_http(f"{upstream}/health", what="bench")
-    return upstream
-
-
 def contenders(
     tmp: Path, upstream: str, *, settings: Mapping[str, Mapping[str, object]] | None = None
 ) -> list[Contender]:
@@ -176,10 +141,14 @@ def contenders(
     ]
 
 
-def same_bytes(urls: list[str], expected: bytes = PAGE) -> None:
-    for url in urls:
-        if fetch(url)[2] != expected:
-            raise SystemExit(f"bench: {url} does not serve the expected page")
+def same_page(contenders: list[Contender], body: bytes = PAGE, ctype: str | None = None) -> None:
+    """Every contender answers 200 with `body` (and Content-Type `ctype`, if given)."""
+    for c in contenders:
+        status, headers, got = fetch(c.url)
+        found = headers.get("Content-Type", "") if ctype is not None else None
+        if (status, found, got) != (200, ctype, body):
+            raise SystemExit(f"bench: {c.name} answers {status} {found!r}, {len(got)} B: not the "
+                             f"expected page ({len(body)} B {ctype!r})")  # fmt: skip
 
 
 def parser(
@@ -205,3 +174,15 @@ def write_report(out: Path, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     print(f"bench: report written to {out}")
+
+
+def renderer(folder: Path) -> Callable[..., str]:
+    """`render(name, **values)`: the Jinja template `name` in `folder` (nginx's
+    configurations, the reports' text), blocks trimmed, every placeholder required."""
+    env = jinja2.Environment(  # noqa: S701 - configuration files and markdown, not HTML
+        loader=jinja2.FileSystemLoader(folder),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return lambda name, **values: env.get_template(name).render(values)

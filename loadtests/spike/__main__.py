@@ -1,17 +1,8 @@
-"""`python -m loadtests.spike`: start the stack, run the spike headless, gate it, plot it.
+"""`python -m loadtests.spike`: start the stack, run the spike headless, gate it, plot it
+(loadtests/README.md: the phases, the gate, the cores, the output folder).
 
-    python -m loadtests.spike [--profile full|ci|smoke] [--out DIR]
-                              [--slo loadtests/slo.toml] [--set KEY=VALUE ...]
-
-The front door runs pinned to one core, locust (one process) to the other, Redis and
-the simulators beside locust (stack.py). Everything the run writes goes to one folder,
-printed at the end (default `var/loadtests/spike-<profile>-<UTC time>/`): locust's HTML
-report and CSV stats, `timeline.csv`, `summary.md`, `slo.md`/`slo.json`, `spike.png`,
-the run config and every process's log.
-
-Exit code: locust's, which is the gate's (0 every SLO met, 3 one breached; see
-`gate.py`), or 2 for a bad threshold file or override, 1 when the stack failed.
-"""
+Exit code: locust's, which is the gate's (0 every SLO met, 3 one breached), or 2 for a
+bad threshold file or override, 1 when the stack failed."""
 
 from __future__ import annotations
 
@@ -30,8 +21,10 @@ from typing import Final
 
 from loadtests.spike.profile import PROFILES, Profile
 from loadtests.spike.slo import Slo, SloError, load
-from loadtests.spike.stack import ROOT, StackError, clean_env, cores, die_with_parent, stack
+from loadtests.spike.stack import stack
 from loadtests.spike.state import RunConfig
+from sims.harness.ports import StartError
+from sims.harness.procs import ROOT, clean_env, cores, die_with_parent
 
 DEFAULT_SLO: Final = ROOT / "loadtests" / "slo.toml"
 LOCUSTFILE: Final = ROOT / "loadtests" / "locustfile.py"
@@ -53,10 +46,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="at the end, how long the gate waits for the callback backlog to "
                         "shrink again once it stopped shrinking")  # fmt: skip
     return p
-
-
-def _stop(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _locust_child() -> None:
@@ -111,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out: Path = (args.out or ROOT / "var" / "loadtests" / f"spike-{profile.name}-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does
     # Redis's data on the disk (its fsyncs are part of what is measured); everything else
     # the run writes while it runs in memory, copied to `out` at the end: a load
     # generator or front door blocked on a busy disk measures the disk (README).
@@ -167,7 +156,7 @@ def _run(profile: Profile, slo: Slo, stage: Path, workdir: Path, *, drain_s: flo
                 print(f"spike: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 code = code or EXIT_STACK
             return code
-    except StackError as exc:
+    except StartError as exc:
         print(f"spike: {exc} (see the logs)", file=sys.stderr)
     except KeyboardInterrupt:
         print("spike: interrupted", file=sys.stderr)

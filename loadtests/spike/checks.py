@@ -1,13 +1,6 @@
-"""What a right answer is, for every request the customers make. Pure: each check takes
-the status, the headers that matter and the body, and returns a `Verdict`.
-
-Rules (the issue's): a 5xx, a transport error or a wrong page is a failure; a self-help
-redirect during an outage is a success. "Wrong page": not the page asked for (its title
-or marker missing), a redirect anywhere but the same-site target the contract names
-(docs/architecture.md: `303` to `/help/search?q=<topic words>`), or a customer sent to the wrong
-side: to self-help while the call centers are up, or to a call center that is down
-(`profile.expect`, with grace windows around each switch).
-"""
+"""What a right answer is, for every request the customers make (the rules: loadtests/README.md,
+"The customers"). Pure: each check takes the status, the headers that matter and the body,
+and returns a `Verdict`."""
 
 from __future__ import annotations
 

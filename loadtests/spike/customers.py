@@ -1,15 +1,9 @@
-"""The customer mix: one `FastHttpUser` whose weighted tasks are what customers do (the
-table in loadtests/README.md). Every answer is checked (`catch_response`, rules in
-`checks.py`). The self-help redirect is followed by hand, its target checked before
-anything is fetched; votes are not followed (the page behind is a bulletin page).
-
-`SpikeShape`, the `LoadTestShape`: users over time from `profile.Profile`, and the
-outage, switched through the call-center simulators' admin API at the profile's times.
-The switches run in their own timers (greenlets: locust has monkey-patched threading),
-scheduled when the shape starts: locust calls `tick` about once a second and may call it
-late, and the outage has to start at a known time. The time recorded for a switch is
-when its first request was sent, so that an answer completed before it cannot have seen
-the outage (`profile.expect`)."""
+"""The customer mix: one `FastHttpUser` whose weighted tasks are what customers do, every
+answer checked (`checks.py`); and `SpikeShape`, the `LoadTestShape`: users over time from
+`profile.Profile`, the outage switched through the call-center simulators' control API
+on timers (greenlets: locust has monkey-patched threading). Why so: loadtests/README.md,
+"Phases" and "The customers". Also `Addressed` (the soak's customers too) and the typed
+`on`/`settle` every locustfile here uses."""
 
 from __future__ import annotations
 
@@ -20,7 +14,8 @@ import random
 import threading
 import time
 import uuid
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol, TypeVar, cast
 from urllib.parse import urlencode
 
 from locust import FastHttpUser, LoadTestShape, task
@@ -28,23 +23,13 @@ from locust.contrib.fasthttp import ResponseContextManager
 
 from loadtests.spike import checks
 from loadtests.spike.checks import SELF_HELP, Verdict
-from loadtests.spike.hooks import settle
 from loadtests.spike.profile import PACE_S, expect, next_start
+from loadtests.spike.slo import NAMES
 from loadtests.spike.state import RUN
 from sims.harness.ports import post
 
 log = logging.getLogger("spike.shape")
 SWITCH_TIMEOUT_S: Final = 5.0
-# Request class (slo.toml [latency.<class>]) -> (method, locust name).
-NAMES: Final = {
-    "support": ("GET", "/support/[topic]"),
-    "support_redirect": ("GET", "/help/search?q=[topic] (sent from /support)"),
-    "help": ("GET", "/help"),
-    "search": ("GET", "/help/search?q=[words]"),
-    "bulletin": ("GET", "/help/bulletins/[id]"),
-    "vote": ("POST", "/help/bulletins/[id]/vote"),
-    "callback": ("POST", "/help/callbacks"),
-}
 CLASS_OF: Final = {name: cls for cls, (_, name) in NAMES.items()}
 # What customers come for; the call-center pages the simulators serve, the common first.
 TOPICS: Final = tuple(checks.CALL_CENTER_TITLES)
@@ -57,8 +42,37 @@ SEARCHES: Final = (
 PHONE: Final = "+14155552671"
 
 
-def _settle(resp: ResponseContextManager, verdict: Verdict) -> None:
-    settle(resp, ok=verdict.ok, reason=verdict.reason)
+# Typed views of the few locust APIs that are not annotated (`EventHook.add_listener`, a
+# response's `success`/`failure`), so that the locust side passes mypy strict.
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Hook(Protocol):
+    def add_listener(self, handler: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+class _Settle(Protocol):
+    def success(self) -> None: ...
+    def failure(self, exc: object) -> None: ...
+
+
+def on(hook: object) -> Callable[[F], F]:
+    """`@on(events.quitting)`: `@events.quitting.add_listener`, typed."""
+
+    def register(handler: F) -> F:
+        cast(_Hook, hook).add_listener(handler)
+        return handler
+
+    return register
+
+
+def settle(response: object, verdict: Verdict) -> None:
+    """Mark a `catch_response` answer as a success, or a failure with the verdict's reason."""
+    view = cast(_Settle, response)
+    if verdict.ok:
+        view.success()
+    else:
+        view.failure(verdict.reason)
 
 
 def _header(resp: ResponseContextManager, name: str) -> str | None:
@@ -116,21 +130,18 @@ class Customer(Addressed):
                 served_by=_header(resp, "X-Served-By"), body=resp.text or "", topic=topic,
                 expected=expected,
             )  # fmt: skip
-            _settle(resp, verdict)
+            settle(resp, verdict)
         if verdict.destination is not None:
             RUN.recorder.destination(RUN.now(), verdict.destination)
-        if verdict.ok and verdict.destination == SELF_HELP:
-            self._land_on_self_help(topic)
+        if verdict.ok and verdict.destination == SELF_HELP:  # land where the 303 sends them
+            marker = f"Help with “{checks.topic_query(topic)}”"
+            self._page("support_redirect", checks.self_help_target(topic), marker)
 
     def _page(self, cls: str, path: str, marker: str) -> None:
         """GET a self-help page: 200 with `marker` in it."""
         with self.client.get(path, name=NAMES[cls][1], catch_response=True) as resp:
-            _settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
+            settle(resp, checks.check_page(status=resp.status_code, body=resp.text or "",
                                             marker=marker))  # fmt: skip
-
-    def _land_on_self_help(self, topic: str) -> None:
-        marker = f"Help with “{checks.topic_query(topic)}”"
-        self._page("support_redirect", checks.self_help_target(topic), marker)
 
     @task(10)
     def browse_help(self) -> None:
@@ -158,7 +169,7 @@ class Customer(Addressed):
                               catch_response=True) as resp:  # fmt: skip
             target = f"/help/bulletins/{bulletin}?voted=1"
             location = _header(resp, "Location")
-            _settle(resp, checks.check_redirect(status=resp.status_code, location=location,
+            settle(resp, checks.check_redirect(status=resp.status_code, location=location,
                                                 target=target))  # fmt: skip
 
     @task(1)
@@ -174,7 +185,7 @@ class Customer(Addressed):
                 with contextlib.suppress(ValueError):
                     ticket = resp.json().get("ticket")
             verdict = checks.check_callback(status=resp.status_code, ticket=ticket)
-            _settle(resp, verdict)
+            settle(resp, verdict)
         if verdict.ok and isinstance(ticket, str):
             RUN.tickets.add(ticket)
 

@@ -1,16 +1,10 @@
-"""The locust process's listeners: read the run config, learn the bulletins, record
-every answer, and sample users and CPU once a second; then, on locust's `quitting`, the
-SLO gate: wait for the callback backlog to be delivered, gather what the run observed
-(locust's stats, the recorder, the front door's /metrics, the call centers' received
-callbacks), evaluate `slo.evaluate`, write the run's files and set the exit code.
-
-Exit codes: 0 every SLO met; 3 one breached (slo.md says which); locust's own (1, 2)
-only when locust failed before the gate could run.
+"""The locust process's listeners: read the run config, learn the bulletins, record every
+answer, sample users and CPU once a second; then, on `quitting`, the SLO gate
+(loadtests/README.md, "The SLO gate"): write the run's files and set the exit code.
 
 Importing this module registers the listeners (loadtests/locustfile.py does). Locust
 has monkey-patched the standard library by then (gevent), so `threading` and
-`time.sleep` here are greenlets and cooperative sleeps.
-"""
+`time.sleep` here are greenlets and cooperative sleeps."""
 
 from __future__ import annotations
 
@@ -29,9 +23,8 @@ from locust.env import Environment
 
 from loadtests import tables
 from loadtests.spike import readings
-from loadtests.spike.customers import CLASS_OF, NAMES
-from loadtests.spike.hooks import on
-from loadtests.spike.slo import Latency, Observed, evaluate, passed
+from loadtests.spike.customers import CLASS_OF, on
+from loadtests.spike.slo import NAMES, Latency, Observed, evaluate, passed
 from loadtests.spike.state import RUN, Catalog, RunConfig
 from sims.harness import procs
 
@@ -191,7 +184,8 @@ def _classes(environment: Environment) -> list[tables.ClassRow]:
 def observe(environment: Environment, config: RunConfig) -> Observation:
     classes = _classes(environment)
     found, after = drain(config) if RUN.completed else (None, {})
-    before, recorder, runner = RUN.metrics_before, RUN.recorder, environment.runner
+    recorder, runner = RUN.recorder, environment.runner
+    lookups = readings.lookups(RUN.metrics_before, after) if after else {}
     observed = Observed(
         # Errors over the whole run, warm-up included (the recorder saw every answer);
         # latency from locust's stats, which start after the warm-up (SpikeShape).
@@ -199,8 +193,8 @@ def observe(environment: Environment, config: RunConfig) -> Observation:
         failures=sum(recorder.failures.values()),
         server_errors=sum(recorder.server_errors.values()),
         latency={c.cls: Latency(p95_ms=c.p95_ms, p99_ms=c.p99_ms) for c in classes},
-        cache_hit_ratio=readings.cache_hit_ratio(before, after) if after else None,
-        l1_hit_ratio=readings.l1_hit_ratio(before, after) if after else None,
+        cache_hit_ratio=readings.hit_ratio(lookups),
+        l1_hit_ratio=readings.hit_ratio(lookups, ["l1"]),
         callbacks_accepted=len(RUN.tickets), callbacks_lost=None if found is None else found.lost,
         callbacks_duplicated=None if found is None else found.duplicated,
         callbacks_pending=readings.total(after, readings.PENDING),
@@ -211,7 +205,6 @@ def observe(environment: Environment, config: RunConfig) -> Observation:
         completed=RUN.completed, switch_problems=tuple(RUN.switch_problems),
         outage_switched=RUN.down_at is not None and RUN.up_at is not None,
     )  # fmt: skip
-    lookups = readings.lookups(before, after) if after else {}
     return Observation(observed=observed, classes=classes, callbacks=found, lookups=lookups)
 
 

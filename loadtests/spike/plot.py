@@ -1,15 +1,12 @@
 """The run over time as one PNG: requests/s, p95/p99 latency, errors, where customers
 arriving at /support were sent, and CPU, with the outage window shaded and the phases
-marked. Reads `timeline.csv` and `events.json` from the output folder.
-
-    python -m loadtests.spike.plot OUT_DIR     # writes OUT_DIR/spike.png
-"""
+marked. Reads `timeline.csv` and `events.json` from the output folder, writes spike.png
+there (`python -m loadtests.spike` calls it at the end of a run)."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ mpl.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
-from loadtests.spike.timeline import read_timeline
+from loadtests.spike.state import read_timeline
 
 OUTAGE_COLOR = "#f4cccc"
 
@@ -92,16 +89,3 @@ def plot(out: Path) -> Path:
 
 def _s(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f} s"
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m loadtests.spike.plot OUT_DIR", file=sys.stderr)
-        return 2
-    print(plot(Path(args[0])))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-# A customer does one thing (a task) every PACE_S seconds on average, at exponentially
-# distributed gaps (`next_start`), so the users together arrive as a Poisson stream and
-# not in lock-step bursts, and whatever the answer time, so the offered load stays what
-# the shape says when the front door slows down: customers keep arriving in an outage.
+# One task every PACE_S s on average, at exponential gaps, whatever the answer time
+# (`next_start`; loadtests/README.md, "The customers").
 PACE_S: Final = 2.0
 MAX_LAG_S: Final = 2 * PACE_S  # a customer held up longer than this does not catch up
 SPIKE_FACTOR: Final = 1.5

@@ -1,22 +1,6 @@
-"""What the gate reads back from the stack: the front door's /metrics (Prometheus text)
-and the callbacks the call centers received. Pure: text and records in, numbers out;
-fetching is the caller's.
-
-The cache hit ratio is the one `monitoring/rules/switchboard-recording.yml` records as
-`switchboard:cache_hit:ratio_rate5m`: lookups answered by any cache tier (L1, Redis,
-last-known) over bulletin lookups (every one counts one L1 hit or miss), here over the
-test only (counters at the end minus counters at the start, so the start-up fill of
-the self-help layer is left out).
-
-Callbacks lost or doubled: the tickets customers were given (202) against what the
-call centers received (`GET <control>/_sim/callbacks`). The front door delivers each
-callback under its own key (a digest of the customer's `Idempotency-Key` and the
-request) with a JSON body that carries the `ticket`, so the ticket ties a 202 to its
-delivery. A simulator records every POST; a repeat of a key it has seen is marked
-`duplicate` (at-least-once delivery, absorbed by the key: counted as a repeat, not a
-second call). A ticket first-delivered twice (say to both call centers) would mean a
-customer called twice: that is "delivered more than once".
-"""
+"""What the gate reads back from the stack: the front door's /metrics (Prometheus text) and
+the callbacks the call centers received. Pure: text and records in, numbers out. The cache
+hit ratio is the one monitoring/rules/switchboard-recording.yml records, over the test."""
 
 from __future__ import annotations
 
@@ -50,32 +34,6 @@ def total(samples: Samples, name: str, **labels: str) -> float | None:
     return sum(found) if found else None
 
 
-def _delta(after: Samples, before: Mapping[tuple[str, frozenset[tuple[str, str]]], float],
-           name: str, **labels: str) -> float:  # fmt: skip
-    wanted = set(labels.items())
-    return sum(
-        v - before.get((n, ls), 0.0) for (n, ls), v in after.items() if n == name and wanted <= ls
-    )
-
-
-def cache_hit_ratio(before: Samples, after: Samples) -> float | None:
-    """Cache hits / bulletin lookups between two scrapes; None if there were none."""
-    lookups = _delta(after, before, LOOKUPS, tier="l1", result="hit") + _delta(
-        after, before, LOOKUPS, tier="l1", result="miss"
-    )
-    if lookups <= 0:
-        return None
-    hits = sum(_delta(after, before, LOOKUPS, tier=t, result="hit") for t in CACHE_TIERS)
-    return hits / lookups
-
-
-def l1_hit_ratio(before: Samples, after: Samples) -> float | None:
-    """L1 hits / bulletin lookups between two scrapes (`switchboard:cache_l1_hit:ratio`)."""
-    hit = _delta(after, before, LOOKUPS, tier="l1", result="hit")
-    lookups = hit + _delta(after, before, LOOKUPS, tier="l1", result="miss")
-    return hit / lookups if lookups > 0 else None
-
-
 def lookups(before: Samples, after: Samples) -> dict[str, float]:
     """Lookups between two scrapes, by "tier result"."""
     out: dict[str, float] = {}
@@ -86,6 +44,13 @@ def lookups(before: Samples, after: Samples) -> dict[str, float]:
             if change:
                 out[f"{d.get('tier')} {d.get('result')}"] = change
     return dict(sorted(out.items()))
+
+
+def hit_ratio(lookups: Mapping[str, float], tiers: Sequence[str] = CACHE_TIERS) -> float | None:
+    """Hits in any of `tiers` / bulletin lookups (each counts one L1 hit or miss), from
+    `lookups`; None if there were none. `("l1",)`: `switchboard:cache_l1_hit:ratio`."""
+    total = lookups.get("l1 hit", 0.0) + lookups.get("l1 miss", 0.0)
+    return sum(lookups.get(f"{t} hit", 0.0) for t in tiers) / total if total > 0 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +66,10 @@ class Reconciled:
 def reconcile(
     accepted: Collection[str], deliveries: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> Reconciled:
-    """`deliveries`: call center -> its `/_sim/callbacks` "deliveries" list."""
+    """The tickets customers were given (202) against what the call centers received
+    (`deliveries`: call center -> its `/_sim/callbacks` list): each delivered body carries
+    its `ticket`; a simulator marks a key it has seen before `duplicate` (a repeat, not a
+    second call); a ticket first-delivered twice is a customer called twice."""
     first: Counter[str] = Counter()
     repeats = 0
     for records in deliveries.values():

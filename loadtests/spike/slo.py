@@ -1,14 +1,7 @@
-"""The SLO gate: thresholds from one TOML file (loadtests/slo.toml), overrides given as
-`dotted.key=value`, and `evaluate`, a pure function from what a run observed to one
-`Check` per threshold. The run passes when every check does.
-
-A threshold over nothing is a failure, not a pass: a request class with no requests,
-or a metric the front door did not export, fails its check ("not measured"), because
-a gate that cannot see cannot vouch.
-
-Errors (`SloError`): the file is missing, not TOML, or has an unknown or wrongly typed
-key; an override names no threshold or is not a TOML value.
-"""
+"""The SLO gate (loadtests/README.md, "The SLO gate"): thresholds from loadtests/slo.toml,
+overrides as `dotted.key=value`, and `evaluate`, a pure function from what a run observed
+to one `Check` per threshold. A threshold over nothing fails ("not measured"). `SloError`:
+a missing, broken or unknown key in the file, or a bad override."""
 
 from __future__ import annotations
 
@@ -19,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-CLASSES: Final = (  # request classes, as the customers name them (customers.py NAMES)
-    "support", "support_redirect", "help", "search", "bulletin", "vote", "callback",
-)  # fmt: skip
+# Request class (slo.toml [latency.<class>]) -> (method, the customers' locust name).
+NAMES: Final = {
+    "support": ("GET", "/support/[topic]"),
+    "support_redirect": ("GET", "/help/search?q=[topic] (sent from /support)"),
+    "help": ("GET", "/help"),
+    "search": ("GET", "/help/search?q=[words]"),
+    "bulletin": ("GET", "/help/bulletins/[id]"),
+    "vote": ("POST", "/help/bulletins/[id]/vote"),
+    "callback": ("POST", "/help/callbacks"),
+}
+CLASSES: Final = tuple(NAMES)
 
 
 class SloError(ValueError):

@@ -12,6 +12,8 @@ from loadtests.tables import soak as render
 from loadtests.tables import soak_latency as latency_table
 
 LIMITS = Limits(warmup_minutes=2.0)
+RUN = {"minutes": "10", "warmup": "2", "users": 5, "stage": "", "started": "2026-01-01 00:00",
+       "cores": 2, "pins": "not pinned", "locust": 0, "latency": "(none)"}  # fmt: skip
 
 
 def flat(minutes: int = 10, **changes: float) -> list[Sample]:
@@ -24,7 +26,7 @@ def test_flat_samples_after_the_warm_up_pass_even_if_the_warm_up_grew() -> None:
     samples = flat()
     samples[0] = dataclasses.replace(samples[0], rss_mib=50.0, fds=20, series=100)
     assert problems(samples, LIMITS) == []
-    text = render(samples, header="# Soak", found=[], limits=LIMITS)
+    text = render(samples, run=RUN, found=[], limits=LIMITS)
     assert "| 0.0 (warm-up) | 50.0 | 20 |" in text
     assert "| 10.0 | 100.0 | 60 | 6 | 300 | 2.00 | 60,000 | 0 |" in text
     assert "Nothing grew past its limit" in text
@@ -48,7 +50,7 @@ def test_steady_growth_after_the_warm_up_is_named(field: str, step: float, says:
     found = problems(samples, LIMITS)
     assert len(found) == 1
     assert found[0].startswith(says)
-    assert "Grew past its limit" in render(samples, header="# Soak", found=found, limits=LIMITS)
+    assert "Grew past its limit" in render(samples, run=RUN, found=found, limits=LIMITS)
 
 
 def test_one_noisy_sample_at_the_end_is_not_growth() -> None:

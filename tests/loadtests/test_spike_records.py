@@ -10,8 +10,7 @@ from pathlib import Path
 from loadtests.spike import readings
 from loadtests.spike.profile import PROFILES, Phase
 from loadtests.spike.slo import load
-from loadtests.spike.state import Catalog, RunConfig
-from loadtests.spike.timeline import Recorder, percentile, read_timeline
+from loadtests.spike.state import Catalog, Recorder, RunConfig, percentile, read_timeline
 
 SMOKE = PROFILES["smoke"]
 SLO_FILE = Path(__file__).resolve().parents[2] / "loadtests" / "slo.toml"
@@ -38,8 +37,9 @@ def test_the_hit_ratios_count_only_what_happened_between_the_scrapes() -> None:
     after = readings.parse(metrics(l1_hit=900, l1_miss=400, redis_hit=80, origin_hit=320,
                                      pending=4))  # fmt: skip
     # 1000 bulletin lookups: 900 L1 hits, 100 misses of which Redis answered 80.
-    assert readings.l1_hit_ratio(before, after) == 0.9
-    assert readings.cache_hit_ratio(before, after) == 0.98
+    changes = readings.lookups(before, after)
+    assert readings.hit_ratio(changes, ["l1"]) == 0.9
+    assert readings.hit_ratio(changes) == 0.98
     assert readings.total(after, readings.PENDING) == 4
     assert readings.total(after, readings.DEAD_LETTERS) is None
     assert readings.lookups(before, after) == {
@@ -49,8 +49,8 @@ def test_the_hit_ratios_count_only_what_happened_between_the_scrapes() -> None:
 
 def test_no_lookups_is_no_ratio() -> None:
     same = readings.parse(metrics(1, 1, 1, 1, 0))
-    assert readings.cache_hit_ratio(same, same) is None
-    assert readings.l1_hit_ratio(same, same) is None
+    assert readings.hit_ratio(readings.lookups(same, same)) is None
+    assert readings.hit_ratio(readings.lookups(same, same), ["l1"]) is None
 
 
 def delivery(ticket: str, *, duplicate: bool = False) -> dict[str, object]:
