@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from aiohttp import hdrs, web
+from multidict import istr
 
 from cache.answers import answer, bulletin_id_of, not_found, static
 from cache.conditional import not_modified
@@ -26,6 +27,7 @@ from cache.site import PAGE_CACHE_SIZE, SELF_HELP, SelfHelp
 from cache.when import next_step
 
 ROUTE: Final = "help_bulletin"
+_EXPECT: Final = istr(hdrs.EXPECT)  # a CIMultiDict takes an istr key faster
 
 
 def hot_page(request: web.Request) -> web.Response | None:
@@ -38,14 +40,17 @@ def hot_page(request: web.Request) -> web.Response | None:
 def hot_ahead(app: web.Application, mount: str) -> Callable[[web.BaseRequest], web.Response | None]:
     """The hot path before routing, for the server (`Observed.ahead`): a `GET` whose
     target is exactly `<mount>/bulletins/<id>` as a hot page is keyed (no query, no
-    escapes, no trailing slash), answered from `app` (the self-help app, mounted at
-    `mount`) once it has its `SelfHelp`. Anything else, None: the router."""
+    escapes, no trailing slash) and with no `Expect`, answered from `app` (the self-help
+    app, mounted at `mount`) once it has its `SelfHelp`. Anything else, None: the
+    router."""
     prefix = mount + "/bulletins/"
     cut = len(prefix)
 
     def ahead(request: web.BaseRequest) -> web.Response | None:
         raw = request.raw_path  # the target as sent, query included: no key has a "?"
         if request.method != hdrs.METH_GET or not raw.startswith(prefix):
+            return None
+        if _EXPECT in request.headers:  # the router's expect handler: 100 Continue or 417
             return None
         sh = app.get(SELF_HELP)
         return None if sh is None else _hot(sh, raw[cut:], request)

@@ -20,6 +20,7 @@ response that has not been sent yet.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -30,6 +31,8 @@ from kernel.clock import Clock
 from kernel.logs import REQUEST_ID, REQUEST_ID_HEADER, accept_request_id
 from monitoring.hotpath import Timer
 from monitoring.metrics import Metrics
+
+log = logging.getLogger("switchboard")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Wrap = Callable[[str, Handler], Handler]
@@ -109,12 +112,17 @@ class Observed:
         the whole guard above (which answers an error with the route's fallback)."""
         now = self._now
         finish = self._finish(route, series_now=False)
+        failed = False
 
         def answered_ahead(request: web.BaseRequest) -> web.StreamResponse | None:
+            nonlocal failed
             started = now()
             try:
                 response = fast(request)
             except Exception:  # the routed path answers it, see above
+                if not failed:  # once: the routed path logs each through its fallback
+                    failed = True
+                    log.exception("%s: the answer before routing failed; the router answers", route)
                 return None
             if response is None:
                 return None
