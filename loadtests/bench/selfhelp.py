@@ -143,25 +143,6 @@ class PageRun:
     counted: dict[str, Counted] | None  # callgrind, by contender name
 
 
-def _identical(contenders: list[Contender], body: bytes, headers: Mapping[str, str]) -> None:
-    """Every contender answers the front door's body and Content-Type; bare aiohttp (same
-    bytes) its headers too, but Date, and nginx them but its own (`NGINX_OWN`)."""
-    content_type = headers["Content-Type"]
-    for c in contenders:
-        status, got_headers, got = fetch(c.url)
-        ctype = got_headers.get("Content-Type", "")
-        if (status, ctype, got) != (200, content_type, body):
-            raise SystemExit(f"bench: {c.name} answers {status} {ctype!r}, {len(got)} B: not the "
-                             f"front door's page ({len(body)} B {content_type!r})")  # fmt: skip
-        own = {BARE_PAGE: OWN, nginx.NGINX_STATIC: NGINX_OWN}.get(c.name)
-        want = {k: v for k, v in headers.items() if own is not None and k.lower() not in own}
-        differ = sorted(k for k, v in want.items() if k.lower() not in {"age", "x-request-id"}
-                        and got_headers.get(k) != v)  # fmt: skip
-        if differ:
-            raise SystemExit(f"bench: {c.name} answers other headers than the front door's: "
-                             f"{', '.join(differ)}")  # fmt: skip
-
-
 def pages(
     stage: SelfHelpStage, bulletin_id: int, *, seconds: int, rounds: int, requests: int | None
 ) -> PageRun:
@@ -188,9 +169,10 @@ def pages(
     for c in entrants[1:]:
         pids[c.name] = s.start(procs, c)
         s.wait_ready(c)
-    _identical(entrants, body, headers)
+    copies = {BARE_PAGE: same, nginx.NGINX_STATIC: copied}  # each sends them as captured
+    s.same_page(entrants, body, content_type, headers=copies)
     wall = wallclock(entrants, pids, seconds=seconds, rounds=rounds)
-    _identical(entrants, body, headers)
+    s.same_page(entrants, body, content_type, headers=copies)
     for pid in pids.values():
         procs.stop(pid)
     counted = None

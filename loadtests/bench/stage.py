@@ -141,14 +141,22 @@ def contenders(
     ]
 
 
-def same_page(contenders: list[Contender], body: bytes = PAGE, ctype: str | None = None) -> None:
-    """Every contender answers 200 with `body` (and Content-Type `ctype`, if given)."""
+def same_page(
+    contenders: list[Contender], body: bytes = PAGE, ctype: str | None = None, *,
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:  # fmt: skip
+    """Every contender answers 200 with `body` (and Content-Type `ctype`, if given), and
+    each one named in `headers` with those headers and values."""
     for c in contenders:
-        status, headers, got = fetch(c.url)
-        found = headers.get("Content-Type", "") if ctype is not None else None
+        status, found_headers, got = fetch(c.url)
+        found = found_headers.get("Content-Type", "") if ctype is not None else None
         if (status, found, got) != (200, ctype, body):
             raise SystemExit(f"bench: {c.name} answers {status} {found!r}, {len(got)} B: not the "
                              f"expected page ({len(body)} B {ctype!r})")  # fmt: skip
+        wanted = (headers or {}).get(c.name, {})
+        differ = sorted(k for k, v in wanted.items() if found_headers.get(k) != v)
+        if differ:
+            raise SystemExit(f"bench: {c.name} answers other headers: {', '.join(differ)}")
 
 
 def parser(
