@@ -124,8 +124,7 @@ def start_community(procs: Processes, tmp: Path, *, topics: int | None = None) -
     its default 300): its base URL and its control URL, once it answers."""
     extra = () if topics is None else ("--topics", str(topics))
     sim = frontdoor.start_sim(procs, "community", *extra, name="community", core=SIDE_CORE,
-                              log=tmp / "community.log")  # fmt: skip
-    wait_http(f"{sim.control}/_sim/state", what="bench")
+                              log=tmp / "community.log", ready="/latest.json")  # fmt: skip
     return sim.url, sim.control
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from sims.harness.ports import START_S, StartError, free_port, wait_http
+from sims.harness.ports import START_S, ExitedError, StartError, free_port, wait_http
 from sims.harness.procs import Processes
 from sims.harness.redis import start_redis
 
@@ -87,19 +87,35 @@ class Sim:
         return f"http://127.0.0.1:{self.control_port}"
 
 
+START_TRIES: Final = 3  # a simulator whose port was taken meanwhile starts again elsewhere
+
+
 def start_sim(
     procs: Processes, module: str, *args: str, name: str, core: int | None = None,
     log: Path | None = None, ready: str | None = None,
 ) -> Sim:  # fmt: skip
     """`python -m sims.<module>` (callcenter, community) on two free ports, with `args`;
-    waits until `ready` (a path, e.g. /health) answers, unless None (the caller waits)."""
-    port, control = free_port(), free_port()
-    argv = [sys.executable, "-m", f"sims.{module}", *args, "--port", str(port),
-            "--control-port", str(control)]  # fmt: skip
-    sim = Sim(procs.spawn(argv, name=name, core=core, log=log).pid, port, control)
-    if ready is not None:
-        wait_http(f"{sim.url}{ready}", what=name)
-    return sim
+    waits until `ready` (a path on its service port) answers, unless None (the caller
+    waits). A free port can be taken between `free_port` and the child's bind: a child
+    that exits before it answers is started again on other ports, `START_TRIES` in all;
+    the error then carries its log's last lines."""
+    for attempt in range(1, START_TRIES + 1):
+        port, control = free_port(), free_port()
+        argv = [sys.executable, "-m", f"sims.{module}", *args, "--port", str(port),
+                "--control-port", str(control)]  # fmt: skip
+        proc = procs.spawn(argv, name=name, core=core, log=log)
+        sim = Sim(proc.pid, port, control)
+        if ready is None:
+            return sim
+        try:
+            wait_http(f"{sim.url}{ready}", what=name, child=proc)
+        except StartError as exc:
+            if not isinstance(exc, ExitedError) or attempt == START_TRIES:
+                raise StartError(f"{exc}; its log ends:\n{procs.tail(proc.pid)}") from exc
+            procs.children.pop(proc.pid, None)
+            continue
+        return sim
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def door_argv(config_path: Path) -> list[str]:
@@ -146,26 +162,33 @@ def world(
     with Processes(logs) as procs:
         redis = start_redis(procs, workdir, conf=redis_conf, options=redis_options,
                             core=side_core)  # fmt: skip
-        sims = {name: start_sim(procs, "callcenter", "--name", name, name=f"callcenter-{name}",
-                                core=side_core) for name in CALL_CENTERS}  # fmt: skip
-        community = start_sim(procs, "community", name="community", core=side_core)
-        for name, sim in sims.items():
-            wait_http(f"{sim.url}/health", what=f"call center {name}")
-        wait_http(f"{community.url}/latest.json", what="community simulator")
+        sims = {name: start_sim(procs, "callcenter", "--name", name, core=side_core,
+                                name=f"callcenter-{name}", ready="/health")
+                for name in CALL_CENTERS}  # fmt: skip
+        community = start_sim(procs, "community", name="community", core=side_core,
+                              ready="/latest.json")  # fmt: skip
         centers = {name: sim.port for name, sim in sims.items()}
-        port = free_port() if port is None else port
-        ops_port = free_port() if ops_port is None else ops_port
         path = workdir / "switchboard.toml"
-        text = config(port=port, ops_port=ops_port, redis_port=redis.port,
-                      community_port=community.port, centers=centers.items(), data_dir=workdir,
-                      trusted_proxy=trusted_proxy, extra=extra)  # fmt: skip
-        path.write_text(text)
-        door = procs.spawn(door_argv(path), name="frontdoor", core=door_core, env=door_env)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/readyz", what="front door")
+        for attempt in range(1, START_TRIES + 1):  # as `start_sim`: a port taken meanwhile
+            door_port = free_port() if port is None else port
+            door_ops = free_port() if ops_port is None else ops_port
+            path.write_text(config(
+                port=door_port, ops_port=door_ops, redis_port=redis.port,
+                community_port=community.port, centers=centers.items(), data_dir=workdir,
+                trusted_proxy=trusted_proxy, extra=extra))  # fmt: skip
+            door = procs.spawn(door_argv(path), name="frontdoor", core=door_core, env=door_env)
+            base = f"http://127.0.0.1:{door_port}"
+            try:
+                wait_http(f"{base}/readyz", what="front door", child=door)
+                break
+            except StartError as exc:
+                given = port is not None and ops_port is not None
+                if not isinstance(exc, ExitedError) or given or attempt == START_TRIES:
+                    raise StartError(f"{exc}; its log ends:\n{procs.tail(door.pid)}") from exc
+                procs.children.pop(door.pid, None)
         if bulletins:
             wait_bulletins(base, want=bulletins)
-        yield World(base_url=base, ops_url=f"http://127.0.0.1:{ops_port}", door_pid=door.pid,
+        yield World(base_url=base, ops_url=f"http://127.0.0.1:{door_ops}", door_pid=door.pid,
                     centers=centers, controls={n: s.control for n, s in sims.items()},
                     community_control=community.control,
                     redis_port=redis.port, config=path, processes=procs)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,11 @@ START_S: Final = 30.0
 
 class StartError(RuntimeError):
     """A child did not start or answer in time (the message says which)."""
+
+
+class ExitedError(StartError):
+    """The child exited before it answered (e.g. its port was taken between `free_port`
+    and its bind): a caller may start it again on other ports."""
 
 
 def _ephemeral_low() -> int:
@@ -75,8 +81,12 @@ def wait_port(port: int, *, what: str, seconds: float = START_S, host: str = "12
         time.sleep(0.05)
 
 
-def wait_http(url: str, *, what: str, seconds: float = START_S) -> bytes:
-    """Until `url` answers 2xx or 3xx; its body."""
+def wait_http(
+    url: str, *, what: str, seconds: float = START_S,
+    child: subprocess.Popen[bytes] | None = None,
+) -> bytes:  # fmt: skip
+    """Until `url` answers 2xx or 3xx; its body. `child`: the process that should answer;
+    `ExitedError` as soon as it has exited."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -84,6 +94,8 @@ def wait_http(url: str, *, what: str, seconds: float = START_S) -> bytes:
                 body: bytes = answer.read()
                 return body
         except OSError as exc:
+            if child is not None and (code := child.poll()) is not None:
+                raise ExitedError(f"{what} exited (code {code}) before {url} answered") from exc
             if time.monotonic() > deadline:
                 raise StartError(f"{what} ({url}) did not answer within {seconds:.0f} s") from exc
             time.sleep(0.1)

@@ -148,6 +148,7 @@ class Processes:
     def __init__(self, logs: Path | None = None) -> None:
         self.logs = logs
         self.children: dict[int, tuple[str, subprocess.Popen[bytes]]] = {}
+        self.log_files: dict[int, Path] = {}
 
     def spawn(
         self,
@@ -163,7 +164,17 @@ class Processes:
             log = self.logs / f"{name}.log"
         proc = spawn(argv, core=core, log=log, env=env)
         self.children[proc.pid] = (name, proc)
+        if log is not None:
+            self.log_files[proc.pid] = log
         return proc
+
+    def tail(self, pid: int, lines: int = 20) -> str:
+        """The last `lines` lines of the child's log ("" without one): what a start-up
+        error shows, so that a failure far away (CI) says why."""
+        log = self.log_files.get(pid)
+        if log is None or not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
     def dead(self) -> list[str]:
         """The children that exited while they should be running."""

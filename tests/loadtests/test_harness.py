@@ -4,6 +4,7 @@ report tables (loadtests/tables.py): the parts a broken change would not show el
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -126,6 +127,31 @@ def test_a_simulator_starts_on_its_ports_and_takes_its_switch(tmp_path: Path) ->
             post(f"{sim.control}/_sim/nothing-here", {})
         assert procs.dead() == []
     assert not procs.children
+
+
+def test_a_simulator_whose_port_was_taken_starts_again_on_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race CI met once: a port free when picked, taken before the child binds it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1]])
+        monkeypatch.setattr(frontdoor, "free_port", lambda: next(picks, None) or free_port())
+        with Processes(tmp_path) as procs:
+            sim = frontdoor.start_sim(procs, "callcenter", "--name", "solo", name="solo",
+                                      ready="/health")  # fmt: skip
+            assert sim.port != taken.getsockname()[1]
+            assert fetch(f"{sim.url}/health")[0] == 200
+            assert list(procs.children) == [sim.pid]  # the one that died is not kept
+
+
+def test_a_simulator_that_cannot_start_says_why(tmp_path: Path) -> None:
+    with Processes(tmp_path) as procs, pytest.raises(StartError) as caught:
+        frontdoor.start_sim(procs, "callcenter", name="broken", ready="/health")  # no --name
+    assert "exited (code 2)" in str(caught.value)
+    assert "required: --name" in str(caught.value)  # argparse's complaint, from its log
+    assert (tmp_path / "broken.log").read_text().count("usage:") == frontdoor.START_TRIES
 
 
 def test_tables_align_numbers_right_and_names_left() -> None:
