@@ -21,6 +21,7 @@ from typing import Final
 PORTS_FROM: Final = 20000  # picked ports lie between this and the ephemeral range
 FORBIDDEN_PORTS: Final = frozenset({6379})  # the machine's own Redis: never ours
 START_S: Final = 30.0
+_handed_out: set[int] = set()  # ports `free_port` gave: free until their child binds them
 
 
 class StartError(RuntimeError):
@@ -53,8 +54,13 @@ def free_port(host: str = "127.0.0.1") -> int:
     `FORBIDDEN_PORTS`. A port the kernel could hand out as the source of an outgoing
     connection can be taken while its server is down (a client retrying a dead server on
     loopback may even connect to itself), so a server restarted on the same port would
-    find it in use."""
+    find it in use. Never the same port twice in one process: a port handed out looks
+    free until its child has bound it, so two children started one after the other
+    could otherwise be given the same one (the likely cause of a CI failure: if a simulator's
+    port was the other's control port, that one's 404 kept the wait going for 30 s)."""
     low = _ephemeral_low()
+    if len(_handed_out) > (low - PORTS_FROM) // 2:  # a very long session: forget the oldest
+        _handed_out.clear()
     for _ in range(200):
         if low - PORTS_FROM < 1000:  # an unusual range: take what the kernel gives
             with socket.socket() as s:
@@ -64,7 +70,8 @@ def free_port(host: str = "127.0.0.1") -> int:
             candidate = random.randrange(PORTS_FROM, low)
             if not port_is_free(candidate, host):
                 continue
-        if candidate not in FORBIDDEN_PORTS:
+        if candidate not in FORBIDDEN_PORTS and candidate not in _handed_out:
+            _handed_out.add(candidate)
             return candidate
     raise StartError(f"no free port between {PORTS_FROM} and {low}")
 
