@@ -150,8 +150,10 @@ class Pool:
             # center (issue 17): the customer still gets the answer; nothing to count.
             return []
         breaker, ejection = m.breaker.record(outcome, now=now, policy=self._outlier)
-        if breaker == m.breaker:
-            return []  # the common case, a success in a calm pool: no new snapshot
+        if breaker is m.breaker or breaker == m.breaker:
+            # The common case, a success in a calm pool (the very same object: no field
+            # by field comparison): no new snapshot.
+            return []
         events: list[Event] = []
         if ejection is not None:
             events.append(Ejected(callcenter=name, ejection=ejection))

@@ -24,10 +24,10 @@ client's, once checked, or ours; `kernel/logs.py`), so both sides' logs line up.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-from multidict import CIMultiDict, CIMultiDictProxy, istr
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from kernel.logs import REQUEST_ID_HEADER
 
@@ -87,14 +87,22 @@ _ALWAYS_DROPPED: Final = frozenset(
 )
 
 
+_NOTHING_NAMED: Final = frozenset[str]()
+# `Connection` values that name no header beyond the hop-by-hop ones (dropped anyway):
+# nearly every answer and request carries one of these, and skips the parsing below.
+_PLAIN_CONNECTION: Final = frozenset({"keep-alive", "close"})
+
+
 def _connection_named(
     headers: Mapping[str, str] | CIMultiDict[str] | CIMultiDictProxy[str],
 ) -> frozenset[str]:
     if "Connection" not in headers:
-        return frozenset()
-    named: set[str] = set()
+        return _NOTHING_NAMED
     getall = getattr(headers, "getall", None)
-    values: Iterable[str] = getall("Connection", []) if getall else [headers.get("Connection", "")]
+    values: list[str] = getall("Connection", []) if getall else [headers.get("Connection", "")]
+    if len(values) == 1 and values[0].strip().lower() in _PLAIN_CONNECTION:
+        return _NOTHING_NAMED
+    named: set[str] = set()
     for value in values:
         named.update(token.strip().lower() for token in value.split(",") if token.strip())
     return frozenset(named)
@@ -112,22 +120,17 @@ def is_trusted(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
     return any(address in net for net in trusted)
 
 
-def _keys(names: frozenset[str]) -> tuple[istr, ...]:
-    """`names` as case-insensitive keys made once: a CIMultiDict looks up an istr
-    without folding its case again, which a plain str costs on every lookup."""
-    return tuple(istr(name) for name in sorted(names))
-
-
 def _without(
     headers: CIMultiDict[str] | CIMultiDictProxy[str] | Mapping[str, str],
-    names: tuple[istr, ...],
+    names: frozenset[str],
 ) -> CIMultiDict[str]:
-    """A copy without `names`. Copy everything, then pop the few that are there: a
-    few dozen C-level lookups are far cheaper than a Python loop over every header."""
+    """A copy without `names` (lower case) and what `Connection` names. Copy everything,
+    then pop those of `names` that are there, found by one C-level set intersection with
+    the headers' names: no Python loop over `names` (about 50 from an untrusted client)
+    or over every header."""
     out: CIMultiDict[str] = CIMultiDict(headers)
-    for name in names:
-        if name in out:
-            del out[name]
+    for name in names.intersection(map(str.lower, headers.keys())):
+        out.popall(name)
     for named in _connection_named(headers):
         out.popall(named, None)
     return out
@@ -142,15 +145,12 @@ _UNTRUSTED_DROP: Final = _UPSTREAM_DROP | CLIENT_CLAIMS
 _UNTRUSTED_DROP_KEEP_LENGTH: Final = _UPSTREAM_DROP_KEEP_LENGTH | CLIENT_CLAIMS
 _DOWNSTREAM_DROP: Final = HOP_BY_HOP | {"content-length"}
 _UPSTREAM_KEYS: Final = {
-    (trusted, keep): _keys(names)
-    for (trusted, keep), names in {
-        (True, True): _UPSTREAM_DROP_KEEP_LENGTH,
-        (True, False): _UPSTREAM_DROP,
-        (False, True): _UNTRUSTED_DROP_KEEP_LENGTH,
-        (False, False): _UNTRUSTED_DROP,
-    }.items()
+    (True, True): _UPSTREAM_DROP_KEEP_LENGTH,
+    (True, False): _UPSTREAM_DROP,
+    (False, True): _UNTRUSTED_DROP_KEEP_LENGTH,
+    (False, False): _UNTRUSTED_DROP,
 }
-_DOWNSTREAM_KEYS: Final = {True: _keys(HOP_BY_HOP), False: _keys(_DOWNSTREAM_DROP)}
+_DOWNSTREAM_KEYS: Final = {True: HOP_BY_HOP, False: _DOWNSTREAM_DROP}
 
 
 def upstream_request_headers(
