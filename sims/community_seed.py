@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from sims.community_families import FAMILIES, Family, Fix
 from sims.community_text import (
     CATEGORIES,
     CLOSERS,
-    FAMILIES,
     FIRST_NAMES,
     HANDLES,
     HOSTILE,
@@ -34,8 +34,6 @@ from sims.community_text import (
     TRIED,
     WHEN,
     Category,
-    Family,
-    Fix,
 )
 
 DEFAULT_SEED: Final = 20241224  # Christmas Eve, the seed story of docs/architecture.md
