@@ -34,10 +34,12 @@ from aiohttp import web
 from sims.base import Simulator, add_listener_args, control_app, run_until_signalled
 from sims.community_api import PER_PAGE
 from sims.community_markup import build_site
-from sims.community_seed import DEFAULT_SEED, Seed, Topic, build_seed
+from sims.community_model import Seed, Topic
+from sims.community_seed import DEFAULT_SEED, build_seed
 from sims.community_service import STATE_KEY, CommunityState, Mode, ModeSettings, service_app
 
-# Layout (docs/architecture.md Style 8): words in community_text, generated content in
+# Layout (docs/architecture.md Style 8): words in community_text and community_families
+# (the problem families), the content's shapes in community_model, generated content in
 # community_seed, API shapes in community_api, modes + faults + routes in
 # community_service; this module owns the lifecycle (on sims.base.Simulator), the control
 # listener and the CLI, and re-exports the public names.

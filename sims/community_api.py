@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sims.community_seed import Author, Post, Seed, Topic
+from sims.community_model import Author, Post, Seed, Topic
 
 PER_PAGE: Final = 30  # Discourse's topic list page size
 NOT_FOUND: Final = "The requested URL or resource could not be found."

@@ -30,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sims.community_seed import DEFAULT_SEED, Author, Post, Seed, Topic, build_seed, slugify
+from sims.community_model import Author, Post, Seed, Topic
+from sims.community_seed import DEFAULT_SEED, build_seed, slugify
 from sims.community_text import CATEGORIES, Category
 
 MARKER: Final = "confidential"  # in every non-public topic, in no public one

@@ -7,7 +7,9 @@ maybe a settings block, a link, a screenshot and a closing line, so that hundred
 like customers wrote them. Authors post with a skewed (Zipf) distribution: a few prolific
 regulars, a long tail of one-off posters. A few bulletins carry hostile HTML (script, on*
 handlers, javascript: links), as real user content does: the origin's cooked HTML is never
-to be trusted (see cache/sanitize.py).
+to be trusted (see cache/sanitize.py). The content's shapes (``Author``, ``Post``, ``Topic``,
+``Seed``) are ``sims.community_model``'s; the words are ``sims.community_text``'s and
+``sims.community_families``'.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from __future__ import annotations
 import html
 import random
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from sims.community_families import FAMILIES, Family, Fix
+from sims.community_model import Author, Post, Seed, Topic
 from sims.community_text import (
     CATEGORIES,
     CLOSERS,
-    FAMILIES,
     FIRST_NAMES,
     HANDLES,
     HOSTILE,
@@ -33,10 +35,10 @@ from sims.community_text import (
     SCREENSHOTS,
     TRIED,
     WHEN,
-    Category,
-    Family,
-    Fix,
 )
+
+# Seed is build_seed's result: its importers (the load tests among them) take it from here too.
+__all__ = ["AUTHORS", "DEFAULT_SEED", "FIRST_TOPIC_ID", "Seed", "build_seed", "slugify"]
 
 DEFAULT_SEED: Final = 20241224  # Christmas Eve, the seed story of docs/architecture.md
 AUTHORS: Final = 48
@@ -50,68 +52,6 @@ _TITLE_FORMS: Final = (
     "[Solved] {subject} {symptom}",
     "{subject} {symptom} (solved: {fix})",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Author:
-    id: int
-    username: str
-    name: str  # "" when the member set none: the site then shows the username
-    trust_level: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Post:
-    id: int
-    number: int
-    author: Author
-    cooked: str
-    created_at: datetime
-    updated_at: datetime
-    links: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Topic:
-    id: int
-    title: str
-    slug: str
-    category_id: int
-    tags: tuple[str, ...]
-    posts: tuple[Post, ...]  # the first post is the bulletin; a second one is a reply
-    excerpt: str  # plain text, as the site's excerpt (before its HTML escaping)
-    views: int
-    like_count: int
-    hostile: bool
-    has_image: bool
-    discourse_markup: bool = False  # mentions, hashtags, emoji, a date (community_markup)
-    archetype: str = "regular"  # "private_message", unlisted (not visible) and deleted
-    visible: bool = True  # topics are listed and served, and never to be shown
-    deleted: bool = False
-
-    @property
-    def author(self) -> Author:
-        return self.posts[0].author
-
-    @property
-    def created_at(self) -> datetime:
-        return self.posts[0].created_at
-
-    @property
-    def bumped_at(self) -> datetime:
-        return self.posts[-1].created_at
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Seed:
-    categories: tuple[Category, ...]
-    authors: tuple[Author, ...]
-    topics: tuple[Topic, ...]  # the public ones, in the order of /latest: last bumped first
-    not_public: tuple[Topic, ...] = ()  # listed and served too, never to be shown
-    by_id: dict[int, Topic] = field(default_factory=dict, repr=False, compare=False)
-
-    def topic(self, topic_id: int) -> Topic | None:
-        return self.by_id.get(topic_id)
 
 
 def slugify(title: str) -> str:

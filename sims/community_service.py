@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 from sims import community_faults as bad
 from sims.base import Gate, chosen_mode, number, status_param
 from sims.community_api import JSONDict, categories_json, latest_json, not_found_json, topic_json
-from sims.community_seed import Seed
+from sims.community_model import Seed
 
 
 class Mode(StrEnum):

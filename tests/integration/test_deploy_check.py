@@ -1,4 +1,5 @@
-"""deploy/check.py: the repository's deploy/ passes, and each validator fails a broken file.
+"""deploy/check.py (with check_files.py and check_kubernetes.py): the repository's deploy/
+passes, and each validator fails a broken file.
 
 Real tools (yamllint, hadolint, kustomize, kubernetes-validate, jsonschema), real files in
 tmp_path; nothing is mocked.
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deploy import check
+from deploy import check, check_files, check_kubernetes
 
 DEPLOY = check.DEPLOY
 SCHEMAS = DEPLOY / "schemas"
@@ -54,7 +55,7 @@ def test_main_exits_1_when_one_file_in_a_copy_of_deploy_is_broken(tmp_path: Path
 def test_yamllint_fails_a_duplicate_key_and_trailing_spaces(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: 1\na: 2  \n")
-    problems = check.check_yaml([bad], DEPLOY / "yamllint.yaml")
+    problems = check_files.check_yaml([bad], DEPLOY / "yamllint.yaml")
     assert any("key-duplicates" in p for p in problems)
     assert any("trailing-spaces" in p for p in problems)
 
@@ -62,13 +63,13 @@ def test_yamllint_fails_a_duplicate_key_and_trailing_spaces(tmp_path: Path) -> N
 def test_yamllint_strict_fails_a_warning_alone(tmp_path: Path) -> None:
     warned = tmp_path / "warned.yaml"
     warned.write_text("a: 1  # comment\nb: 2 # too close\n")  # comments rule: a warning
-    assert check.check_yaml([warned], DEPLOY / "yamllint.yaml") != []
+    assert check_files.check_yaml([warned], DEPLOY / "yamllint.yaml") != []
 
 
 def test_hadolint_fails_a_latest_tag_and_unpinned_packages(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM debian:latest\nRUN apt-get update && apt-get install -y curl\n")
-    problems = check.check_dockerfile(bad)
+    problems = check_files.check_dockerfile(bad)
     assert any("DL3007" in p for p in problems)  # latest tag
     assert any("DL3008" in p for p in problems)  # apt-get install without versions
 
@@ -76,11 +77,11 @@ def test_hadolint_fails_a_latest_tag_and_unpinned_packages(tmp_path: Path) -> No
 def test_dockerfile_policy_wants_stages_a_user_a_healthcheck_and_the_lock(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text('FROM debian:12.7\nUSER root\nCMD ["true"]\n')
-    problems = check.dockerfile_policy(bad)
+    problems = check_files.dockerfile_policy(bad)
     assert len(problems) == 4
     good = (DEPLOY / "Dockerfile").read_text()
     bad.write_text(good)
-    assert check.dockerfile_policy(bad) == []
+    assert check_files.dockerfile_policy(bad) == []
 
 
 def test_compose_schema_fails_an_unknown_key_and_a_wrong_type(tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_compose_schema_fails_an_unknown_key_and_a_wrong_type(tmp_path: Path) ->
     bad.write_text(
         "services:\n  web:\n    image: web\n    restart_policy: always\n    ports: 8080\n"
     )
-    problems = check.check_compose(bad, SCHEMAS / "compose-spec.json")
+    problems = check_files.check_compose(bad, SCHEMAS / "compose-spec.json")
     assert any("restart_policy" in p for p in problems)
     assert any("ports" in p for p in problems)
 
@@ -98,7 +99,7 @@ def test_compose_fails_a_bind_mount_of_a_missing_file(tmp_path: Path) -> None:
     bad.write_text(
         "services:\n  web:\n    image: web\n    volumes:\n      - ./nope.conf:/etc/x:ro\n"
     )
-    assert check.check_compose(bad, SCHEMAS / "compose-spec.json") == [
+    assert check_files.check_compose(bad, SCHEMAS / "compose-spec.json") == [
         f"{bad}: services.web: mounts ./nope.conf, which is missing"
     ]
 
@@ -106,43 +107,43 @@ def test_compose_fails_a_bind_mount_of_a_missing_file(tmp_path: Path) -> None:
 def test_shellcheck_fails_an_unquoted_variable(tmp_path: Path) -> None:
     bad = tmp_path / "start.sh"
     bad.write_text("#!/bin/sh\nset -eu\nname=$1\nrm -rf /data/$name\n")
-    assert any("SC2086" in p for p in check.check_shell([bad]))
+    assert any("SC2086" in p for p in check_files.check_shell([bad]))
 
 
 def test_haproxy_check_fails_an_unknown_keyword(tmp_path: Path) -> None:
     bad = tmp_path / "haproxy.cfg"
     good = (DEPLOY / "compose" / "haproxy.cfg").read_text()
     bad.write_text(good)
-    assert check.check_haproxy(bad) == []
+    assert check_files.check_haproxy(bad) == []
     bad.write_text(good.replace("balance roundrobin", "balance roundrobin\n    bogus-keyword 1"))
-    assert any("bogus-keyword" in p for p in check.check_haproxy(bad))
+    assert any("bogus-keyword" in p for p in check_files.check_haproxy(bad))
 
 
 def test_prometheus_check_fails_a_bad_duration(tmp_path: Path) -> None:
     bad = tmp_path / "prometheus.yml"
     good = (DEPLOY / "compose" / "prometheus.yml").read_text()
     bad.write_text(good.replace("scrape_interval: 5s", "scrape_interval: 5 seconds"))
-    assert check.check_prometheus(bad) != []
+    assert check_files.check_prometheus(bad) != []
 
 
 def test_strict_kubernetes_validation_fails_an_unknown_field() -> None:
     doc = _deployment()
     doc["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}  # typo
-    problems = check.check_manifests([doc], SCHEMAS, "t")
-    assert len(problems) == len(check.KUBERNETES_VERSIONS)
+    problems = check_kubernetes.check_manifests([doc], SCHEMAS, "t")
+    assert len(problems) == len(check_kubernetes.KUBERNETES_VERSIONS)
     assert all("readinesProbe" in p for p in problems)
 
 
 def test_kubernetes_validation_fails_a_wrong_type_and_passes_the_fixed_object() -> None:
     doc = _deployment()
-    assert check.check_manifests([doc], SCHEMAS, "t") == []
+    assert check_kubernetes.check_manifests([doc], SCHEMAS, "t") == []
     doc["spec"]["replicas"] = "two"
-    assert any("replicas" in p for p in check.check_manifests([doc], SCHEMAS, "t"))
+    assert any("replicas" in p for p in check_kubernetes.check_manifests([doc], SCHEMAS, "t"))
 
 
 def test_a_kind_without_a_schema_fails_rather_than_passing_unchecked() -> None:
     doc = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert check.check_manifests([doc], SCHEMAS, "t") != []
+    assert check_kubernetes.check_manifests([doc], SCHEMAS, "t") != []
 
 
 def test_servicemonitor_schema_fails_an_unknown_field() -> None:
@@ -152,9 +153,9 @@ def test_servicemonitor_schema_fails_an_unknown_field() -> None:
         "metadata": {"name": "s"},
         "spec": {"selector": {}, "endpoints": [{"port": "http", "path": "/metrics"}]},
     }
-    assert check.check_manifests([good], SCHEMAS, "t") == []
+    assert check_kubernetes.check_manifests([good], SCHEMAS, "t") == []
     good["spec"]["endpoints"][0]["intervall"] = "5s"
-    assert any("intervall" in p for p in check.check_manifests([good], SCHEMAS, "t"))
+    assert any("intervall" in p for p in check_kubernetes.check_manifests([good], SCHEMAS, "t"))
 
 
 def test_kustomize_fails_a_missing_resource(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_kustomize_fails_a_missing_resource(tmp_path: Path) -> None:
     shutil.copytree(DEPLOY / "k8s", k8s)
     base = k8s / "base" / "kustomization.yaml"
     base.write_text(base.read_text().replace("  - pdb.yaml\n", "  - pdb.yaml\n  - gone.yaml\n", 1))
-    documents, problems = check.render(k8s / "overlays" / "dev")
+    documents, problems = check_kubernetes.render(k8s / "overlays" / "dev")
     assert documents == []
     assert any("gone.yaml" in p for p in problems)
 
@@ -170,7 +171,7 @@ def test_kustomize_fails_a_missing_resource(tmp_path: Path) -> None:
 def test_check_configs_fails_a_bad_front_door_config(tmp_path: Path) -> None:
     bad = tmp_path / "switchboard.toml"
     bad.write_text('[server]\nport = "eighty"\n')
-    assert check.check_configs([bad]) != []
+    assert check_files.check_configs([bad]) != []
 
 
 # What the manifests promise (docs/deploy.md), read off the rendered production overlay.
@@ -178,7 +179,9 @@ def test_check_configs_fails_a_bad_front_door_config(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def production() -> dict[tuple[str, str], Any]:
-    documents, problems = check.render(DEPLOY / "k8s" / "overlays" / "production", STAND_IN)
+    documents, problems = check_kubernetes.render(
+        DEPLOY / "k8s" / "overlays" / "production", STAND_IN
+    )
     assert problems == []
     return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
@@ -253,7 +256,7 @@ def test_without_kustomize_the_base_manifests_are_still_validated(
     def which(name: str, *args: Any, **kwargs: Any) -> str | None:
         return None if name in ("kubectl", "kustomize") else real_which(name, *args, **kwargs)
 
-    monkeypatch.setattr(shutil, "which", which)  # the module deploy.check uses
+    monkeypatch.setattr(shutil, "which", which)  # what deploy.check_kubernetes looks in
     copy = tmp_path / "deploy"
     shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "monitoring").symlink_to(DEPLOY.parent / "monitoring")
