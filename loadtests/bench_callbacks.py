@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from loadtests import tables
 from loadtests.bench.callbacks import REDIS_CONF, Run, post_callback, start_stage, wait_down
 from loadtests.bench.measure import alternate
 from loadtests.bench.stage import check_tools, parser, start, wait_ready, workspace, write_report
+from loadtests.reports.callbacks import CallbackSetup, callbacks
+from loadtests.tables import filesystem
 
 DOOR_START_S = 60.0
 
@@ -26,10 +27,10 @@ def main() -> None:
     results: dict[str, dict[str, list[Run]]] = {}  # appendfsync policy -> contender -> runs
     with workspace() as (tmp, procs):
         stage, door, bare = start_stage(tmp, procs, args.connections)
-        setup = tables.CallbackSetup(
+        setup = CallbackSetup(
             seconds=args.seconds, rounds=args.rounds, connections=args.connections,
             redis_version=stage.version(), durability=stage.durability(),
-            filesystem=tables.filesystem(tmp),
+            filesystem=filesystem(tmp),
             conf=REDIS_CONF.relative_to(REDIS_CONF.parents[1]),
         )  # fmt: skip
         stage.pids.update({c.name: start(procs, c) for c in (door, bare)})
@@ -47,7 +48,7 @@ def main() -> None:
             stage.fsync(policy)
             results[policy] = alternate([door, bare], stage.run, seconds=args.seconds,
                                         rounds=args.rounds, keep_warmup=True)  # fmt: skip
-    write_report(args.out, tables.callbacks(results, setup))
+    write_report(args.out, callbacks(results, setup))
     runs = [r for by_name in results.values() for rs in by_name.values() for r in rs]
     if bad := sum(bool(r.problems(args.connections)) for r in runs):
         raise SystemExit(f"bench: {bad} runs failed their checks (see {args.out})")

@@ -9,9 +9,9 @@ import signal
 from functools import partial
 from types import FrameType
 
-from loadtests import tables
 from loadtests.bench import stage
 from loadtests.bench.failover import DOOR_NAME, NGINX_CONFIGS, Fault, customers, scene
+from loadtests.reports import failover as report
 from sims.harness.procs import Processes
 
 DOOR_START_S = 60.0
@@ -33,8 +33,8 @@ def main() -> None:
     faults = [Fault(name.strip()) for name in args.faults.split(",") if name.strip()]
     stage.check_tools(["nginx", "taskset"])
     signal.signal(signal.SIGTERM, _terminated)
-    shape = tables.Shape(args.rate, args.before, args.after)
-    cases: list[tables.Case] = []
+    shape = report.Shape(args.rate, args.before, args.after)
+    cases: list[report.Case] = []
     with stage.workspace("switchboard-bench-failover-") as (tmp, procs):
         origin = stage.start_community(procs, tmp)[0]
         for fault in faults:
@@ -48,10 +48,10 @@ def main() -> None:
                                      rate=shape.rate, before=shape.before,
                                      after=shape.after)  # fmt: skip
                 short = DOOR_NAME if timeouts is None else timeouts.short
-                cases.append(tables.Case(fault, contender.name, short, load))
+                cases.append(report.Case(fault, contender.name, short, load))
                 errors = sum(v.outcome.is_error for v in load.visits)
                 print(f"{fault.value} / {contender.name}: {errors} errors", flush=True)
-    stage.write_report(args.out, tables.failover(cases, shape))
+    stage.write_report(args.out, report.failover(cases, shape))
 
 
 if __name__ == "__main__":
