@@ -10,11 +10,9 @@ from functools import partial
 from types import FrameType
 
 from loadtests.bench import stage
-from loadtests.bench.failover import DOOR_NAME, NGINX_CONFIGS, Fault, customers, scene
+from loadtests.bench.failover import NGINX_CONFIGS, Fault, customers, scene
 from loadtests.reports import failover as report
 from sims.harness.procs import Processes
-
-DOOR_START_S = 60.0
 
 
 def _terminated(signum: int, _: FrameType | None) -> None:
@@ -43,11 +41,11 @@ def main() -> None:
                     s = scene(run_procs, tmp, fault)
                     contender = s.contender(tmp, origin, timeouts)
                     stage.start(run_procs, contender)
-                    stage.wait_ready(contender, seconds=DOOR_START_S)
+                    stage.wait_ready(contender, seconds=stage.DOOR_START_S)
                     load = customers(contender.base, partial(s.inject, fault),
                                      rate=shape.rate, before=shape.before,
                                      after=shape.after)  # fmt: skip
-                short = DOOR_NAME if timeouts is None else timeouts.short
+                short = stage.DOOR if timeouts is None else timeouts.short
                 cases.append(report.Case(fault, contender.name, short, load))
                 errors = sum(v.outcome.is_error for v in load.visits)
                 print(f"{fault.value} / {contender.name}: {errors} errors", flush=True)

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from loadtests.bench import stage as s
 from loadtests.bench.load import Plan, run_load
 from loadtests.bench.measure import Result, wallclock
-from loadtests.bench.selfhelp import SelfHelpStage
+from loadtests.bench.selfhelp import TOPICS, SelfHelpStage
 from loadtests.reports import wallclock as report
 from sims.harness.procs import Processes, family, rss_mib
 
-TOPICS = 300
 PIPELINED = 16  # requests wrk writes at once on a connection, the second cached-page run
 
 

@@ -29,7 +29,6 @@ BARE_BODY = "bare aiohttp, same body only"  # Content-Type alone: the baseline u
 PAGE_MAX_AGE_S = 3600  # part 1: see the docstring
 HIT_MAX_AGE_S = 5  # part 2: see the docstring
 IDLE_S = 10.0  # callgrind: Ir/s of each contender with no requests, after the counted ones
-DOOR_START_S = 60.0  # imports, the fill from Redis or the origin, the search index
 # Headers every server writes itself (Content-Type is given apart); nginx also its ETag and
 # Server. The rest of the front door's answer is copied, Age and X-Request-ID as they were.
 OWN = frozenset({"content-length", "content-type", "date", "connection", "transfer-encoding"})
@@ -151,7 +150,7 @@ def pages(
     procs, path = stage.procs, f"/help/bulletins/{bulletin_id}"
     front = stage.door("door", page_path=path, max_age_s=PAGE_MAX_AGE_S)
     pids = {front.name: s.start(procs, front)}
-    s.wait_ready(front, seconds=DOOR_START_S)
+    s.wait_ready(front, seconds=s.DOOR_START_S)
     answers = [get(front.url) for _ in range(3)]
     status, content_type, body = answers[-1]
     if status != 200 or answers[1] != answers[2]:
@@ -235,7 +234,7 @@ def hits(
     stage.community_requests(reset=True)
     warm = stage.door("mixed", max_age_s=HIT_MAX_AGE_S)
     pid = s.start(stage.procs, warm)
-    s.wait_ready(warm, seconds=DOOR_START_S)
+    s.wait_ready(warm, seconds=s.DOOR_START_S)
     filled = lookups(warm)
     fill = _hit_run("warm front door: start-up fill", Run(), filled,
                     stage.community_requests(), warm)  # fmt: skip
@@ -251,7 +250,7 @@ def hits(
     replica = stage.door("replica", max_age_s=HIT_MAX_AGE_S)
     pid = s.start(stage.procs, replica)
     try:
-        wait_http(f"{replica.base}/healthz", what="bench", seconds=DOOR_START_S)
+        wait_http(f"{replica.base}/healthz", what="bench", seconds=s.DOOR_START_S)
         plan = Plan(seconds=60.0, max_requests=replica_requests, concurrency=16, pick="mixed",
                     rng_seed=seed + 1)  # fmt: skip
         run = run_load(replica.base, plan)
@@ -288,7 +287,7 @@ def outage(
     pid = s.start(stage.procs, front)
     total, cuts = before + during + after, (before, before + during)
     try:
-        s.wait_ready(front, seconds=DOOR_START_S)
+        s.wait_ready(front, seconds=s.DOOR_START_S)
         paths = tuple(("bulletin", f"/help/bulletins/{t.id}") for t in stage.seed.topics)
         run_load(front.base, Plan(seconds=60.0, max_requests=len(paths), concurrency=8,
                                   paths=paths))  # fmt: skip

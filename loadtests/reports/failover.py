@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from failover.settings import HealthSettings, ProxySettings
 from loadtests.bench import failover as fo
 from loadtests.bench import nginx
+from loadtests.bench.stage import DOOR
 from loadtests.tables import machine, render, table
 
 SLOW_S = 1.0  # a customer who waited longer than this is counted as slow
@@ -66,9 +67,9 @@ def _failover_row(c: Case) -> list[object]:
 
 def _verdicts(cases: Sequence[Case]) -> list[str]:
     """Per nginx configuration, whether the front door had fewer errors in every case."""
-    door = {c.fault: _errors(c.load.visits) for c in cases if c.short == fo.DOOR_NAME}
+    door = {c.fault: _errors(c.load.visits) for c in cases if c.short == DOOR}
     parts = []
-    for short in dict.fromkeys(c.short for c in cases if c.short != fo.DOOR_NAME):
+    for short in dict.fromkeys(c.short for c in cases if c.short != DOOR):
         theirs = {c.fault: _errors(c.load.visits) for c in cases if c.short == short}
         faults = [f for f in door if f in theirs]
         by = {label: [f.value for f in faults if cmp(door[f], theirs[f])] for label, cmp in
@@ -85,13 +86,13 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
     summary = []
     for fault in dict.fromkeys(c.fault for c in cases):
         cells, verdicts = [], []
-        door = by.get((fault, fo.DOOR_NAME))
+        door = by.get((fault, DOOR))
         for n in shorts:
             c = by.get((fault, n))
             v = c.load.visits if c else []
             cell = f"{_errors(v)} errors, {_slow(v)} slow, worst {_s(_worst(v))}"
             cells.append(cell if c else "-")
-            if n != fo.DOOR_NAME and door and c:
+            if n != DOOR and door and c:
                 mine, theirs = _errors(door.load.visits), _errors(v)
                 word = "yes" if mine < theirs else ("no, equal" if mine == theirs else "NO, more")
                 verdicts.append(f"{word} ({n.removeprefix('nginx, ')})")
@@ -100,7 +101,7 @@ def failover(cases: Sequence[Case], shape: Shape) -> str:
            if (e := _errors([v for v in c.load.visits if v.sent < c.load.fault_at]))]  # fmt: skip
     tuned = {t.short: sum(_errors(c.load.visits) for c in cases if c.short == t.short)
              for t in fo.NGINX_CONFIGS if t.read is not None}  # fmt: skip
-    door_slow = max((_slow(c.load.visits) for c in cases if c.short == fo.DOOR_NAME), default=0)
+    door_slow = max((_slow(c.load.visits) for c in cases if c.short == DOOR), default=0)
     runs = table(["primary", "contender", "customers", "answered by primary / backup / self-help",
                   "errors", f"of which 5xx / no answer in {fo.PATIENCE_S:.0f} s / connection or "
                   "other", "p50 after", "p99 after", "worst", f"waited > {SLOW_S:.0f} s"],
