@@ -30,15 +30,7 @@ def soak(
           f"{s.redis_mib:.2f}", f"{s.requests:,}", s.server_errors) for s in samples],
         align="r",
     )  # fmt: skip
-    return render(
-        "soak.md",
-        run=run,
-        samples=rows,
-        found=found,
-        limits=limits,
-        rss_share=f"{limits.rss_share:.0%}",
-        redis_share=f"{limits.redis_share:.0%}",
-    )
+    return render("soak.md", run=run, samples=rows, found=found, limits=limits)
 
 
 def soak_latency(stats: Path) -> str:
