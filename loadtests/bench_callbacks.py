@@ -11,7 +11,7 @@ import argparse
 from loadtests.bench import stage as s
 from loadtests.bench.callbacks import REDIS_CONF, Run, post_callback, start_stage, wait_down
 from loadtests.bench.measure import alternate
-from loadtests.reports.callbacks import CallbackSetup, callbacks
+from loadtests.reports.bench import CallbackSetup, callbacks
 from loadtests.tables import filesystem
 
 

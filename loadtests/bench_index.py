@@ -16,7 +16,7 @@ from cache.search import SearchIndex
 from cache.service import SelfHelpService
 from kernel.clock import SystemClock
 from loadtests.bench.stage import parser, write_report
-from loadtests.reports.index import index
+from loadtests.reports.bench import index
 from sims.bulletins import generate, generated_hits
 from sims.harness.procs import pinned
 

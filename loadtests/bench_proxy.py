@@ -9,7 +9,7 @@ from __future__ import annotations
 from loadtests.bench import nginx
 from loadtests.bench import stage as s
 from loadtests.bench.measure import PROBES, instructions, wallclock
-from loadtests.reports.wallclock import Plan, proxy
+from loadtests.reports.bench import Plan, proxy
 
 
 def main() -> None:

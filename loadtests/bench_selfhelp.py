@@ -14,7 +14,7 @@ from failover.settings import SelfHelpSettings
 from loadtests.bench import selfhelp
 from loadtests.bench.stage import check_tools, parser, workspace, write_report
 from loadtests.reports import selfhelp as report
-from loadtests.reports.wallclock import Plan
+from loadtests.reports.bench import Plan
 
 
 def main() -> None:

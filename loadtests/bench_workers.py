@@ -11,7 +11,7 @@ from loadtests.bench import stage as s
 from loadtests.bench.load import Plan, run_load
 from loadtests.bench.measure import Result, wallclock
 from loadtests.bench.selfhelp import TOPICS, SelfHelpStage
-from loadtests.reports import wallclock as report
+from loadtests.reports import bench as report
 from sims.harness.procs import Processes, family, rss_mib
 
 PIPELINED = 16  # requests wrk writes at once on a connection, the second cached-page run

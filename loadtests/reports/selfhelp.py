@@ -10,7 +10,7 @@ from loadtests.bench import selfhelp as sh
 from loadtests.bench.load import MIX, Window
 from loadtests.bench.measure import WARMUP
 from loadtests.bench.stage import DOOR
-from loadtests.reports.wallclock import Plan, instructions_table, wallclock_table
+from loadtests.reports.bench import Plan, instructions_table, wallclock_table
 from loadtests.tables import machine, median, pairs, render, table
 
 KINDS = ("bulletin", "help", "search", "api")
