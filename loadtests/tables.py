@@ -26,11 +26,6 @@ def table(head: Sequence[str], rows: Iterable[Iterable[object]], *, align: str =
     return [row(head), rule, *(row(r) for r in rows)]
 
 
-def pairs(rows: Iterable[tuple[str, object]], head: str = "setup") -> list[str]:
-    """A two-column table of named figures."""
-    return table([head, "value"], rows, align="ll")
-
-
 def median(values: Iterable[float]) -> float:
     return float(statistics.median(values))
 

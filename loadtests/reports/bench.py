@@ -14,7 +14,7 @@ from loadtests.bench import nginx
 from loadtests.bench.callbacks import BARE, BODY
 from loadtests.bench.measure import WARMUP, WARMUP_S
 from loadtests.bench.stage import BASELINES, DOOR
-from loadtests.tables import machine, median, pairs, render, table
+from loadtests.tables import machine, median, render, table
 
 if TYPE_CHECKING:
     from loadtests.bench.callbacks import Run
@@ -79,7 +79,7 @@ def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan
     return render(
         "proxy.md", plan=plan, warmup=WARMUP, ir=None if ir is None else instructions_table(ir),
         wall=wallclock_table(wall, reference=nginx.NGINX_PROXY),
-        setup=pairs([("machine", machine())]),
+        machine=machine(),
     )  # fmt: skip
 
 

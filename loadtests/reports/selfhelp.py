@@ -11,7 +11,7 @@ from loadtests.bench.load import MIX, Window
 from loadtests.bench.measure import WARMUP
 from loadtests.bench.stage import DOOR
 from loadtests.reports.bench import Plan, instructions_table, wallclock_table
-from loadtests.tables import machine, median, pairs, render, table
+from loadtests.tables import machine, median, render, table
 
 KINDS = ("bulletin", "help", "search", "api")
 PAGE_BASELINES = (sh.BARE_PAGE, sh.BARE_BODY)
@@ -62,41 +62,35 @@ def _l1(r: sh.HitRun) -> str:
     return f"{hit + miss} ({per_page}): {hit} hits, {miss} misses, ratio {_ratio(r.ratio('l1'))}"
 
 
-def _hit_figures(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> list[str]:
-    """The figures under the part-2 tables, one row each."""
+def _hit_figures(
+    runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int
+) -> dict[str, object]:
+    """The figures under the part-2 tables (their labels: the template's)."""
     fill, r, replica = runs
     miss, reads, redis_hits = r.count("l1", "miss"), r.count("redis"), r.count("redis", "hit")
     periods = r.seconds / max_age
     served = {path: n for path, n in r.community.items() if path.startswith("/t/")}
     results = ", ".join(f"{res} {r.count('redis', res)}" for res in ("hit", "miss", "error"))
-    pages = replica.requests.get("bulletin", 0)
+    pages, stale = replica.requests.get("bulletin", 0), replica.count("l1", "stale")
     used = "; ".join(f"{x.name}: {x.count('last_known')}" for x in runs if x.count("last_known"))
-    rows = [
-        ("warm: L1 lookups", _l1(r)),
-        ("warm: bulletins the fill loaded (L1 bound)",
-         f"{fill.count('origin', 'hit') + fill.count('redis', 'hit')} of {topics} ({l1_bound:,})"),
-        ("warm: L1 misses, of bulletin pages", _share(miss, r.requests.get("bulletin", 0))),
-        ("warm: Redis reads, for L1 misses", f"{reads} for {miss} ({results})"),
-        ("warm: Redis reads per bulletin, per max-age period",
-         f"{reads / topics:.1f}, {reads / (topics * periods):.2f} ({r.seconds:.1f} s / "
-         f"{max_age} s = {periods:.1f} periods)"),
-        ("warm: answers from a copy past max-age (`l1 stale`)", r.count("l1", "stale")),
-        ("warm: origin fetches (per Redis hit)", f"{r.origin_fetches}" + (
-            f" ({r.origin_fetches / redis_hits:.2f})" if redis_hits else "")),
-        ("warm: community sim served", f"{sum(served.values())} bulletin requests, "
-         f"{len(served)} distinct bulletins"),
-        ("replica: requests, seconds, bulletin pages",
-         f"{sum(replica.requests.values())}, {replica.seconds:.1f} s, {pages}"),
-        ("replica: L1 lookups; Redis reads", f"{_l1(replica)}; {replica.count('redis')}"),
-        ("replica: stale answers (of bulletin pages)",
-         f"{replica.count('l1', 'stale')} ({_share(replica.count('l1', 'stale'), pages, 0)})"),
-        ("replica: origin errors (site down); answers other than 200",
-         f"{replica.count('origin', 'error')}; {replica.errors}"),
-        ("`last_known` answers", used or "none (Redis misses "
-         f"{sum(x.count('redis', 'miss') for x in runs)}, errors "
-         f"{sum(x.count('redis', 'error') for x in runs)})"),
-    ]  # fmt: skip
-    return pairs(rows, "figure")
+    misses, errors = (sum(x.count("redis", res) for x in runs) for res in ("miss", "error"))
+    per_hit = f" ({r.origin_fetches / redis_hits:.2f})" if redis_hits else ""
+    return {
+        "l1": _l1(r),
+        "loaded": f"{fill.count('origin', 'hit') + fill.count('redis', 'hit')} of {topics}",
+        "missed": _share(miss, r.requests.get("bulletin", 0)),
+        "reads": f"{reads} for {miss} ({results})",
+        "per_bulletin": f"{reads / topics:.1f}, {reads / (topics * periods):.2f}",
+        "periods": f"{r.seconds:.1f} s / {max_age} s = {periods:.1f} periods",
+        "stale": r.count("l1", "stale"),
+        "fetches": f"{r.origin_fetches}{per_hit}",
+        "served": f"{sum(served.values())} bulletin requests, {len(served)} distinct bulletins",
+        "replica": f"{sum(replica.requests.values())}, {replica.seconds:.1f} s, {pages}",
+        "replica_l1": f"{_l1(replica)}; {replica.count('redis')}",
+        "replica_stale": f"{stale} ({_share(stale, pages, 0)})",
+        "replica_errors": f"{replica.count('origin', 'error')}; {replica.errors}",
+        "last_known": used or f"none (Redis misses {misses}, errors {errors})",
+    }
 
 
 def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> dict[str, object]:
@@ -120,7 +114,7 @@ def _hits(runs: list[sh.HitRun], topics: int, l1_bound: int, max_age: int) -> di
                          [[r.name, ", ".join(f"{t} {res}: {n:.0f}" for (t, res), n in
                                              sorted(r.lookups.items())) or "none"] for r in runs],
                          align="l"),
-        "figures": _hit_figures(runs, topics, l1_bound, max_age),
+        "f": _hit_figures(runs, topics, l1_bound, max_age), "l1_bound": f"{l1_bound:,}",
     }  # fmt: skip
 
 
@@ -157,13 +151,7 @@ def selfhelp(
     default_max_age: int,
 ) -> str:  # fmt: skip
     load_s = max((r.seconds for r in hits), default=0.0)
-    setup = pairs([
-        ("machine", machine()),
-        ("`[selfhelp] max_age_s`", f"part 1: {sh.PAGE_MAX_AGE_S}; part 2: {sh.HIT_MAX_AGE_S} "
-         f"(default {default_max_age}: L1 entries would expire "
-         + ("never" if load_s < default_max_age else f"every {default_max_age} s")
-         + f" in the {load_s:.0f} s mixed load; with {sh.HIT_MAX_AGE_S} s, up to "
-         f"{int(round(load_s) // sh.HIT_MAX_AGE_S)} times); part 3: default"),
-    ])  # fmt: skip
+    ages = {"sh": sh, "default_max_age": default_max_age, "load_s": load_s,
+            "expiries": int(round(load_s) // sh.HIT_MAX_AGE_S)}  # fmt: skip
     parts = _pages(pages, plan) | _hits(hits, sh.TOPICS, l1_bound, sh.HIT_MAX_AGE_S)
-    return render("selfhelp.md", **parts, **_outage(outage), setup=setup)
+    return render("selfhelp.md", **parts, **_outage(outage), machine=machine(), ages=ages)
