@@ -119,9 +119,8 @@ class Recorder:
     def _answers(self, seconds: range, cls: str = "all") -> tuple[list[float], int]:
         """The sorted answer times and the failures in `seconds` (of one class, or all)."""
         keys = [k for k in self.latencies if k[0] in seconds and cls in ("all", k[1])]
-        return sorted(v for k in keys for v in self.latencies[k]), sum(
-            self.failures[k] for k in keys
-        )
+        failed = sum(self.failures[k] for k in keys)
+        return sorted(v for k in keys for v in self.latencies[k]), failed
 
     def destination(self, t: float, where: str) -> None:
         self.sent[int(t)][where] += 1
