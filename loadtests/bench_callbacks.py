@@ -8,33 +8,32 @@ from __future__ import annotations
 
 import argparse
 
-from loadtests import tables
+from loadtests.bench import stage as s
 from loadtests.bench.callbacks import REDIS_CONF, Run, post_callback, start_stage, wait_down
 from loadtests.bench.measure import alternate
-from loadtests.bench.stage import check_tools, parser, start, wait_ready, workspace, write_report
-
-DOOR_START_S = 60.0
+from loadtests.reports.bench import CallbackSetup, callbacks
+from loadtests.tables import filesystem
 
 
 def main() -> None:
-    p = parser(__doc__, "callbacks.md")
+    p = s.parser(__doc__, "callbacks.md")
     p.add_argument("--connections", type=int, default=16, help="wrk -c")
     p.add_argument("--everysec", action=argparse.BooleanOptionalAction, default=True,
                    help="also measure with appendfsync everysec (default: on)")  # fmt: skip
     args = p.parse_args()
-    check_tools(["wrk", "taskset", "redis-server"])
+    s.check_tools(["wrk", "taskset", "redis-server"])
     results: dict[str, dict[str, list[Run]]] = {}  # appendfsync policy -> contender -> runs
-    with workspace() as (tmp, procs):
+    with s.workspace() as (tmp, procs):
         stage, door, bare = start_stage(tmp, procs, args.connections)
-        setup = tables.CallbackSetup(
+        setup = CallbackSetup(
             seconds=args.seconds, rounds=args.rounds, connections=args.connections,
             redis_version=stage.version(), durability=stage.durability(),
-            filesystem=tables.filesystem(tmp),
+            filesystem=filesystem(tmp),
             conf=REDIS_CONF.relative_to(REDIS_CONF.parents[1]),
         )  # fmt: skip
-        stage.pids.update({c.name: start(procs, c) for c in (door, bare)})
-        wait_ready(door, seconds=DOOR_START_S)
-        wait_ready(bare)
+        stage.pids.update({c.name: s.start(procs, c) for c in (door, bare)})
+        s.wait_ready(door, seconds=s.DOOR_START_S)
+        s.wait_ready(bare)
         wait_down(door)
         for c in (door, bare):  # one callback each first: a 202 with a ticket or id
             before = stage.entries(c)
@@ -47,7 +46,7 @@ def main() -> None:
             stage.fsync(policy)
             results[policy] = alternate([door, bare], stage.run, seconds=args.seconds,
                                         rounds=args.rounds, keep_warmup=True)  # fmt: skip
-    write_report(args.out, tables.callbacks(results, setup))
+    s.write_report(args.out, callbacks(results, setup))
     runs = [r for by_name in results.values() for rs in by_name.values() for r in rs]
     if bad := sum(bool(r.problems(args.connections)) for r in runs):
         raise SystemExit(f"bench: {bad} runs failed their checks (see {args.out})")

@@ -15,8 +15,8 @@ from cache.hits import HitBuffer
 from cache.search import SearchIndex
 from cache.service import SelfHelpService
 from kernel.clock import SystemClock
-from loadtests import tables
 from loadtests.bench.stage import parser, write_report
+from loadtests.reports.bench import index
 from sims.bulletins import generate, generated_hits
 from sims.harness.procs import pinned
 
@@ -67,7 +67,7 @@ def main() -> None:
             print(f"{n}: on the loop {on[0] * 1000:.0f} ms, stall {on[1] * 1000:.0f} ms; "
                   f"in a thread {off[0] * 1000:.0f} ms, stall {off[1] * 1000:.1f} ms",
                   flush=True)  # fmt: skip
-    write_report(args.out, tables.index(rows))
+    write_report(args.out, index(rows))
 
 
 if __name__ == "__main__":

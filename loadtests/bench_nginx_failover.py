@@ -9,12 +9,10 @@ import signal
 from functools import partial
 from types import FrameType
 
-from loadtests import tables
 from loadtests.bench import stage
-from loadtests.bench.failover import DOOR_NAME, NGINX_CONFIGS, Fault, customers, scene
+from loadtests.bench.failover import NGINX_CONFIGS, Fault, customers, scene
+from loadtests.reports import failover as report
 from sims.harness.procs import Processes
-
-DOOR_START_S = 60.0
 
 
 def _terminated(signum: int, _: FrameType | None) -> None:
@@ -33,8 +31,8 @@ def main() -> None:
     faults = [Fault(name.strip()) for name in args.faults.split(",") if name.strip()]
     stage.check_tools(["nginx", "taskset"])
     signal.signal(signal.SIGTERM, _terminated)
-    shape = tables.Shape(args.rate, args.before, args.after)
-    cases: list[tables.Case] = []
+    shape = report.Shape(args.rate, args.before, args.after)
+    cases: list[report.Case] = []
     with stage.workspace("switchboard-bench-failover-") as (tmp, procs):
         origin = stage.start_community(procs, tmp)[0]
         for fault in faults:
@@ -43,15 +41,15 @@ def main() -> None:
                     s = scene(run_procs, tmp, fault)
                     contender = s.contender(tmp, origin, timeouts)
                     stage.start(run_procs, contender)
-                    stage.wait_ready(contender, seconds=DOOR_START_S)
+                    stage.wait_ready(contender, seconds=stage.DOOR_START_S)
                     load = customers(contender.base, partial(s.inject, fault),
                                      rate=shape.rate, before=shape.before,
                                      after=shape.after)  # fmt: skip
-                short = DOOR_NAME if timeouts is None else timeouts.short
-                cases.append(tables.Case(fault, contender.name, short, load))
+                short = stage.DOOR if timeouts is None else timeouts.short
+                cases.append(report.Case(fault, contender.name, short, load))
                 errors = sum(v.outcome.is_error for v in load.visits)
                 print(f"{fault.value} / {contender.name}: {errors} errors", flush=True)
-    stage.write_report(args.out, tables.failover(cases, shape))
+    stage.write_report(args.out, report.failover(cases, shape))
 
 
 if __name__ == "__main__":

@@ -6,17 +6,17 @@ clock for all; instructions per request under callgrind for the aiohttp ones
 
 from __future__ import annotations
 
-from loadtests import tables
 from loadtests.bench import nginx
 from loadtests.bench import stage as s
 from loadtests.bench.measure import PROBES, instructions, wallclock
+from loadtests.reports.bench import Plan, proxy
 
 
 def main() -> None:
     args = s.parser(__doc__, "proxy.md", callgrind=True).parse_args()
     callgrind = ["valgrind", "callgrind_control"] if args.instructions else []
     s.check_tools(["wrk", "nginx", "taskset", *callgrind])
-    plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
+    plan = Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
     with s.workspace() as (tmp, procs):
         upstream = nginx.start_upstream(tmp, procs)
         # All up at once on core 0 (the front door with its default configuration,
@@ -34,7 +34,7 @@ def main() -> None:
             cg = s.contenders(tmp, upstream, settings=PROBES)
             ir = {c.name: instructions(tmp, procs, c, requests=plan.requests,
                                        expected=s.PAGE).ir for c in cg}  # fmt: skip
-    s.write_report(args.out, tables.proxy(wall, ir, plan))
+    s.write_report(args.out, proxy(wall, ir, plan))
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ import inspect
 
 from cache.service import SelfHelpService
 from failover.settings import SelfHelpSettings
-from loadtests import tables
 from loadtests.bench import selfhelp
 from loadtests.bench.stage import check_tools, parser, workspace, write_report
+from loadtests.reports import selfhelp as report
+from loadtests.reports.bench import Plan
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
     args = p.parse_args()
     tools = ["wrk", "nginx", "taskset", "redis-server"]
     check_tools(tools + (["valgrind", "callgrind_control"] if args.instructions else []))
-    plan = tables.Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
+    plan = Plan(args.seconds, args.rounds, args.requests if args.instructions else None)
     with workspace() as (tmp, procs):
         stage = selfhelp.SelfHelpStage(tmp, procs)
         stage.start()
@@ -36,7 +37,7 @@ def main() -> None:
         outage = selfhelp.outage(stage, rate=args.outage_rate)
     l1_bound = int(inspect.signature(SelfHelpService).parameters["l1_size"].default)
     default_max_age = int(SelfHelpSettings.model_fields["max_age_s"].default)
-    write_report(args.out, tables.selfhelp(pages, hits, outage, plan, l1_bound=l1_bound,
+    write_report(args.out, report.selfhelp(pages, hits, outage, plan, l1_bound=l1_bound,
                                            default_max_age=default_max_age))  # fmt: skip
 
 

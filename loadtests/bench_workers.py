@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loadtests import tables
 from loadtests.bench import stage as s
 from loadtests.bench.load import Plan, run_load
 from loadtests.bench.measure import Result, wallclock
-from loadtests.bench.selfhelp import SelfHelpStage
+from loadtests.bench.selfhelp import TOPICS, SelfHelpStage
+from loadtests.reports import bench as report
 from sims.harness.procs import Processes, family, rss_mib
 
-TOPICS = 300
 PIPELINED = 16  # requests wrk writes at once on a connection, the second cached-page run
 
 
@@ -79,7 +78,7 @@ def main() -> None:
                 label = f"after {what} ({served[d.workers] * int(args.seconds):,.0f} requests)"
                 memory[d.workers].append((label, rss_mibs(d.pid)))
                 procs.stop(d.pid)
-    s.write_report(args.out, tables.workers(sections, memory))
+    s.write_report(args.out, report.workers(sections, memory))
 
 
 if __name__ == "__main__":

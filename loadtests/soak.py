@@ -24,7 +24,7 @@ from typing import Any, Final
 import redis
 
 from kernel.overload import ORDER
-from loadtests import tables
+from loadtests.reports import soak as report
 from loadtests.spike import readings
 from loadtests.spike.stack import stack
 from sims.harness.frontdoor import World
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if dead := st.dead():
                 print(f"soak: these died during the run: {', '.join(dead)}", file=sys.stderr)
                 return EXIT_STACK
-            latency = tables.soak_latency(logs / "locust_stats.csv")
+            latency = report.soak_latency(logs / "locust_stats.csv")
     except StartError as exc:
         print(f"soak: {exc} (logs in {logs})", file=sys.stderr)
         return EXIT_STACK
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": f"{started_at:%Y-%m-%d %H:%M}", "cores": os.cpu_count(), "pins": pins,
         "locust": locust_code, "latency": latency,
     }  # fmt: skip
-    text = tables.soak(samples, run=run, found=found, limits=limits)
+    text = report.soak(samples, run=run, found=found, limits=limits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -1,1 +1,1 @@
-"""Pieces of the benchmarks (loadtests/README.md, "The code"); reports: loadtests/tables.py."""
+"""Pieces of the benchmarks (loadtests/README.md, "The code"); reports: loadtests/reports/."""

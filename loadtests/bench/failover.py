@@ -23,7 +23,6 @@ from sims.harness.frontdoor import start_sim
 from sims.harness.ports import free_port, post, wait_http
 from sims.harness.procs import Processes
 
-DOOR_NAME = "front door"
 PATIENCE_S = 10.0  # a customer who has waited this long gives up: an error
 PATH = "/support/router/setup"
 
@@ -97,7 +96,7 @@ class Scene:
         if timeouts is not None:
             return nginx.failover(tmp, primary=self.primary, backup=self.backup, timeouts=timeouts)
         centers = [("primary", f"http://{self.primary}"), ("backup", f"http://{self.backup}")]
-        return door(tmp, "failover", name=DOOR_NAME, log=True, ready_log=READY_LOG,
+        return door(tmp, "failover", log=True, ready_log=READY_LOG,
                     trusted_proxy=True, community_port=origin, centers=centers)  # fmt: skip
 
 

@@ -182,6 +182,15 @@ def callgrind_control(option: str, pid: int) -> None:
                    capture_output=True, timeout=300)  # fmt: skip
 
 
+def counted_window(pid: int, work: Callable[[], object]) -> float:
+    """Zero callgrind's counters, run `work`, dump them; the seconds it took."""
+    callgrind_control("-z", pid)
+    began = time.monotonic()
+    work()
+    callgrind_control("-d", pid)
+    return time.monotonic() - began
+
+
 def dump_total(dump: Path) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -210,19 +219,12 @@ def instructions(
         try:
             with pinned(1):
                 client.send(WARMUP)
-                callgrind_control("-z", pid)
-                began = time.monotonic()
-                client.send(requests)
-                callgrind_control("-d", pid)
-                seconds = time.monotonic() - began
+                seconds = counted_window(pid, lambda: client.send(requests))
         finally:
             client.close()
         if idle > 0:
-            callgrind_control("-z", pid)
-            began = time.monotonic()
-            time.sleep(idle)
-            callgrind_control("-d", pid)
-            idle_rate = dump_total(Path(f"{out}.2")) / (time.monotonic() - began)
+            idle_s = counted_window(pid, lambda: time.sleep(idle))
+            idle_rate = dump_total(Path(f"{out}.2")) / idle_s
     finally:
         procs.stop(pid, grace=120)
     assert client.expected is not None  # set by the first send

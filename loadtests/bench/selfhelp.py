@@ -29,7 +29,6 @@ BARE_BODY = "bare aiohttp, same body only"  # Content-Type alone: the baseline u
 PAGE_MAX_AGE_S = 3600  # part 1: see the docstring
 HIT_MAX_AGE_S = 5  # part 2: see the docstring
 IDLE_S = 10.0  # callgrind: Ir/s of each contender with no requests, after the counted ones
-DOOR_START_S = 60.0  # imports, the fill from Redis or the origin, the search index
 # Headers every server writes itself (Content-Type is given apart); nginx also its ETag and
 # Server. The rest of the front door's answer is copied, Age and X-Request-ID as they were.
 OWN = frozenset({"content-length", "content-type", "date", "connection", "transfer-encoding"})
@@ -83,18 +82,14 @@ class SelfHelpStage:
         self.redis_pid = start_redis(self.procs, self.tmp, port=self.redis_port, core=s.SIDE_CORE,
                                      log=self.tmp / "redis.log").pid  # fmt: skip
 
-    def kill_redis(self) -> None:
-        self.procs.kill(self.redis_pid)
-
     def community(self, mode: str) -> None:
         """Switch the community sim: up, down, ..."""
         post(f"{self.control}/_sim/mode", {"mode": mode})
 
     def community_requests(self, *, reset: bool = False) -> dict[str, int]:
         """Requests the community sim served, by path; `reset` zeroes them afterwards."""
-        counts: dict[str, int] = json.loads(get(f"{self.control}/_sim/state")[2])[
-            "requests_by_path"
-        ]
+        state = json.loads(get(f"{self.control}/_sim/state")[2])
+        counts: dict[str, int] = state["requests_by_path"]
         if reset:
             post(f"{self.control}/_sim/reset")
         return counts
@@ -118,20 +113,19 @@ class SelfHelpStage:
             snapshot=False, centers=[("cc", self.upstream)], settings=settings,
         )  # fmt: skip
 
-    def bare(
-        self, slug: str, *, page_path: str, body: bytes, content_type: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> Contender:  # fmt: skip
-        """The bare aiohttp app (bare.py page) answering `body` with `content_type` and
-        `headers` (BARE_PAGE); without `headers`, Content-Type alone (BARE_BODY)."""
-        page = self.tmp / f"page-{slug}.html"
+    def bares(
+        self, slug: str, path: str, body: bytes, content_type: str, headers: Mapping[str, str]
+    ) -> list[Contender]:
+        """The bare aiohttp app (bare.py page) answering `body` at `path` with `content_type`
+        and `headers` (BARE_PAGE), and again with Content-Type alone (BARE_BODY)."""
+        page, named = self.tmp / f"page-{slug}.html", self.tmp / f"headers-{slug}.json"
         page.write_bytes(body)
-        if headers is None:
-            return s.bare(BARE_BODY, slug, "page", str(page), content_type, page_path=page_path)
-        named = self.tmp / f"headers-{slug}.json"
         named.write_text(json.dumps(dict(headers)))
-        return s.bare(BARE_PAGE, slug, "page", str(page), content_type, str(named),
-                      page_path=page_path)  # fmt: skip
+        app = ("page", str(page), content_type)
+        return [
+            s.bare(BARE_PAGE, slug, *app, str(named), page_path=path),
+            s.bare(BARE_BODY, f"{slug}-body", *app, page_path=path),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +145,7 @@ def pages(
     procs, path = stage.procs, f"/help/bulletins/{bulletin_id}"
     front = stage.door("door", page_path=path, max_age_s=PAGE_MAX_AGE_S)
     pids = {front.name: s.start(procs, front)}
-    s.wait_ready(front, seconds=DOOR_START_S)
+    s.wait_ready(front, seconds=s.DOOR_START_S)
     answers = [get(front.url) for _ in range(3)]
     status, content_type, body = answers[-1]
     if status != 200 or answers[1] != answers[2]:
@@ -161,11 +155,7 @@ def pages(
     copied = {k: v for k, v in headers.items() if k.lower() not in NGINX_OWN}
     static = nginx.static_page(stage.tmp, page_path=path, body=body, content_type=content_type,
                                headers=copied)  # fmt: skip
-    entrants = [front,
-                stage.bare("bare", page_path=path, body=body, content_type=content_type,
-                           headers=same),
-                stage.bare("bare-body", page_path=path, body=body, content_type=content_type),
-                static]  # fmt: skip
+    entrants = [front, *stage.bares("bare", path, body, content_type, same), static]
     for c in entrants[1:]:
         pids[c.name] = s.start(procs, c)
         s.wait_ready(c)
@@ -181,10 +171,7 @@ def pages(
         counted = {cg.name: instructions(stage.tmp, procs, cg, requests=requests, expected=None,
                                          idle=IDLE_S)}  # fmt: skip
         page = counted[cg.name].body
-        for base in (stage.bare("bare-cg", page_path=path, body=page, content_type=content_type,
-                                headers=same),
-                     stage.bare("bare-body-cg", page_path=path, body=page,
-                                content_type=content_type)):  # fmt: skip
+        for base in stage.bares("bare-cg", path, page, content_type, same):
             counted[base.name] = instructions(stage.tmp, procs, base, requests=requests,
                                               expected=page, idle=IDLE_S)  # fmt: skip
     return PageRun(bulletin_id, len(body), content_type, wall, counted)
@@ -220,10 +207,9 @@ def _hit_run(
 ) -> HitRun:
     """`door`: whose log tells how long its start-up fill took (None: not this run's)."""
     log = door.log.read_text(errors="replace") if door and door.log else ""
-    samples = run.records
-    seconds = max((r.due for r in samples), default=0.0)
-    errors = sum(r.status != 200 for r in samples)
-    kinds = Counter(r.kind for r in samples)
+    seconds = max((r.due for r in run.records), default=0.0)
+    errors = sum(r.status != 200 for r in run.records)
+    kinds = Counter(r.kind for r in run.records)
     return HitRun(name, seconds, kinds, errors, found, community, fill_seconds(log))
 
 
@@ -235,23 +221,22 @@ def hits(
     stage.community_requests(reset=True)
     warm = stage.door("mixed", max_age_s=HIT_MAX_AGE_S)
     pid = s.start(stage.procs, warm)
-    s.wait_ready(warm, seconds=DOOR_START_S)
+    s.wait_ready(warm, seconds=s.DOOR_START_S)
     filled = lookups(warm)
     fill = _hit_run("warm front door: start-up fill", Run(), filled,
-                    stage.community_requests(), warm)  # fmt: skip
-    stage.community_requests(reset=True)
+                    stage.community_requests(reset=True), warm)  # fmt: skip
     plan = Plan(seconds=seconds, max_requests=int(seconds * 10_000), concurrency=16,
                 pick="mixed", rng_seed=seed)  # fmt: skip
     run = run_load(warm.base, plan)
     during = {k: v - filled.get(k, 0) for k, v in lookups(warm).items() if v - filled.get(k, 0)}
     stage.procs.stop(pid)
-    load = _hit_run("warm front door: mixed load", run, during, stage.community_requests(), None)
+    served = stage.community_requests(reset=True)
+    load = _hit_run("warm front door: mixed load", run, during, served, None)
     stage.community("down")
-    stage.community_requests(reset=True)
     replica = stage.door("replica", max_age_s=HIT_MAX_AGE_S)
     pid = s.start(stage.procs, replica)
     try:
-        wait_http(f"{replica.base}/healthz", what="bench", seconds=DOOR_START_S)
+        wait_http(f"{replica.base}/healthz", what="bench", seconds=s.DOOR_START_S)
         plan = Plan(seconds=60.0, max_requests=replica_requests, concurrency=16, pick="mixed",
                     rng_seed=seed + 1)  # fmt: skip
         run = run_load(replica.base, plan)
@@ -288,12 +273,12 @@ def outage(
     pid = s.start(stage.procs, front)
     total, cuts = before + during + after, (before, before + during)
     try:
-        s.wait_ready(front, seconds=DOOR_START_S)
+        s.wait_ready(front, seconds=s.DOOR_START_S)
         paths = tuple(("bulletin", f"/help/bulletins/{t.id}") for t in stage.seed.topics)
         run_load(front.base, Plan(seconds=60.0, max_requests=len(paths), concurrency=8,
                                   paths=paths))  # fmt: skip
         before_load = lookups(front)
-        events = [Event(cuts[0], KILLED, stage.kill_redis),
+        events = [Event(cuts[0], KILLED, lambda: stage.procs.kill(stage.redis_pid)),
                   Event(cuts[1], RESTARTED, stage.start_redis)]  # fmt: skip
         plan = Plan(seconds=total, max_requests=int(rate * total), concurrency=32, rate=rate,
                     pick="bulletin", rng_seed=seed)  # fmt: skip

@@ -26,6 +26,7 @@ PAGE = (b"<!doctype html><title>Router setup</title>" + b"<p>Step by step help.<
 PAGE_PATH = "/support/router/setup"
 READY_LOG = "bulletins known"  # cache/runtime.py logs it when the start-up fill is done
 SIDE_CORE = 1  # the load generator's, with Redis, nginx upstream and the simulators
+DOOR_START_S = 60.0  # a front door's start-up: imports, the self-help fill, the index
 DOOR = "front door"
 BARE_DROP = "bare aiohttp proxy, dropping headers"
 BARE_FORWARD = "bare aiohttp proxy, forwarding headers"

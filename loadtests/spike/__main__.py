@@ -78,9 +78,7 @@ def _run_locust(argv: list[str], log: Path, core: int | None) -> int:
             try:
                 return proc.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                return EXIT_STACK
+                return EXIT_STACK  # killed below
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -33,11 +33,12 @@ class Verdict:
 OK: Final = Verdict(ok=True)
 
 
-def _transport_or_5xx(status: int) -> Verdict | None:
+def _transport_or_5xx(status: int, wanted: int | None = None, note: str = "") -> Verdict | None:
+    """Why `status` is wrong (no answer, a 5xx, not `wanted` if given); None if it is not."""
     if status == 0:
         return Verdict.fail("no answer (connection error or timeout)")
-    if status >= 500:
-        return Verdict.fail(f"HTTP {status}")
+    if status >= 500 or status != (wanted or status):
+        return Verdict.fail(f"HTTP {status}{note if status < 500 else ''}")
     return None
 
 
@@ -78,10 +79,8 @@ def check_support(
 
 def check_page(*, status: int, body: str, marker: str) -> Verdict:
     """A self-help page: 200 and `marker` (its heading or a known part) in the body."""
-    if (bad := _transport_or_5xx(status)) is not None:
+    if (bad := _transport_or_5xx(status, 200)) is not None:
         return bad
-    if status != 200:
-        return Verdict.fail(f"HTTP {status}")
     if marker not in body:
         return Verdict.fail("wrong page")
     return OK
@@ -89,10 +88,8 @@ def check_page(*, status: int, body: str, marker: str) -> Verdict:
 
 def check_redirect(*, status: int, location: str | None, target: str) -> Verdict:
     """A `303 See Other` to exactly `target` (the vote's answer)."""
-    if (bad := _transport_or_5xx(status)) is not None:
+    if (bad := _transport_or_5xx(status, 303, ", not 303")) is not None:
         return bad
-    if status != 303:
-        return Verdict.fail(f"HTTP {status}, not 303")
     if location != target:
         return Verdict.fail(f"redirect to {location!r}, not {target!r}")
     return OK
@@ -101,10 +98,8 @@ def check_redirect(*, status: int, location: str | None, target: str) -> Verdict
 def check_callback(*, status: int, ticket: object) -> Verdict:
     """`POST /help/callbacks` as JSON: 202 with a ticket. A 503 ("could not be saved") is
     honest but still a customer who could not leave a callback: a failure here."""
-    if (bad := _transport_or_5xx(status)) is not None:
+    if (bad := _transport_or_5xx(status, 202, ", not 202")) is not None:
         return bad
-    if status != 202:
-        return Verdict.fail(f"HTTP {status}, not 202")
     if not isinstance(ticket, str) or not ticket:
         return Verdict.fail("202 without a ticket")
     return OK

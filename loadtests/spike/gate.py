@@ -21,7 +21,7 @@ from typing import Any, Final
 from locust import events
 from locust.env import Environment
 
-from loadtests import tables
+from loadtests.reports.spike import ClassRow, gate_markdown, spike_summary
 from loadtests.spike import readings
 from loadtests.spike.customers import CLASS_OF, on
 from loadtests.spike.slo import NAMES, Latency, Observed, evaluate, passed
@@ -126,7 +126,7 @@ def _cpu_warning(cpu_usage: float, **_: object) -> None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     observed: Observed
-    classes: list[tables.ClassRow]
+    classes: list[ClassRow]
     callbacks: readings.Reconciled | None
     lookups: dict[str, float]
 
@@ -167,13 +167,13 @@ def drain(config: RunConfig) -> tuple[readings.Reconciled | None, readings.Sampl
         time.sleep(0.5)
 
 
-def _classes(environment: Environment) -> list[tables.ClassRow]:
+def _classes(environment: Environment) -> list[ClassRow]:
     rows = []
     for cls, (method, name) in NAMES.items():
         e = environment.stats.entries.get((name, method))
         if e is not None and e.num_requests:
             q = e.get_response_time_percentile
-            rows.append(tables.ClassRow(
+            rows.append(ClassRow(
                 cls=cls, name=name, requests=e.num_requests, failures=e.num_failures,
                 p50_ms=float(q(0.50)), p95_ms=float(q(0.95)), p99_ms=float(q(0.99)),
                 max_ms=float(e.max_response_time),
@@ -219,7 +219,7 @@ def _quitting(environment: Environment, **_: object) -> None:
     ok = passed(checks)
     out = config.out
     RUN.recorder.write(out / "timeline.csv", config.profile)
-    (out / "slo.md").write_text(tables.gate_markdown(checks))
+    (out / "slo.md").write_text(gate_markdown(checks))
     gate = {"passed": ok, "checks": [dataclasses.asdict(c) for c in checks]}
     (out / "slo.json").write_text(json.dumps(gate, indent=2) + "\n")
     events = {  # for the plot
@@ -228,7 +228,7 @@ def _quitting(environment: Environment, **_: object) -> None:
         "phases": [[p.value, a, b] for p, a, b in config.profile.phases()],
     }  # fmt: skip
     (out / "events.json").write_text(json.dumps(events, indent=2) + "\n")
-    (out / "summary.md").write_text(tables.spike_summary(RUN, config, seen, checks))
+    (out / "summary.md").write_text(spike_summary(RUN, config, seen, checks))
     verdict = "passed" if ok else "BREACHED"
-    print(f"\nSLO gate {verdict}:\n{tables.gate_markdown(checks)}", flush=True)
+    print(f"\nSLO gate {verdict}:\n{gate_markdown(checks)}", flush=True)
     environment.process_exit_code = 0 if ok else EXIT_SLO_BREACHED

@@ -119,9 +119,8 @@ class Recorder:
     def _answers(self, seconds: range, cls: str = "all") -> tuple[list[float], int]:
         """The sorted answer times and the failures in `seconds` (of one class, or all)."""
         keys = [k for k in self.latencies if k[0] in seconds and cls in ("all", k[1])]
-        return sorted(v for k in keys for v in self.latencies[k]), sum(
-            self.failures[k] for k in keys
-        )
+        failed = sum(self.failures[k] for k in keys)
+        return sorted(v for k in keys for v in self.latencies[k]), failed
 
     def destination(self, t: float, where: str) -> None:
         self.sent[int(t)][where] += 1
@@ -179,7 +178,7 @@ class Recorder:
             span = range(math.ceil(start), math.ceil(end))
             loc = [self.locust_cpu[s] for s in span if s in self.locust_cpu]
             door = [self.door_cpu[s] for s in span if s in self.door_cpu]
-            out.append((phase.value, _mean(loc), _max(loc), _mean(door), _max(door)))
+            out.append((phase.value, *_mean_max(loc), *_mean_max(door)))
         return out
 
 
@@ -194,12 +193,8 @@ class PhaseStats:
     p99_ms: float
 
 
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
-
-
-def _max(values: Sequence[float]) -> float:
-    return max(values) if values else math.nan
+def _mean_max(values: Sequence[float]) -> tuple[float, float]:
+    return (sum(values) / len(values), max(values)) if values else (math.nan, math.nan)
 
 
 def _fmt(value: float) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from loadtests.reports.spike import gate_markdown as markdown
 from loadtests.spike.slo import (
     CLASSES,
     Latency,
@@ -20,7 +21,6 @@ from loadtests.spike.slo import (
     parse,
     passed,
 )
-from loadtests.tables import gate_markdown as markdown
 
 SLO_FILE = Path(__file__).resolve().parents[2] / "loadtests" / "slo.toml"
 SLO = load(SLO_FILE)

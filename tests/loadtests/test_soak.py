@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.reports.soak import soak as render
+from loadtests.reports.soak import soak_latency as latency_table
 from loadtests.soak import Limits, Sample, problems
-from loadtests.tables import soak as render
-from loadtests.tables import soak_latency as latency_table
 
 LIMITS = Limits(warmup_minutes=2.0)
 RUN = {"minutes": "10", "warmup": "2", "users": 5, "stage": "", "started": "2026-01-01 00:00",
