@@ -96,8 +96,9 @@ integration: sync-test debian
 	$(BIN)/pytest tests/integration
 
 bench: sync-test debian
-	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind
+	@scripts/ensure-debian-packages wrk:wrk nginx:nginx valgrind:valgrind haproxy:haproxy
 	$(BIN)/python -m loadtests.bench_proxy --instructions --out loadtests/results/proxy.md
+	$(BIN)/python -m loadtests.bench_dataplane --out loadtests/results/dataplane.md
 	$(BIN)/python -m loadtests.bench_selfhelp --instructions --out loadtests/results/selfhelp.md
 	$(BIN)/python -m loadtests.bench_callbacks --out loadtests/results/callbacks.md
 	$(BIN)/python -m loadtests.bench_nginx_failover --out loadtests/results/failover-nginx.md

@@ -115,7 +115,8 @@ def start(
 
 
 def wait_ready(contender: Contender, *, seconds: float = 15.0) -> None:
-    wait_http(contender.base + contender.ready_path, what="bench", seconds=seconds)
+    url = contender.base + contender.ready_path
+    wait_http(url, what=f"bench: {contender.name}", seconds=seconds)
     if contender.ready_log is not None and contender.log is not None:
         wait_text(contender.log, contender.ready_log, seconds=seconds)
 

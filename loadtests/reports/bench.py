@@ -1,7 +1,7 @@
 """The benches' reports that are a table or a few (loadtests/results/: proxy.md, workers.md,
-callbacks.md, index.md), and the wall-clock (wrk) and instruction (callgrind) tables the
-self-help report's part 1 shares. The self-help and failover reports have modules of their
-own."""
+callbacks.md, index.md, dataplane.md), and the wall-clock (wrk) and instruction
+(callgrind) tables the self-help report's part 1 shares. The self-help and failover
+reports have modules of their own."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ from loadtests.tables import machine, median, render, table
 
 if TYPE_CHECKING:
     from loadtests.bench.callbacks import Run
-    from loadtests.bench.measure import Result
+    from loadtests.bench.measure import Result, Wrk
+
+HAPROXY_MODE = "haproxy mode (Switchboard deciding)"
+AIOHTTP_DOOR = "aiohttp front door"
+BARE_HAPROXY = "bare HAProxy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,63 @@ def proxy(wall: dict[str, list[Result]], ir: dict[str, float] | None, plan: Plan
         wall=wallclock_table(wall, reference=nginx.NGINX_PROXY),
         machine=machine(),
     )  # fmt: skip
+
+
+def dataplane(
+    wall: dict[str, list[Result]], single: list[tuple[Wrk, Wrk]], seconds: int, rounds: int
+) -> str:
+    """bench_dataplane: the contenders' medians; issue 18's goals as per-round pairs (the
+    contenders of one round ran back to back: the median of the pairs, with their spread,
+    is less noisy than a ratio of medians); one connection at a time, haproxy mode against
+    bare HAProxy (`single`, one pair a round)."""
+    mode, bare, door = wall[HAPROXY_MODE], wall[BARE_HAPROXY], wall[AIOHTTP_DOOR]
+
+    def cell(values: list[float], fmt: str) -> str:
+        return f"{median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    pairs = {
+        "thr_bare": [m.rps / b.rps for m, b in zip(mode, bare, strict=True)],
+        "thr_door": [m.rps / d.rps for m, d in zip(mode, door, strict=True)],
+        "p99": [m.p99_ms - b.p99_ms for m, b in zip(mode, bare, strict=True)],
+        "p50": [m.p50_ms - b.p50_ms for m, b in zip(mode, bare, strict=True)],
+        "cpu": [b.cpu_us / m.cpu_us for m, b in zip(mode, bare, strict=True)],
+        "p99_1": [m.p99_ms - b.p99_ms for m, b in single],
+        "p50_1": [m.p50_ms - b.p50_ms for m, b in single],
+    }
+    nginx_ratio = median(r.rps for r in mode) / median(r.rps for r in wall[nginx.NGINX_PROXY])
+    goals = table(["goal (issue 18)", "measured", "met (median)"], [
+        ("throughput, haproxy mode / bare HAProxy >= 0.8", cell(pairs["thr_bare"], ".2f"),
+         met(median(pairs["thr_bare"]) >= 0.8)),
+        ("throughput, haproxy mode / aiohttp front door >= 4", cell(pairs["thr_door"], ".1f"),
+         met(median(pairs["thr_door"]) >= 4)),
+        ("added p99 ms, haproxy mode - bare HAProxy < 1", cell(pairs["p99"], "+.2f"),
+         met(median(pairs["p99"]) < 1)),
+        ("(no goal) added p50 ms, haproxy mode - bare HAProxy", cell(pairs["p50"], "+.2f"), ""),
+        ("(no goal) CPU per request, bare HAProxy / haproxy mode", cell(pairs["cpu"], ".2f"), ""),
+        ("(reference) haproxy mode / nginx proxy_pass, throughput", f"{nginx_ratio:.2f}", ""),
+    ], align="lrl")  # fmt: skip
+    ones = table(["", "haproxy mode, median", "bare HAProxy, median",
+                  "added, median (min to max)", "met (< 1 ms)"], [
+        ("p50 ms", f"{median(m.p50_ms for m, _ in single):.3f}",
+         f"{median(b.p50_ms for _, b in single):.3f}", cell(pairs["p50_1"], "+.3f"), ""),
+        ("p99 ms", f"{median(m.p99_ms for m, _ in single):.3f}",
+         f"{median(b.p99_ms for _, b in single):.3f}", cell(pairs["p99_1"], "+.3f"),
+         met(median(pairs["p99_1"]) < 1)),
+    ], align="lrrrl")  # fmt: skip
+    contenders = table(
+        ["contender", "req/s (median)", "req/s (min-max)", "CPU us/request", "p50 ms",
+         "p99 ms", "errors"],
+        [(n, f"{median(r.rps for r in rs):.0f}",
+          f"{min(r.rps for r in rs):.0f}-{max(r.rps for r in rs):.0f}",
+          f"{median(r.cpu_us for r in rs):.1f}", f"{median(r.p50_ms for r in rs):.2f}",
+          f"{median(r.p99_ms for r in rs):.2f}", sum(r.errors for r in rs))
+         for n, rs in wall.items()],
+    )  # fmt: skip
+    return render("dataplane.md", contenders=contenders, goals=goals, single=ones,
+                  seconds=seconds, rounds=rounds, machine=machine())  # fmt: skip
 
 
 def _p99(ms: float) -> str:
