@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-from loadtests.spike.state import Catalog
+from loadtests.spike.state import Catalog, percentile
 from sims.community_seed import Seed
 from sims.harness.ports import StartError
 from sims.harness.procs import ROOT, clean_env, spawn, terminate
@@ -170,13 +170,6 @@ def _fire(event: Event, t0: float, run: Run) -> None:
     run.events.append((began, time.time() - t0, event.what))
 
 
-def percentile(sorted_ms: Sequence[float], q: float) -> float:
-    """Nearest rank; NaN for no values."""
-    if not sorted_ms:
-        return float("nan")
-    return sorted_ms[min(len(sorted_ms) - 1, max(0, round(q / 100 * len(sorted_ms)) - 1))]
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     start: float
@@ -197,7 +190,7 @@ def windows(records: Sequence[Record], edges: Sequence[float]) -> list[Window]:
         ms = sorted(r.ms for r in inside)
         lag = max(((r.sent - r.due) * 1000 for r in inside), default=0.0)
         found.append(Window(start, end, len(inside), sum(r.status != 200 for r in inside),
-                            percentile(ms, 50), percentile(ms, 99), lag))  # fmt: skip
+                            percentile(ms, 0.50), percentile(ms, 0.99), lag))  # fmt: skip
     return found
 
 
