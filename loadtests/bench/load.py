@@ -1,10 +1,6 @@
-"""The benches' load: locust headless (load_locustfile.py) on core 1, loopback only,
-bounded in requests and seconds. A `Plan` is closed loop (each user sends its next request
-when the last is answered) or paced (`rate` requests/s on a fixed schedule; how late each
-went out is recorded, so a stalled server shows as send lag, not as fewer slow samples).
-`events` run at their times from the load's start, here, in a thread, while locust runs.
-`Mix`: bulletin pages with Zipf-like popularity (rank r weighs 1/r over a seeded shuffle
-of the ids), /help, /help/search?q=<two title words>, /api/v1/bulletins."""
+"""The benches' load (docs/benchmarks.md, "Method"): locust headless (load_locustfile.py)
+on the side core, loopback only, bounded by a `Plan` in requests and seconds; `events`
+run at their times from the load's start, in threads, while locust runs."""
 
 from __future__ import annotations
 
