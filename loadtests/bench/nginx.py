@@ -75,7 +75,8 @@ def _contender(
 def static_page(
     tmp: Path, *, page_path: str, body: bytes, content_type: str, headers: dict[str, str]
 ) -> Contender:
-    """nginx serving `body` at exactly `page_path` with `content_type` and `headers`."""
+    """nginx serving `body` at exactly `page_path` with `content_type` and `headers` (it
+    adds its own ETag, Last-Modified and Accept-Ranges)."""
     return _contender(tmp, "static", NGINX_STATIC, page_path, {"page.html": body},
                       path=page_path, content_type=content_type, headers=headers)  # fmt: skip
 
