@@ -82,22 +82,21 @@ def problems(samples: list[Sample], limits: Limits) -> list[str]:
     width = min(3, len(after) // 2)
     first, last = _median(after[:width]), _median(after[-width:])
     found = []
-    rss_allowed = max(first.rss_mib * limits.rss_share, limits.rss_mib)
-    if last.rss_mib - first.rss_mib > rss_allowed:
-        grew = last.rss_mib - first.rss_mib
-        found.append(f"resident memory grew {grew:.1f} MiB ({first.rss_mib:.1f} -> "
-                     f"{last.rss_mib:.1f}), over {rss_allowed:.1f}")  # fmt: skip
-    for name, old, new, allowed in (
+    for name, was, now, share, least in (  # memory: a share or MiB, whichever is larger
+        ("resident memory", first.rss_mib, last.rss_mib, limits.rss_share, limits.rss_mib),
+        ("Redis memory", first.redis_mib, last.redis_mib, limits.redis_share, limits.redis_mib),
+    ):
+        allowed = max(was * share, least)
+        if now - was > allowed:
+            found.append(f"{name} grew {now - was:.1f} MiB ({was:.1f} -> {now:.1f}), "
+                         f"over {allowed:.1f}")  # fmt: skip
+    for name, old, new, most in (
         ("file descriptors", first.fds, last.fds, limits.fds),
         ("threads", first.threads, last.threads, limits.threads),
         ("metric series", first.series, last.series, limits.series),
     ):
-        if new - old > allowed:
-            found.append(f"{name} grew by {new - old} ({old} -> {new}), over {allowed}")
-    redis_allowed = max(first.redis_mib * limits.redis_share, limits.redis_mib)
-    if last.redis_mib - first.redis_mib > redis_allowed:
-        found.append(f"Redis memory grew {last.redis_mib - first.redis_mib:.1f} MiB, "
-                     f"over {redis_allowed:.1f}")  # fmt: skip
+        if new - old > most:
+            found.append(f"{name} grew by {new - old} ({old} -> {new}), over {most}")
     if last.server_errors:
         found.append(f"{last.server_errors} customer answers were 5xx")
     return found

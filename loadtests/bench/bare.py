@@ -1,14 +1,6 @@
-"""The baselines (docs/benchmarks.md, "Method"): bare aiohttp apps a developer might write in
-minutes, run as a script (stage.bare starts them), one app per mode:
-
-- `drop PORT UPSTREAM`: GET only, the upstream's body, status and content type; every
-  other header dropped both ways.
-- `forward PORT UPSTREAM`: the minimal *correct* proxy: any method, headers and body both
-  ways but hop-by-hop headers (and those named by Connection), Host and Content-Length.
-- `page PORT FILE CONTENT_TYPE [HEADERS]`: `GET /help/bulletins/{id}` answers fixed bytes,
-  and the headers of the JSON object in file HEADERS (the front door's page headers).
-- `xadd PORT REDIS_URL STREAM`: `POST /help/callbacks`: 400 unless a JSON object, one XADD
-  of the raw body and its `Idempotency-Key`, 202 with the entry id; `GET /healthz`."""
+"""The baselines: bare aiohttp apps, run as a script by stage.bare, one app per mode
+(`drop`, `forward`, `page`, `xadd`): what each does and its arguments are in
+docs/benchmarks.md, "Method", Baselines."""
 
 from __future__ import annotations
 

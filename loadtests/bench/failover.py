@@ -18,13 +18,12 @@ from pathlib import Path
 from failover.settings import ProxySettings
 from loadtests.bench import nginx
 from loadtests.bench.load import Event, Plan, Record, run_load
-from loadtests.bench.stage import READY_LOG, SIDE_CORE, Contender, door
+from loadtests.bench.stage import PAGE_PATH, READY_LOG, SIDE_CORE, Contender, door
 from sims.harness.frontdoor import start_sim
 from sims.harness.ports import free_port, post, wait_http
 from sims.harness.procs import Processes
 
 PATIENCE_S = 10.0  # a customer who has waited this long gives up: an error
-PATH = "/support/router/setup"
 
 
 class Fault(StrEnum):
@@ -159,7 +158,7 @@ def customers(
     """The load against `base`, `inject` called `before` s after its start."""
     plan = Plan(seconds=before + after, max_requests=round(rate * (before + after)), rate=rate,
                 concurrency=math.ceil(rate * (PATIENCE_S + 1)),  # open loop: never all busy
-                paths=(("visit", PATH),), follow=True, close=True, forwarded_for=True,
+                paths=(("visit", PAGE_PATH),), follow=True, close=True, forwarded_for=True,
                 mark=nginx.HELP_MARK.decode(), patience=PATIENCE_S)  # fmt: skip
     run = run_load(base, plan, events=[Event(before, "fault", inject)])
     visits = [Visit(r.due, min(r.done - r.due, PATIENCE_S), outcome(r)) for r in run.records]

@@ -1,10 +1,6 @@
-"""The benches' load: locust headless (load_locustfile.py) on core 1, loopback only,
-bounded in requests and seconds. A `Plan` is closed loop (each user sends its next request
-when the last is answered) or paced (`rate` requests/s on a fixed schedule; how late each
-went out is recorded, so a stalled server shows as send lag, not as fewer slow samples).
-`events` run at their times from the load's start, here, in a thread, while locust runs.
-`Mix`: bulletin pages with Zipf-like popularity (rank r weighs 1/r over a seeded shuffle
-of the ids), /help, /help/search?q=<two title words>, /api/v1/bulletins."""
+"""The benches' load (docs/benchmarks.md, "Method"): locust headless (load_locustfile.py)
+on the side core, loopback only, bounded by a `Plan` in requests and seconds; `events`
+run at their times from the load's start, in threads, while locust runs."""
 
 from __future__ import annotations
 
@@ -24,7 +20,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-from loadtests.spike.state import Catalog
+from loadtests.spike.state import Catalog, percentile
 from sims.community_seed import Seed
 from sims.harness.ports import StartError
 from sims.harness.procs import ROOT, clean_env, spawn, terminate
@@ -170,13 +166,6 @@ def _fire(event: Event, t0: float, run: Run) -> None:
     run.events.append((began, time.time() - t0, event.what))
 
 
-def percentile(sorted_ms: Sequence[float], q: float) -> float:
-    """Nearest rank; NaN for no values."""
-    if not sorted_ms:
-        return float("nan")
-    return sorted_ms[min(len(sorted_ms) - 1, max(0, round(q / 100 * len(sorted_ms)) - 1))]
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     start: float
@@ -197,7 +186,7 @@ def windows(records: Sequence[Record], edges: Sequence[float]) -> list[Window]:
         ms = sorted(r.ms for r in inside)
         lag = max(((r.sent - r.due) * 1000 for r in inside), default=0.0)
         found.append(Window(start, end, len(inside), sum(r.status != 200 for r in inside),
-                            percentile(ms, 50), percentile(ms, 99), lag))  # fmt: skip
+                            percentile(ms, 0.50), percentile(ms, 0.99), lag))  # fmt: skip
     return found
 
 

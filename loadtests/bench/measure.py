@@ -20,14 +20,11 @@ T = TypeVar("T")
 WARMUP_S = 2  # each contender's wrk warm-up before the rounds
 WARMUP = 200  # callgrind: GETs before the counters are zeroed
 THREADS = 4  # callgrind: keep-alive connections, one thread each
-# Under callgrind, probes only at start-up (docs/benchmarks.md, "Instructions"), with a
-# generous timeout: failing the first, cold one would send every request to self-help. No
-# load shedding: the loop's lag under valgrind is valgrind's, and a door shedding it
-# (memory_only, static) would be counted on another path, its answers not the page.
-PROBE_INTERVAL_MS = 600_000
-PROBE_TIMEOUT_MS = 30_000
+# Under callgrind (why: docs/benchmarks.md, "Instructions"): probes only at start-up, with
+# a generous timeout (failing the cold first one would send every request to self-help);
+# no load shedding (a door shedding valgrind's loop lag would be counted on another path).
 PROBES: dict[str, Mapping[str, object]] = {
-    "health": {"interval_ms": PROBE_INTERVAL_MS, "timeout_ms": PROBE_TIMEOUT_MS},
+    "health": {"interval_ms": 600_000, "timeout_ms": 30_000},
     "overload": {"enabled": False},
 }
 STARTUP_SECONDS = 600.0  # Python and its imports under valgrind

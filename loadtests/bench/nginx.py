@@ -1,11 +1,7 @@
-"""nginx as a contender, what a user would write without Switchboard, and as the benches'
-call center (`start_upstream`): Debian's binary as our own process, one worker, on a free
-127.0.0.1 port (never the system nginx, never port 80), its directory world-readable
-(workers drop to an unprivileged user). Each configuration is a Jinja template in
-nginx-conf/: `static_page` (one page with the front door's Content-Type and Cache-Control;
-nginx adds ETag, Last-Modified, Accept-Ranges), `proxy_pass` (`/support/<path>` to
-`<upstream>/<path>` over keep-alive connections), `failover` (a primary and a `backup`
-upstream, an `error_page` to a static help page, `Timeouts` as given)."""
+"""nginx as a contender (docs/benchmarks.md, "Method") and as the benches' call center
+(`start_upstream`): Debian's binary as our own process, one worker, on a free 127.0.0.1
+port (never the system nginx, never port 80), configured by the Jinja templates in
+nginx-conf/."""
 
 from __future__ import annotations
 
@@ -79,7 +75,8 @@ def _contender(
 def static_page(
     tmp: Path, *, page_path: str, body: bytes, content_type: str, headers: dict[str, str]
 ) -> Contender:
-    """nginx serving `body` at exactly `page_path` with `content_type` and `headers`."""
+    """nginx serving `body` at exactly `page_path` with `content_type` and `headers` (it
+    adds its own ETag, Last-Modified and Accept-Ranges)."""
     return _contender(tmp, "static", NGINX_STATIC, page_path, {"page.html": body},
                       path=page_path, content_type=content_type, headers=headers)  # fmt: skip
 

@@ -10,7 +10,17 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+)
 
 # Request class (slo.toml [latency.<class>]) -> (method, the customers' locust name).
 NAMES: Final = {
@@ -26,28 +36,66 @@ CLASSES: Final = tuple(NAMES)
 
 
 class SloError(ValueError):
-    """A bad threshold file or override; the message names the key."""
+    """A bad threshold file or override; the message names the key, one line per problem."""
+
+
+class _Table(BaseModel):  # as failover/settings' sections: frozen, unknown keys refused
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Count = Annotated[StrictInt, Field(ge=0)]  # strict: true is not 1
+Number = Annotated[StrictFloat, Field(ge=0)]  # strict: an integer is taken, true is not
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Latency:
-    p95_ms: float
-    p99_ms: float
+    """p95 and p99 in ms: a threshold (pydantic checks `Number` when it reads slo.toml) or
+    what a run observed (built directly, NaN where locust had none)."""
+
+    p95_ms: Number
+    p99_ms: Number
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Slo:
-    max_error_ratio: float
-    max_server_errors: int
-    latency: Mapping[str, Latency]
-    min_cache_hit_ratio: float
-    min_l1_hit_ratio: float
-    max_callbacks_lost: int
-    max_callbacks_duplicated: int
-    max_callbacks_pending: int
-    max_dead_letters: int
-    allow_loadgen_cpu_warning: bool
-    max_loadgen_stall_s: float
+class Errors(_Table):
+    max_error_ratio: Number
+    max_server_errors: Count
+
+
+class Latencies(_Table):  # every class of NAMES, in its order; dict(it): class -> Latency
+    support: Latency
+    support_redirect: Latency
+    help: Latency
+    search: Latency
+    bulletin: Latency
+    vote: Latency
+    callback: Latency
+
+
+class Cache(_Table):
+    min_hit_ratio: Number
+    min_l1_hit_ratio: Number
+
+
+class Callbacks(_Table):
+    max_lost: Count
+    max_duplicated: Count
+    max_pending: Count
+    max_dead_letters: Count
+
+
+class Loadgen(_Table):
+    allow_cpu_warning: StrictBool
+    max_stall_s: Number
+
+
+class Slo(_Table):
+    """slo.toml, table by table."""
+
+    errors: Errors
+    latency: Latencies
+    cache: Cache
+    callbacks: Callbacks
+    loadgen: Loadgen
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,68 +163,17 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     node[path[-1]] = value
 
 
-def _value(table: dict[str, Any], key: str, where: str, kind: str) -> Any:
-    """Pop `key` from `table`: a non-negative "number" or "count", or a "flag"."""
-    if key not in table:
-        raise SloError(f"{where}: {key} is missing")
-    value = table.pop(key)
-    if kind == "flag" and not isinstance(value, bool):
-        raise SloError(f"{where}: {key} must be true or false, got {value!r}")
-    wanted = int if kind == "count" else int | float
-    bad = isinstance(value, bool) or not isinstance(value, wanted) or not value >= 0
-    if kind != "flag" and bad:
-        what = "integer" if kind == "count" else "number"
-        raise SloError(f"{where}: {key} must be a non-negative {what}, got {value!r}")
-    return value if kind != "number" else float(value)
-
-
-def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.pop(key, None)
-    if not isinstance(value, dict):
-        raise SloError(f"{where}: [{key}] is missing")
-    return dict(value)
-
-
-def _no_more(table: Mapping[str, Any], where: str) -> None:
-    if table:
-        raise SloError(f"{where}: unknown keys {sorted(table)}")
-
-
-# The file's tables, in its order: key -> (Slo field, kind). [latency] is per class.
-TABLES: Final = {
-    "errors": {"max_error_ratio": ("max_error_ratio", "number"),
-               "max_server_errors": ("max_server_errors", "count")},
-    "cache": {"min_hit_ratio": ("min_cache_hit_ratio", "number"),
-              "min_l1_hit_ratio": ("min_l1_hit_ratio", "number")},
-    "callbacks": {"max_lost": ("max_callbacks_lost", "count"),
-                  "max_duplicated": ("max_callbacks_duplicated", "count"),
-                  "max_pending": ("max_callbacks_pending", "count"),
-                  "max_dead_letters": ("max_dead_letters", "count")},
-    "loadgen": {"allow_cpu_warning": ("allow_loadgen_cpu_warning", "flag"),
-                "max_stall_s": ("max_loadgen_stall_s", "number")},
-}  # fmt: skip
-
-
 def parse(raw: Mapping[str, Any], *, source: str = "slo") -> Slo:
-    raw = dict(raw)
-    found: dict[str, Any] = {}
-    for name, keys in TABLES.items():
-        where = f"{source} [{name}]"
-        table = _table(raw, name, source)
-        found |= {field: _value(table, key, where, kind) for key, (field, kind) in keys.items()}
-        _no_more(table, where)
-        if name == "errors":  # [latency] comes next in the file
-            latency_raw = _table(raw, "latency", source)
-            latency: dict[str, Latency] = {}
-            for cls in CLASSES:
-                where = f"{source} [latency.{cls}]"
-                table = _table(latency_raw, cls, f"{source} [latency]")
-                latency[cls] = Latency(p95_ms=_value(table, "p95_ms", where, "number"),
-                                       p99_ms=_value(table, "p99_ms", where, "number"))  # fmt: skip
-                _no_more(table, where)
-            _no_more(latency_raw, f"{source} [latency]")
-    _no_more(raw, source)
-    return Slo(latency=latency, **found)
+    """Errors: `slo.toml: cache.min_hit_ratoi: Extra inputs are not permitted, got 0.9`."""
+    try:
+        return Slo.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{source}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            + ("" if e["type"] == "missing" else f", got {e['input']!r}")
+            for e in exc.errors()
+        ]
+        raise SloError("\n".join(problems)) from None
 
 
 def _num(value: float | None, fmt: str = "{:g}") -> str:
@@ -206,10 +203,11 @@ def evaluate(observed: Observed, slo: Slo) -> list[Check]:
               observed="yes" if switched else "; ".join(observed.switch_problems) or "not both"),
         Check(name="requests made", observed=str(observed.requests), limit="> 0",
               ok=observed.requests > 0),
-        _at_most("error ratio (failed / all requests)", ratio, slo.max_error_ratio, "{:.4%}"),
-        _at_most("customer-visible 5xx", observed.server_errors, slo.max_server_errors),
+        _at_most("error ratio (failed / all requests)", ratio, slo.errors.max_error_ratio,
+                 "{:.4%}"),
+        _at_most("customer-visible 5xx", observed.server_errors, slo.errors.max_server_errors),
     ]  # fmt: skip
-    for cls, limit in slo.latency.items():
+    for cls, limit in dict(slo.latency).items():
         seen = observed.latency.get(cls)
         checks += [
             _at_most(f"p95 {cls} (ms)", None if seen is None else seen.p95_ms, limit.p95_ms),
@@ -217,25 +215,25 @@ def evaluate(observed: Observed, slo: Slo) -> list[Check]:
         ]
     checks += [
         _at_least("cache hit ratio (any tier, of bulletin lookups)", observed.cache_hit_ratio,
-                  slo.min_cache_hit_ratio),
+                  slo.cache.min_hit_ratio),
         _at_least("L1 hit ratio (in-process, of bulletin lookups)", observed.l1_hit_ratio,
-                  slo.min_l1_hit_ratio),
+                  slo.cache.min_l1_hit_ratio),
         _at_most("callbacks lost (202 but never delivered)", observed.callbacks_lost,
-                 slo.max_callbacks_lost),
+                 slo.callbacks.max_lost),
         _at_most("callbacks delivered more than once", observed.callbacks_duplicated,
-                 slo.max_callbacks_duplicated),
+                 slo.callbacks.max_duplicated),
         _at_most("switchboard_callbacks_pending at the end", observed.callbacks_pending,
-                 slo.max_callbacks_pending),
+                 slo.callbacks.max_pending),
         _at_most("switchboard_callbacks_dead_letter_entries", observed.dead_letters,
-                 slo.max_dead_letters),
+                 slo.callbacks.max_dead_letters),
         Check(
             name="load generator below locust's CPU warning",
             observed="warned" if observed.loadgen_cpu_warning else "no warning",
-            limit="warning allowed" if slo.allow_loadgen_cpu_warning else "no warning",
-            ok=slo.allow_loadgen_cpu_warning or not observed.loadgen_cpu_warning,
+            limit="warning allowed" if slo.loadgen.allow_cpu_warning else "no warning",
+            ok=slo.loadgen.allow_cpu_warning or not observed.loadgen_cpu_warning,
         ),
         _at_most("load generator held up (worst, s)", observed.loadgen_worst_stall_s,
-                 slo.max_loadgen_stall_s, "{:.2f}"),
+                 slo.loadgen.max_stall_s, "{:.2f}"),
         _at_most("exceptions in locust tasks", observed.task_exceptions, 0),
     ]  # fmt: skip
     return checks

@@ -23,7 +23,7 @@ from typing import Final
 
 from loadtests.spike.profile import Profile
 from loadtests.spike.readings import Samples
-from loadtests.spike.slo import Latency, Slo
+from loadtests.spike.slo import Slo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,15 +38,15 @@ class RunConfig:
     drain_s: float  # how long the gate waits for callbacks to be delivered
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, default=str) + "\n")
+        doc = dataclasses.asdict(self) | {"slo": self.slo.model_dump()}
+        path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> RunConfig:
         doc = json.loads(path.read_text())
-        slo = dict(doc["slo"])
-        slo["latency"] = {k: Latency(**v) for k, v in slo["latency"].items()}
         return cls(**doc | {"profile": Profile(**doc["profile"]), "out": Path(doc["out"]),
-                            "slo": Slo(**slo), "drain_s": float(doc["drain_s"])})  # fmt: skip
+                            "slo": Slo.model_validate(doc["slo"]),
+                            "drain_s": float(doc["drain_s"])})  # fmt: skip
 
 
 ZIPF_S = 1.1  # bulletin popularity: rank r gets 1/r^s of the reads (a few get most hits)

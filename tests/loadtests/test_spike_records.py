@@ -7,6 +7,9 @@ import math
 import random
 from pathlib import Path
 
+import pytest
+
+from loadtests.bench.load import Record, windows
 from loadtests.spike import readings
 from loadtests.spike.profile import PROFILES, Phase
 from loadtests.spike.slo import load
@@ -88,6 +91,18 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 0.99) == 99.0
     assert percentile([7.0], 0.99) == 7.0
     assert math.isnan(percentile([], 0.5))
+
+
+def test_the_bench_windows_take_the_same_nearest_rank() -> None:
+    # 5 answers: the median is the 3rd (round(2.5) = 2 once picked the 2nd), p99 the 5th.
+    records = [
+        Record(due=0.1 * i, sent=0.1 * i, done=0.1 * i + ms / 1000, status=200, kind="help",
+               served_by="", location="", marked=False, then=None, error="")
+        for i, ms in enumerate([10.0, 20.0, 30.0, 40.0, 50.0])
+    ]  # fmt: skip
+    (window,) = windows(records, [0.0, 1.0])
+    assert window.requests == 5
+    assert (window.p50_ms, window.p99_ms) == pytest.approx((30.0, 50.0))
 
 
 def test_the_timeline_buckets_answers_per_second_with_the_phase(tmp_path: Path) -> None:
