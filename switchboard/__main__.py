@@ -53,6 +53,26 @@ log = logging.getLogger("switchboard")
 EXIT_BAD_CONFIG = 2
 
 
+async def _listen(runner: web.AppRunner, app: web.Application, settings: Settings) -> int:
+    """The ops listener, then the customers': the ops port. A port that cannot be bound
+    (in use, not ours to take) stops the process with exit code 1 and the key that names
+    it, after stopping what `runner.setup()` started, as a shutdown does. Left to
+    asyncio.Runner's one cancel, three of those tasks (redis-watch, callbacks-backlog,
+    shared-health-listen) outlived it and kept the process up with no listener."""
+    key, host, port = "ops", settings.ops.host, settings.ops.port
+    try:
+        ops_port = await listen_ops(runner, app, host, port)
+        log.warning("switchboard ops listening on http://%s:%s", host, ops_port)
+        key, host, port = "server", settings.server.host, settings.server.port
+        await web.TCPSite(runner, host, port, backlog=1024, reuse_address=True).start()
+    except OSError as exc:
+        await runner.cleanup()
+        print(f"switchboard: cannot listen on {host}:{port} ({key}.host, {key}.port in "  # noqa: T201
+              f"{settings.source}): {exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        raise SystemExit(1) from exc
+    return ops_port
+
+
 async def serve(
     settings: Settings,
     worker: WorkerInfo | None = None,
@@ -96,12 +116,7 @@ async def serve(
             adopt_ops_socket(app, ops)
             await web.SockSite(runner, ops).start()
     else:
-        ops_port = await listen_ops(runner, app, settings.ops.host, settings.ops.port)
-        log.warning("switchboard ops listening on http://%s:%s", settings.ops.host, ops_port)
-        site = web.TCPSite(
-            runner, settings.server.host, settings.server.port, backlog=1024, reuse_address=True
-        )
-        await site.start()
+        ops_port = await _listen(runner, app, settings)
     # Everything built so far (settings, routes, metrics, imported modules) lives as long
     # as the process: move it out of the collector's sight, so that collections triggered
     # by per-request garbage do not walk it again and again (CPython docs, gc.freeze).

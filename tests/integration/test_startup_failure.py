@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,10 @@ from redis.asyncio import Redis
 
 from failover.settings import load_settings
 from sims.callcenter import CallCenterSim
+from sims.harness import frontdoor
+from sims.harness.ports import free_port
+from sims.harness.procs import Processes, clean_env
+from sims.harness.redis import start_redis
 from switchboard.app import create_app
 from tests.support.redis import RedisServer
 
@@ -59,3 +64,28 @@ async def test_a_start_that_fails_part_way_closes_what_it_opened(tmp_path: Path)
     finally:
         taken.close()
         await center.stop()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("taken_key", ["server", "ops"])
+def test_a_port_in_use_stops_the_process_naming_its_key(tmp_path: Path, taken_key: str) -> None:
+    """`switchboard serve` with its customers' or ops port taken exits 1 and says which key;
+    before, three background tasks outlived asyncio.Runner's cancel and the process stayed
+    up with no listener (found by the harness's start-again-on-another-port)."""
+    taken = socket.create_server(("127.0.0.1", 0))
+    ports = {"server": free_port(), "ops": free_port(), taken_key: taken.getsockname()[1]}
+    try:
+        with Processes(tmp_path) as procs:
+            redis = start_redis(procs, tmp_path)
+            config = tmp_path / "switchboard.toml"
+            config.write_text(frontdoor.config(
+                port=ports["server"], ops_port=ports["ops"], redis_port=redis.port,
+                centers=[("primary", "http://127.0.0.1:9")], data_dir=tmp_path))  # fmt: skip
+            run = subprocess.run(  # noqa: S603 - our own module, loopback only
+                frontdoor.door_argv(config), env=clean_env(), capture_output=True, text=True,
+                timeout=90, check=False,
+            )  # fmt: skip
+    finally:
+        taken.close()
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert f"{taken_key}.host, {taken_key}.port in {config}" in run.stderr
