@@ -88,9 +88,10 @@ _ALWAYS_DROPPED: Final = frozenset(
 
 
 _NOTHING_NAMED: Final = frozenset[str]()
-# `Connection` values that name no header beyond the hop-by-hop ones (dropped anyway):
-# nearly every answer and request carries one of these, and skips the parsing below.
-_PLAIN_CONNECTION: Final = frozenset({"keep-alive", "close"})
+# The `Connection` value that names no header beyond the hop-by-hop ones (dropped
+# anyway): nearly every answer carries it, and skips the parsing below. Not "close": a
+# header named `Close` is then one the connection names, and must go too.
+_PLAIN_CONNECTION: Final = "keep-alive"
 
 
 def _connection_named(
@@ -100,7 +101,7 @@ def _connection_named(
         return _NOTHING_NAMED
     getall = getattr(headers, "getall", None)
     values: list[str] = getall("Connection", []) if getall else [headers.get("Connection", "")]
-    if len(values) == 1 and values[0].strip().lower() in _PLAIN_CONNECTION:
+    if len(values) == 1 and values[0].strip().lower() == _PLAIN_CONNECTION:
         return _NOTHING_NAMED
     named: set[str] = set()
     for value in values:

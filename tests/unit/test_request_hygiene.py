@@ -17,6 +17,7 @@ from failover.target import BadTargetError, framing_problem, host_problem, upstr
 from kernel.headers import (
     CLIENT_CLAIMS,
     HOP_BY_HOP,
+    downstream_response_headers,
     upstream_request_headers,
 )
 
@@ -95,6 +96,25 @@ def test_an_untrusted_clients_claims_never_reach_the_call_center(
     assert out.getall("X-Forwarded-For") == ["203.0.113.9"]
     assert out.getall("X-Request-ID") == ["r-1"]
     assert "Forwarded" not in out
+
+
+@given(
+    st.lists(st.sampled_from(["close", "Close", "keep-alive", "X-Secret", "x-other"]),
+             min_size=1, max_size=3),
+    st.sampled_from(["", " ", "\t"]),
+)  # fmt: skip
+def test_every_header_the_connection_names_is_dropped_both_ways(names: list[str], pad: str) -> None:
+    # RFC 9110 7.6.1; `Connection: close` with a header named `Close` too (a shortcut for
+    # the usual values once let that one through).
+    value = ",".join(f"{pad}{name}{pad}" for name in names)
+    headers = CIMultiDict([("Connection", value), *((n, "v") for n in names), ("Accept", "x")])
+    up = upstream_request_headers(headers, peer="203.0.113.9", scheme="http", host="h",
+                                  trusted=(), keep_content_length=False)  # fmt: skip
+    down = downstream_response_headers(headers, upstream_base="http://cc", mount="/support",
+                                       keep_content_length=False)  # fmt: skip
+    for out in (up, down):
+        assert [n for n in names if n in out] == []
+        assert out["Accept"] == "x"
 
 
 def test_a_trusted_proxy_keeps_the_claims_it_may_have_set() -> None:
