@@ -112,7 +112,7 @@ def start_sim(
         except StartError as exc:
             if not isinstance(exc, ExitedError) or attempt == START_TRIES:
                 raise StartError(f"{exc}; its log ends:\n{procs.tail(proc.pid)}") from exc
-            procs.children.pop(proc.pid, None)
+            procs.stop(proc.pid, grace=1)  # exited: its session and entry go
             continue
         return sim
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -185,7 +185,7 @@ def world(
                 given = port is not None and ops_port is not None
                 if not isinstance(exc, ExitedError) or given or attempt == START_TRIES:
                     raise StartError(f"{exc}; its log ends:\n{procs.tail(door.pid)}") from exc
-                procs.children.pop(door.pid, None)
+                procs.stop(door.pid, grace=1)
         if bulletins:
             wait_bulletins(base, want=bulletins)
         yield World(base_url=base, ops_url=f"http://127.0.0.1:{door_ops}", door_pid=door.pid,

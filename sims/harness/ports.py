@@ -21,7 +21,10 @@ from typing import Final
 PORTS_FROM: Final = 20000  # picked ports lie between this and the ephemeral range
 FORBIDDEN_PORTS: Final = frozenset({6379})  # the machine's own Redis: never ours
 START_S: Final = 30.0
-_handed_out: set[int] = set()  # ports `free_port` gave: free until their child binds them
+# Ports `free_port` gave, oldest first (a dict keeps order): free until their child binds
+# them. The oldest are forgotten past `_REMEMBERED`, long bound or given up by then.
+_handed_out: dict[int, None] = {}
+_REMEMBERED: Final = 1000
 
 
 class StartError(RuntimeError):
@@ -59,8 +62,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     could otherwise be given the same one (the likely cause of a CI failure: if a simulator's
     port was the other's control port, that one's 404 kept the wait going for 30 s)."""
     low = _ephemeral_low()
-    if len(_handed_out) > (low - PORTS_FROM) // 2:  # a very long session: forget the oldest
-        _handed_out.clear()
+    while len(_handed_out) >= _REMEMBERED:
+        del _handed_out[next(iter(_handed_out))]
     for _ in range(200):
         if low - PORTS_FROM < 1000:  # an unusual range: take what the kernel gives
             with socket.socket() as s:
@@ -71,7 +74,7 @@ def free_port(host: str = "127.0.0.1") -> int:
             if not port_is_free(candidate, host):
                 continue
         if candidate not in FORBIDDEN_PORTS and candidate not in _handed_out:
-            _handed_out.add(candidate)
+            _handed_out[candidate] = None
             return candidate
     raise StartError(f"no free port between {PORTS_FROM} and {low}")
 
