@@ -10,7 +10,7 @@ from failover.members import CallCenterSpec, Member, reconfigured
 from failover.pool import SwitchChanged
 from failover.routing import SELF_HELP, Override, OverrideKind
 from kernel.breaker import Outcome
-from tests.unit.test_pool import FAIL, OK, OUTLIER, bring_up, make_pool, started, where
+from tests.support.pool import FAIL, OK, OUTLIER, bring_up, make_pool, started, where
 
 NAMES = ("a", "b", "c", "d", "e")
 
