@@ -1,5 +1,5 @@
 """The CLI contract of `check-config` and `serve`: exit codes, and messages on stderr that
-name the file, the key and what is wrong (the loader's own cases: tests/unit/test_settings.py).
+name the file, the key and what is wrong (the loader's own cases: tests/unit/test_settings_*.py).
 """
 
 from __future__ import annotations

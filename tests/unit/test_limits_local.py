@@ -12,7 +12,7 @@ from cache.views import ViewLog
 from failover.limits_wiring import policies
 from kernel.limits.gcra import Outcome, Rule
 from kernel.limits.local import LocalLimits, Policy
-from tests.unit.test_settings import assert_problem, load, problems
+from tests.support.settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
 

@@ -8,7 +8,7 @@ import pytest
 
 from failover.callbacks.wiring import data_dir, replicas_to_ack, spool_path
 from failover.settings import dump_example
-from tests.unit.test_settings import assert_problem, load, problems
+from tests.support.settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
 

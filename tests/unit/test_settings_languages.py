@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.unit.test_settings import CENTER, assert_problem, load, problems
+from tests.support.settings import CENTER, assert_problem, load, problems
 
 
 def test_times_are_in_utc_unless_a_zone_is_given(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from failover.settings import dump_example
 from kernel.overload import Stage
-from tests.unit.test_settings import assert_problem, load, problems
+from tests.support.settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
 

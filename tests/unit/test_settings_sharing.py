@@ -10,7 +10,7 @@ import pytest
 from failover.settings import dump_example
 from failover.shared_wiring import replica_id
 from failover.workers import WorkerInfo
-from tests.unit.test_settings import assert_problem, load, problems
+from tests.support.settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
 
