@@ -1,5 +1,6 @@
-"""The failover contract in haproxy mode: twins of tests/integration/test_failover.py with
-a real HAProxy carrying the customers and Switchboard deciding (issue 18)."""
+"""The failover contract in haproxy mode: twins of tests/integration/test_failover_routing.py
+and test_front_door_proxy.py with a real HAProxy carrying the customers and Switchboard
+deciding (issue 18)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from failover.health import HealthState
 from failover.routing import SELF_HELP
-from tests.integration.test_failover import TIMEOUT, health
+from tests.integration.test_failover_routing import TIMEOUT, health
 from tests.support.failover_checks import (
     PER_PHASE,
     customers_while_both_die,

@@ -1,5 +1,5 @@
 """Two load-shaped checks of the failover contract, shared by the aiohttp front door's tests
-(tests/integration/test_failover.py) and their HAProxy twins
+(tests/integration/test_failover_routing.py) and their HAProxy twins
 (tests/integration/test_dataplane_haproxy.py).
 
 Each phase lasts until the customers have seen what it is about (bounded), never a fixed

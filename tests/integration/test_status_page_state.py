@@ -1,6 +1,7 @@
-"""`/status` (HTML for SREs) and `/api/v1/status` (JSON) against real servers: the call
-centers are simulators behind fault proxies, Redis is a real redis-server. Both answers
-come from one gather, so they must agree; neither may break when a part cannot be read.
+"""`/status` (HTML for SREs) and `/api/v1/status` (JSON) against real servers, on what they
+show: a call center going down and the failover with its reason, an override and the
+switches in force, and the two answers agreeing (both come from one gather). The call
+centers are simulators behind fault proxies, Redis is a real redis-server.
 
 Most tests read the operator view (the admin token): who did what, and the probes' error
 texts, are only there since issue 14; what the public view leaves out is checked here
@@ -10,16 +11,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from failover.admin import SWITCHBOARD
 from failover.routing import SELF_HELP
-from failover.status import LIMIT
 from failover.status_page import when
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
@@ -234,89 +231,3 @@ async def test_the_json_and_the_page_agree_on_the_key_facts(
         i, route = next((i, e) for i, e in enumerate(data["timeline"]) if e["kind"] == "route")
         assert (route["from"], route["to"]) == ("backup", SELF_HELP)  # the emergency's doing
         assert timeline[i].startswith(f"ROUTE customers: backup → self-help ({route['reason']})")
-
-
-async def test_with_redis_killed_the_page_is_still_200_and_says_redis_is_unreachable(
-    tmp_path: Path, redis: RedisServer
-) -> None:
-    async with (
-        running_stack(tmp_path, extra=extra(redis), token=TOKEN) as stack,
-        aiohttp.ClientSession() as s,
-    ):
-        await admin(s, stack, "/admin/callcenters/primary/drain", {"on": True})
-        await redis.kill()
-
-        started = time.monotonic()
-        resp, body = await page(s, stack)
-        took = time.monotonic() - started
-
-        assert resp.status == 200
-        assert took < 3, f"the page took {took:.1f} s with Redis dead"
-        assert "Redis UNREACHABLE" in section(body, "cache")
-        # The audit log falls back to this replica's own copy.
-        assert events(body, "admin")[0].startswith("alice: drain primary")
-        assert card(body, "backup").startswith("backup SERVING")
-        data = await facts(s, stack)
-        assert data["redis"] == {"configured": True, "reachable": False}
-
-
-async def test_a_part_that_fails_shows_as_unknown_and_the_rest_still_shows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with (
-        running_stack(tmp_path, extra=extra(None), token=TOKEN) as stack,
-        aiohttp.ClientSession() as s,
-    ):
-
-        async def broken(limit: int = 50) -> list[Any]:
-            raise RuntimeError("audit log on fire")
-
-        monkeypatch.setattr(stack.app[SWITCHBOARD], "recent", broken)
-        resp, body = await page(s, stack)
-        assert resp.status == 200
-        assert "UNKNOWN The audit log could not be read" in section(body, "admin")
-        assert "Could not read: admin_log" in text(body)
-        assert "NORMAL Call center primary" in section(body, "outcome")
-        data = await facts(s, stack)
-        assert (data["unknown"], data["admin_log"], data["destination"]) == (
-            ["admin_log"], None, "primary",
-        )  # fmt: skip
-
-
-async def test_hostile_text_is_escaped_on_the_page(tmp_path: Path, redis: RedisServer) -> None:
-    hostile = '<script>alert("reason")</script><img src=x onerror=alert(1)>'
-    async with (
-        running_stack(tmp_path, extra=extra(redis), token=TOKEN) as stack,
-        aiohttp.ClientSession() as s,
-    ):
-        await admin(s, stack, "/admin/override", {"mode": "self-help", "reason": hostile},
-                    actor="<b>mallory</b>")  # fmt: skip
-        _, body = await page(s, stack)
-        assert "<script" not in body
-        assert "<img" not in body
-        assert "<b>mallory" not in body
-        assert "&lt;script&gt;alert(&#34;reason&#34;)&lt;/script&gt;" in body
-        assert f"Reason {hostile}" in section(body, "switches")  # shown as text, intact
-        assert events(body, "admin")[0].startswith("<b>mallory</b>: override self-help")
-
-
-async def test_the_timeline_and_audit_lists_are_capped_newest_first(
-    tmp_path: Path, redis: RedisServer
-) -> None:
-    async with (
-        running_stack(tmp_path, extra=extra(redis), token=TOKEN) as stack,
-        aiohttp.ClientSession() as s,
-    ):
-        rounds = LIMIT + 5
-        for i in range(rounds):
-            await admin(s, stack, "/admin/callcenters/backup/drain", {"on": i % 2 == 0})
-        data = await facts(s, stack)
-        _, body = await page(s, stack)
-        assert len(data["admin_log"]) == LIMIT
-        assert len(data["timeline"]) == LIMIT
-        assert len(events(body, "admin")) == LIMIT
-        assert len(events(body, "timeline")) == LIMIT
-        last_on = (rounds - 1) % 2 == 0
-        assert data["admin_log"][0]["detail"] == f"on={str(last_on).lower()}"
-        newest = data["timeline"][0]
-        assert (newest["switch"], newest["value"]) == ("drained", str(last_on).lower())
