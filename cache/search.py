@@ -8,7 +8,7 @@ popularity boost, without a rebuild.
 Threading: an index belongs to the one event-loop thread that built it and serves it
 (sqlite3's default `check_same_thread=True` enforces this). Over the ~300 seeded
 bulletins a query takes 0.02-1.6 ms (median), a build ~75 ms
-(`python -m tests.unit.test_search`, shared dev box): searches run inline on the loop.
+(`python -m tests.unit.test_search_queries`, shared dev box): searches run inline on the loop.
 
 Ranking, documented because the template and the tests rely on it:
 

@@ -1,7 +1,7 @@
 """A synthetic community of bulletins for the search benchmark (loadtests/bench_index.py):
 `generate(n)` seeded bulletins (no "wifi"/"drop" words: the search tests add those as
 needles) and `generated_hits`, a Pareto-like popularity. The same generator as the search
-unit tests' (tests/unit/test_search.py), here so that a benchmark never imports a test
+unit tests' (tests/support/search_corpus.py), here so that a benchmark never imports a test
 module; the tests can import it from here too.
 """
 

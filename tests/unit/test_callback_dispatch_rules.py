@@ -16,7 +16,7 @@ from failover.routing import (
     SendToSelfHelp,
     callback_target,
 )
-from tests.unit.test_routing import DEGRADED, DOWN, EJECTED, NOW, WALL, cc, views_strategy
+from tests.support.routing_views import DEGRADED, DOWN, EJECTED, NOW, WALL, cc, views_strategy
 
 # --- callback_target -----------------------------------------------------------------
 

@@ -1,81 +1,25 @@
-"""The rise/fall machine of one call center: the table walked, scripts, properties."""
+"""The rise/fall machine of one call center: the transition table walked, scripted sequences."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from failover.health import (
     SERVING_STATES,
     TRANSITIONS,
-    FailureKind,
     HealthMachine,
     HealthPolicy,
     HealthState,
     Observation,
-    ProbeResult,
     Rule,
     Streaks,
     Threshold,
     Transition,
     classify,
 )
-
-OK, DEG, FAIL = Observation.OK, Observation.DEGRADED, Observation.FAIL
-
-# rise != fall, so that a rule counting against the wrong threshold shows up.
-POLICY = HealthPolicy(healthy_threshold=3, unhealthy_threshold=4)
-
-
-def run(
-    observations: Sequence[Observation],
-    policy: HealthPolicy = POLICY,
-    machine: HealthMachine | None = None,
-    *,
-    start: float = 0.0,
-) -> tuple[HealthMachine, list[Transition]]:
-    """Feed observations one second apart; return the last machine and every transition."""
-    m = HealthMachine() if machine is None else machine
-    transitions: list[Transition] = []
-    for i, obs in enumerate(observations):
-        m, t = m.observe(obs, now=start + i, policy=policy)
-        if t is not None:
-            transitions.append(t)
-    return m, transitions
-
-
-def states_along(
-    observations: Sequence[Observation], policy: HealthPolicy, machine: HealthMachine | None = None
-) -> list[HealthState]:
-    """The state after each observation."""
-    m = HealthMachine() if machine is None else machine
-    seen = []
-    for i, obs in enumerate(observations):
-        m, _ = m.observe(obs, now=float(i), policy=policy)
-        seen.append(m.state)
-    return seen
-
-
-def ok_probe(
-    *,
-    http_status: int | None = 200,
-    failure: FailureKind | None = None,
-    reported_status: str | None = None,
-    queue_wait_seconds: float | None = None,
-) -> ProbeResult:
-    """A probe that answered 200 in 10 ms unless told otherwise."""
-    return ProbeResult(
-        latency=0.01,
-        http_status=http_status,
-        failure=failure,
-        reported_status=reported_status,
-        queue_wait_seconds=queue_wait_seconds,
-    )
-
+from tests.support.health_machine import DEG, FAIL, OK, POLICY, ok_probe, run, states_along
 
 # --- the table, walked -------------------------------------------------------------
 
@@ -293,155 +237,3 @@ def test_thresholds_below_one_are_rejected() -> None:
         HealthPolicy(healthy_threshold=0)
     with pytest.raises(ValueError, match="thresholds"):
         HealthPolicy(unhealthy_threshold=0)
-
-
-# --- classify ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [200, 201, 204, 299])
-def test_2xx_without_a_body_status_is_ok(status: int) -> None:
-    assert classify(ok_probe(http_status=status), POLICY) is OK
-
-
-@pytest.mark.parametrize("status", [100, 199, 300, 302, 404, 429, 500, 503])
-def test_non_2xx_is_a_fail(status: int) -> None:
-    assert classify(ok_probe(http_status=status), POLICY) is FAIL
-
-
-@pytest.mark.parametrize("kind", list(FailureKind))
-def test_connect_timeout_and_other_failures_are_fail_whatever_else_was_seen(
-    kind: FailureKind,
-) -> None:
-    assert classify(ok_probe(failure=kind, reported_status="ok"), POLICY) is FAIL
-
-
-def test_no_http_status_is_a_fail() -> None:
-    assert classify(ProbeResult(latency=5.0), POLICY) is FAIL
-
-
-@pytest.mark.parametrize("word", ["down", "DOWN", "Down"])
-def test_2xx_whose_json_says_down_is_a_fail(word: str) -> None:
-    assert classify(ok_probe(reported_status=word), POLICY) is FAIL
-
-
-@pytest.mark.parametrize("word", ["degraded", "DEGRADED"])
-def test_2xx_whose_json_says_degraded_is_degraded(word: str) -> None:
-    assert classify(ok_probe(reported_status=word), POLICY) is DEG
-
-
-def test_reported_down_wins_over_a_long_queue() -> None:
-    policy = HealthPolicy(max_queue_wait_seconds=10.0)
-    probe = ok_probe(reported_status="down", queue_wait_seconds=999.0)
-    assert classify(probe, policy) is FAIL
-
-
-@pytest.mark.parametrize(
-    ("wait", "expected"), [(None, OK), (0.0, OK), (60.0, OK), (60.001, DEG), (600.0, DEG)]
-)
-def test_queue_wait_degrades_only_strictly_above_the_limit(
-    wait: float | None, expected: Observation
-) -> None:
-    policy = HealthPolicy(max_queue_wait_seconds=60.0)
-    assert classify(ok_probe(queue_wait_seconds=wait), policy) is expected
-
-
-def test_queue_wait_is_ignored_without_a_limit() -> None:
-    assert classify(ok_probe(queue_wait_seconds=1e9), HealthPolicy()) is OK
-
-
-# --- properties --------------------------------------------------------------------
-
-observations = st.lists(st.sampled_from(list(Observation)), max_size=40)
-policies = st.builds(
-    HealthPolicy,
-    healthy_threshold=st.integers(min_value=1, max_value=5),
-    unhealthy_threshold=st.integers(min_value=1, max_value=5),
-)
-
-
-def trailing(seq: Sequence[Observation], allowed: frozenset[Observation]) -> int:
-    n = 0
-    for obs in reversed(seq):
-        if obs not in allowed:
-            break
-        n += 1
-    return n
-
-
-@settings(max_examples=100)
-@given(seq=observations, policy=policies)
-def test_from_down_it_never_comes_up_with_fewer_than_rise_trailing_good_answers(
-    seq: list[Observation], policy: HealthPolicy
-) -> None:
-    m = HealthMachine()
-    been_down = False
-    for i, obs in enumerate(seq):
-        before = m.state
-        m, _ = m.observe(obs, now=float(i), policy=policy)
-        if m.state is HealthState.UP and before is not HealthState.UP and been_down:
-            seen = seq[: i + 1]
-            assert trailing(seen, frozenset({OK, DEG})) >= policy.healthy_threshold
-            # stronger: the way up is always rise OKs in a row
-            assert trailing(seen, frozenset({OK})) >= policy.healthy_threshold
-            been_down = False
-        if m.state is HealthState.DOWN:
-            been_down = True
-
-
-@settings(max_examples=100)
-@given(seq=observations, policy=policies)
-def test_it_only_falls_to_down_after_fall_fails_in_a_row_once_known(
-    seq: list[Observation], policy: HealthPolicy
-) -> None:
-    m = HealthMachine()
-    for i, obs in enumerate(seq):
-        before = m.state
-        m, t = m.observe(obs, now=float(i), policy=policy)
-        if t is not None and t.target is HealthState.DOWN and before is not HealthState.UNKNOWN:
-            assert trailing(seq[: i + 1], frozenset({FAIL})) >= policy.unhealthy_threshold
-
-
-@settings(max_examples=100)
-@given(prefix=observations, policy=policies)
-def test_fall_fails_in_a_row_take_any_state_down_and_rise_oks_bring_any_state_up(
-    prefix: list[Observation], policy: HealthPolicy
-) -> None:
-    reached, _ = run(prefix, policy)
-    down, _ = run([FAIL] * policy.unhealthy_threshold, policy, reached, start=len(prefix))
-    assert down.state is HealthState.DOWN, reached.state
-    up, _ = run([OK] * policy.healthy_threshold, policy, reached, start=len(prefix))
-    assert up.state is HealthState.UP, reached.state
-
-
-@settings(max_examples=100)
-@given(seq=observations, policy=policies)
-def test_checks_count_observations_and_transitions_report_every_change(
-    seq: list[Observation], policy: HealthPolicy
-) -> None:
-    m = HealthMachine()
-    last_change = 0.0
-    for i, obs in enumerate(seq):
-        before = m
-        m, t = m.observe(obs, now=float(i), policy=policy)
-        assert m.checks == i + 1
-        if t is None:
-            assert m.state is before.state
-            assert m.since == before.since
-        else:
-            assert t.source is before.state
-            assert t.target is m.state
-            assert t.source is not t.target
-            assert t.at == float(i)
-            last_change = float(i)
-    assert m.since == last_change
-
-
-@settings(max_examples=100)
-@given(
-    seq=st.lists(st.sampled_from([DEG, FAIL]), max_size=40),
-    policy=policies,
-)
-def test_without_a_single_ok_it_never_reaches_up(
-    seq: list[Observation], policy: HealthPolicy
-) -> None:
-    assert HealthState.UP not in states_along(seq, policy)
