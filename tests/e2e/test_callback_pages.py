@@ -4,7 +4,7 @@ JavaScript off (the pages need none), against the front door with a real redis-s
 The test types as a customer would, by setting the fields' values from outside the page
 (Playwright's evaluate, which works with the page's scripts off), and sends the form with
 a real tap on its button. Each page is audited as the self-help pages are
-(`tests/e2e/test_selfhelp_pages.py`: no sideways scrolling, readable text, 44 px tap
+(`tests/support/phone_audit.py`: no sideways scrolling, readable text, 44 px tap
 targets, no script), plus the form's own fields: 44 px tall and 16 px text (below that iOS
 zooms in on focus).
 """
@@ -19,7 +19,8 @@ from typing import Any
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from tests.e2e.test_selfhelp_pages import (
+from tests.support.chromium import document_responses, tap_and_wait_for_load
+from tests.support.phone_audit import (
     MIN_BODY_FONT_PX,
     MIN_TAP_PX,
     Visit,
@@ -27,7 +28,6 @@ from tests.e2e.test_selfhelp_pages import (
     phone_page,
     visit,
 )
-from tests.support.chromium import document_responses, tap_and_wait_for_load
 from tests.support.selfhelp_stack import HelpStack, help_world
 from tests.support.stack import wait_for
 
