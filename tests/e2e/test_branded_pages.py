@@ -13,8 +13,8 @@ import pytest_asyncio
 from playwright.async_api import Browser
 
 from sims.community import CommunitySim
-from tests.e2e.test_callback_pages import AA, CONTRAST_JS
-from tests.e2e.test_selfhelp_pages import assert_no_problems, phone_page, visit
+from tests.e2e.test_help_pages_in_outage import AA, CONTRAST_JS
+from tests.support.phone_audit import assert_no_problems, phone_page, visit
 from tests.support.selfhelp_stack import HelpStack, help_stack
 
 

@@ -24,7 +24,6 @@ from playwright.async_api import Browser, Page
 from failover.routing import SELF_HELP
 from kernel.overload import Stage
 from switchboard.app import POOL
-from tests.e2e.test_selfhelp_pages import PHONE_HEIGHT, PHONE_SCALE, PHONE_WIDTH
 from tests.support.audits import (
     LIGHTHOUSE_CATEGORIES,
     LIGHTHOUSE_TIMEOUT,
@@ -37,6 +36,7 @@ from tests.support.audits import (
     shipped_languages,
 )
 from tests.support.chromium import click_and_wait_for_load, document_responses, new_page
+from tests.support.phone_audit import PHONE_HEIGHT, PHONE_SCALE, PHONE_WIDTH
 from tests.support.selfhelp_stack import HelpStack, help_world
 from tests.support.stack import wait_for
 

@@ -3,7 +3,7 @@ during a failover with an override whose reason is hostile HTML. The operator vi
 browser sends the admin token, as an SRE's would) shows that reason; the public view
 must not (issue 14).
 
-The phone visit goes through the self-help pages' audit (`tests/e2e/test_selfhelp_pages`:
+The phone visit goes through the phone audit (`tests/support/phone_audit.py`:
 no sideways scrolling, readable text, thumb-sized tap targets, an h1 and a title, no
 script of any kind, no console error); screenshots are saved under the test's tmp_path
 (``shots/``) for a human to look at.
@@ -19,13 +19,13 @@ import pytest_asyncio
 from playwright.async_api import Browser
 
 from failover.routing import SELF_HELP
-from tests.e2e.test_selfhelp_pages import (
+from tests.support.chromium import new_page
+from tests.support.phone_audit import (
     MIN_BODY_FONT_PX,
     assert_no_problems,
     phone_page,
     visit,
 )
-from tests.support.chromium import new_page
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack, wait_for
 
