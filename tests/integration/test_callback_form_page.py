@@ -20,7 +20,6 @@ from failover.callbacks import formtoken
 from failover.callbacks.intake import INTAKE
 from switchboard.callback_pages import COOKIE
 from switchboard.callbacks_web import TOKEN_FIELD
-from tests.integration.test_callbacks import all_down, all_up, first_arrivals
 from tests.support.callback_form import (
     FORM,
     TICKET,
@@ -36,6 +35,7 @@ from tests.support.callback_form import (
     sims,
     stack,
 )
+from tests.support.callbacks import all_down, all_up, first_arrivals
 from tests.support.stack import Stack, running_stack, wait_for
 
 __all__ = ["client", "redis_client", "stack"]  # the shared fixtures

@@ -14,7 +14,6 @@ import pytest
 from redis.asyncio import Redis
 
 from switchboard.callbacks_web import MAX_BODY
-from tests.integration.test_callbacks import first_arrivals
 from tests.support.callback_form import (
     FORM,
     client,
@@ -24,6 +23,7 @@ from tests.support.callback_form import (
     sims,
     stack,
 )
+from tests.support.callbacks import first_arrivals
 from tests.support.stack import Stack, wait_for
 
 __all__ = ["client", "redis_client", "stack"]  # the shared fixtures
