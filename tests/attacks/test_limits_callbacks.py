@@ -13,7 +13,7 @@ import aiohttp
 import pytest_asyncio
 
 from tests.attacks.limits_support import TIMEOUT, Door, client, front_doors, queued
-from tests.integration.test_callback_form import Rendered, browser_like
+from tests.support.callback_form import Rendered, browser_like
 from tests.support.redis import RedisServer
 
 CGNAT = "100.64.7.9"  # RFC 6598 shared address space: many customers, one address

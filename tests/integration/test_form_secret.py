@@ -14,7 +14,7 @@ from failover.callbacks.formsecret import KEY, FormSecrets
 from failover.callbacks.intake import INTAKE
 from failover.redisconn import connect
 from switchboard.callbacks_web import TOKEN_FIELD
-from tests.integration.test_callback_form import (
+from tests.support.callback_form import (
     FORM,
     TICKET,
     browser_like,

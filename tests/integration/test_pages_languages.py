@@ -19,7 +19,7 @@ from failover.routing import SELF_HELP
 from sims.community import CommunitySim
 from switchboard.app import POOL
 from switchboard.callbacks_web import TOKEN_FIELD
-from tests.integration.test_callback_form import CALLBACKS, Rendered
+from tests.support.callback_form import CALLBACKS, Rendered
 from tests.support.redis import RedisServer
 from tests.support.selfhelp_stack import HelpStack, help_stack
 from tests.support.stack import FAST_HEALTH, running_stack, wait_for

@@ -31,7 +31,7 @@ from failover.callbacks.request import ticket_id
 from failover.callbacks.stream import STREAM
 from failover.redisconn import HEALTH_CHECK_S, MAX_CONNECTIONS, POOL_WAIT, SOCKET_TIMEOUT, connect
 from switchboard.app import CALLBACKS, REDIS
-from tests.integration.test_callbacks import first_arrivals
+from tests.support.callbacks import first_arrivals
 from tests.support.customers import Load
 from tests.support.faultstack import metric
 from tests.support.sentinel import SentinelGroup
