@@ -9,9 +9,10 @@ other setting stays at its default unless a caller passes whole tables in `extra
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,28 @@ class Sim:
         return f"http://127.0.0.1:{self.control_port}"
 
 
-START_TRIES: Final = 3  # a simulator whose port was taken meanwhile starts again elsewhere
+START_TRIES: Final = 3  # a child whose port was taken meanwhile starts again elsewhere
+
+
+def _answering(
+    procs: Processes, start: Callable[[], tuple[subprocess.Popen[bytes], str]], what: str,
+    *, tries: int = START_TRIES,
+) -> subprocess.Popen[bytes]:  # fmt: skip
+    """`start()` spawns a child on fresh ports and says which URL it must answer; waited
+    for. A free port can be taken between `free_port` and the child's bind: a child that
+    exits before it answers is started again, `tries` times in all. A start-up error
+    carries the child's log's last lines."""
+    for attempt in range(1, tries + 1):
+        proc, url = start()
+        try:
+            wait_http(url, what=what, child=proc)
+        except StartError as exc:
+            if not isinstance(exc, ExitedError) or attempt == tries:
+                raise StartError(f"{exc}; its log ends:\n{procs.tail(proc.pid)}") from exc
+            procs.stop(proc.pid, grace=1)  # exited: its session and entry go
+            continue
+        return proc
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def start_sim(
@@ -95,27 +117,25 @@ def start_sim(
     log: Path | None = None, ready: str | None = None,
 ) -> Sim:  # fmt: skip
     """`python -m sims.<module>` (callcenter, community) on two free ports, with `args`;
-    waits until `ready` (a path on its service port) answers, unless None (the caller
-    waits). A free port can be taken between `free_port` and the child's bind: a child
-    that exits before it answers is started again on other ports, `START_TRIES` in all;
-    the error then carries its log's last lines."""
-    for attempt in range(1, START_TRIES + 1):
+    waits until `ready` (a path on its service port) answers, started again on other
+    ports if it exits first (`_answering`), unless None (the caller waits)."""
+    sim: Sim | None = None
+
+    def start() -> tuple[subprocess.Popen[bytes], str]:
+        nonlocal sim
         port, control = free_port(), free_port()
         argv = [sys.executable, "-m", f"sims.{module}", *args, "--port", str(port),
                 "--control-port", str(control)]  # fmt: skip
         proc = procs.spawn(argv, name=name, core=core, log=log)
         sim = Sim(proc.pid, port, control)
-        if ready is None:
-            return sim
-        try:
-            wait_http(f"{sim.url}{ready}", what=name, child=proc)
-        except StartError as exc:
-            if not isinstance(exc, ExitedError) or attempt == START_TRIES:
-                raise StartError(f"{exc}; its log ends:\n{procs.tail(proc.pid)}") from exc
-            procs.stop(proc.pid, grace=1)  # exited: its session and entry go
-            continue
-        return sim
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        return proc, f"{sim.url}{ready}"
+
+    if ready is None:
+        start()
+    else:
+        _answering(procs, start, name)
+    assert sim is not None
+    return sim
 
 
 def door_argv(config_path: Path) -> list[str]:
@@ -169,7 +189,10 @@ def world(
                               ready="/latest.json")  # fmt: skip
         centers = {name: sim.port for name, sim in sims.items()}
         path = workdir / "switchboard.toml"
-        for attempt in range(1, START_TRIES + 1):  # as `start_sim`: a port taken meanwhile
+        door_port = door_ops = 0
+
+        def start_door() -> tuple[subprocess.Popen[bytes], str]:
+            nonlocal door_port, door_ops
             door_port = free_port() if port is None else port
             door_ops = free_port() if ops_port is None else ops_port
             path.write_text(config(
@@ -177,15 +200,11 @@ def world(
                 community_port=community.port, centers=centers.items(), data_dir=workdir,
                 trusted_proxy=trusted_proxy, extra=extra))  # fmt: skip
             door = procs.spawn(door_argv(path), name="frontdoor", core=door_core, env=door_env)
-            base = f"http://127.0.0.1:{door_port}"
-            try:
-                wait_http(f"{base}/readyz", what="front door", child=door)
-                break
-            except StartError as exc:
-                given = port is not None and ops_port is not None
-                if not isinstance(exc, ExitedError) or given or attempt == START_TRIES:
-                    raise StartError(f"{exc}; its log ends:\n{procs.tail(door.pid)}") from exc
-                procs.stop(door.pid, grace=1)
+            return door, f"http://127.0.0.1:{door_port}/readyz"
+
+        given = port is not None and ops_port is not None  # nothing to pick again
+        door = _answering(procs, start_door, "front door", tries=1 if given else START_TRIES)
+        base = f"http://127.0.0.1:{door_port}"
         if bulletins:
             wait_bulletins(base, want=bulletins)
         yield World(base_url=base, ops_url=f"http://127.0.0.1:{door_ops}", door_pid=door.pid,
