@@ -36,7 +36,7 @@ def haproxy_mode(tmp: Path, procs: Processes, upstream: str) -> s.Contender:
     door = s.door(tmp, "sb", name="switchboard (control plane)", centers=[("cc", upstream)],
                   settings={"dataplane": plane})  # fmt: skip
     s.start(procs, door)
-    s.wait_ready(door)
+    s.wait_ready(door, seconds=s.DOOR_START_S)
     config = door.argv[door.argv.index("--config") + 1]
     cfg = tmp / "haproxy-mode.cfg"
     cfg.write_text(subprocess.run(  # noqa: S603 - our own module
@@ -82,8 +82,8 @@ def main() -> None:
                                  centers=[("cc", upstream)]), bare,
                     nginx.proxy_pass(tmp, upstream)]  # fmt: skip
         pids = {c.name: s.start(procs, c) for c in entrants}
-        for c in entrants:
-            s.wait_ready(c)
+        for c in entrants:  # the aiohttp door takes the longest: a front door's allowance
+            s.wait_ready(c, seconds=s.DOOR_START_S)
         wait_following(tmp / "haproxy-mode.sock")
         s.same_page(entrants)
         wall = wallclock(entrants, pids, seconds=args.seconds, rounds=args.rounds)
