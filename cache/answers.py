@@ -12,6 +12,7 @@ from aiohttp import hdrs, web
 
 from cache.conditional import not_modified
 from cache.encoding import wants_gzip
+from cache.jsonshape import MAX_ID
 from cache.languages import N_
 from cache.pagelang import VARY, answered_in, language_headers, language_of
 from cache.prerender import STATIC_CACHE_CONTROL
@@ -73,7 +74,7 @@ def bulletin_id_of(request: web.Request, sh: SelfHelp) -> int:
         value = int(request.match_info["id"])
     except ValueError:
         raise _no_such(request, sh, N_("No such bulletin: the id must be a number.")) from None
-    if not 0 < value < 2**31:
+    if not 0 < value <= MAX_ID:
         raise _no_such(request, sh, N_("No such bulletin."))
     return value
 

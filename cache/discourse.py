@@ -33,6 +33,7 @@ from cache.jsonshape import (
 from cache.jsonshape import array_of as _array
 from cache.jsonshape import checked_html as _checked_html
 from cache.jsonshape import field as _field
+from cache.jsonshape import id_field as _id
 from cache.jsonshape import int_field as _int
 from cache.jsonshape import object_of as _object
 from cache.jsonshape import str_field as _str
@@ -116,7 +117,7 @@ def parse_latest(doc: object) -> LatestPage:
         topic = _object(raw, where)
         if _not_public(topic, where):
             continue
-        topic_id, title = _int(topic, "id", where), _str(topic, "title", where)
+        topic_id, title = _id(topic, "id", where), _str(topic, "title", where)
         created = _time(topic, "created_at", where)
         excerpt = topic.get("excerpt")
         topics.append(
@@ -209,7 +210,7 @@ def parse_topic(doc: object, categories: Mapping[int, str]) -> Bulletin:
     category_id = topic_category_id(topic)
     name = post.get("name") or creator.get("name")
     return Bulletin(
-        id=_int(topic, "id", "topic"),
+        id=_id(topic, "id", "topic"),
         title=title,
         slug=_str(topic, "slug", "topic", _str(post, "topic_slug", where, "")),
         author=username,

@@ -20,6 +20,9 @@ from typing import Any, Final
 MAX_COOKED_CHARS: Final = 128 * 1024  # a long help article is 10-30 KiB of HTML
 MAX_NESTING: Final = 100  # elements inside elements; Discourse's own pages stay under 20
 MAX_TITLE_CHARS: Final = 1_000  # Discourse allows 255 by default (max_topic_title_length)
+MAX_ID: Final = 2**31 - 1  # the ids /help/bulletins/<id> and the API answer (cache/answers.py)
+# Years a time may have in UTC: any zone's date of it is then a date (cache/when.py).
+YEARS: Final = range(1900, 9999)
 # HTML elements that never hold others (WHATWG HTML, "void elements").
 _VOID: Final = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
                          "meta", "source", "track", "wbr"})  # fmt: skip
@@ -98,6 +101,15 @@ def int_field(obj: Mapping[str, Any], key: str, where: str, default: int | None 
     return value
 
 
+def id_field(obj: Mapping[str, Any], key: str, where: str) -> int:
+    """An id within 1..MAX_ID: a larger one fits no SQLite integer (the search index) and no
+    page's address, and 0 or below is no id."""
+    value = int_field(obj, key, where)
+    if not 0 < value <= MAX_ID:
+        raise ShapeError(f"{where}.{key}: an id is within 1..{MAX_ID}, got {value}")
+    return value
+
+
 def str_field(obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
     value = obj.get(key)
     if value is None and default is not None:
@@ -118,4 +130,12 @@ def time_field(
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise ShapeError(f"{where}.{key}: not an ISO 8601 time: {raw!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        year: int | None = moment.astimezone(UTC).year
+    except OverflowError:  # 9999-12-31T23:00-12:00 is past year 9999 in UTC
+        year = None
+    if year not in YEARS:
+        raise ShapeError(f"{where}.{key}: out of range (years {YEARS.start}..{YEARS.stop - 1} "
+                         f"in UTC): {raw!r}")  # fmt: skip
+    return moment

@@ -228,8 +228,11 @@ class DiscourseClient:
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             raise OriginUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
         try:
-            return json.loads(body)
-        except ValueError as exc:  # includes UnicodeDecodeError
+            doc = json.loads(body)
+            # JSON may write a lone surrogate ("\ud800"), which is no text: it would fail
+            # later, in quote() or on a page's encode(). Refused whole, as invalid UTF-8 is.
+            json.dumps(doc, ensure_ascii=False).encode()
+        except ValueError as exc:  # includes UnicodeDecodeError and UnicodeEncodeError
             raise OriginBadResponse(
                 f"GET {path}: body is not JSON ({exc})", reason="not_json"
             ) from None
@@ -237,6 +240,7 @@ class DiscourseClient:
             raise OriginBadResponse(
                 f"GET {path}: JSON nested too deep", reason="too_deep"
             ) from None
+        return doc
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, path: str) -> bytes:

@@ -247,8 +247,9 @@ class SelfHelpRuntime:
         return self.gate.admits(views, lambda: len(html_to_text(bulletin.body_html)))
 
     async def _rebuild_index(self) -> None:
-        self._index_version = self.service.version
+        version = self.service.version  # what this build sees; a failed build is tried again
         await self.service.rebuild_index()
+        self._index_version = version
 
     async def save_snapshot(self) -> None:
         snapshot = self._snapshot

@@ -14,10 +14,10 @@ switches keep working:
 
 Modes: up, down (refused), slow (``delay_ms``), error (``status``, default 503), hang (never
 answers), and bad payloads answered 200 (``sims.community_faults``): garbage (not JSON),
-wrong_types, huge (``megabytes``), deep (JSON nested ``depth``), nested_html (``depth``) and
-big_html (``kilobytes``, a topic's first post). Every mode but up and down takes ``count``:
-only the next ``count`` requests meet the fault, then the site is ``up`` again (a blip, for
-retry tests).
+wrong_types, huge (``megabytes``), deep (JSON nested ``depth``), nested_html (``depth``),
+big_html (``kilobytes``, a topic's first post), lone_surrogate, huge_id and far_date. Every
+mode but up and down takes ``count``: only the next ``count`` requests meet the fault, then
+the site is ``up`` again (a blip, for retry tests).
 CLI: ``python -m sims.community --port 9301 --control-port 9302 [--topics 300 --seed N]``.
 """
 

@@ -5,8 +5,10 @@ not what Discourse sends: a truncated or non-JSON body (a proxy's error page ser
 as JSON), the right shape with the wrong types, a body far too large, JSON nested deeper
 than any parser's stack, or a post whose HTML is huge or nested thousands deep (a
 customer who types 5,000 `>` quote markers gets that much `<blockquote>` nesting in
-Discourse's cooked HTML). The front door must read each of these in bounded time and
-memory and keep serving its copy; tests/attacks/test_faults_origin.py checks it.
+Discourse's cooked HTML), strings with a lone surrogate escape (``"\\ud800"``: valid JSON,
+no text), a topic id past any page's address, a date past year 9999 in UTC. The front
+door must read each of these in bounded time and memory and keep serving its copy;
+tests/attacks/test_faults_origin.py checks it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 
 GARBAGE: Final = b'{"topic_list": {"topics": [{"id": 1, "title": "cut off her'
 JSON_TYPE: Final = "application/json"
+FAR_DATE: Final = "9999-12-31T23:59:59-12:00"  # past year 9999 in UTC
 _CHUNK: Final = 64 * 1024
 
 
@@ -36,6 +39,25 @@ def scrambled(value: object) -> object:
     if isinstance(value, str):
         return len(value)
     return value
+
+
+def unpaired(value: object) -> object:
+    """The same document with a lone surrogate after every string (JSON writes it as the
+    escape ``\\ud800``, which decodes to no text)."""
+    if isinstance(value, dict):
+        return {k: unpaired(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unpaired(v) for v in value]
+    return value + "\ud800" if isinstance(value, str) else value
+
+
+def with_topics(body: bytes, **fields: object) -> bytes:
+    """A topic answer, or a latest page's every topic, with `fields` set to these values."""
+    doc = json.loads(body)
+    topics = doc.get("topic_list", {}).get("topics", []) if "topic_list" in doc else [doc]
+    for topic in topics:
+        topic.update(fields)
+    return json.dumps(doc).encode()
 
 
 def deep_json(depth: int) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -37,6 +37,9 @@ class Mode(StrEnum):
     DEEP = "deep"  # JSON arrays nested `depth` deep (default 100,000)
     NESTED_HTML = "nested_html"  # a topic's first post nested `depth` deep (default 20,000)
     BIG_HTML = "big_html"  # a topic's first post of `kilobytes` KB (default 1,024)
+    LONE_SURROGATE = "lone_surrogate"  # every string ends in a lone surrogate escape
+    HUGE_ID = "huge_id"  # every topic's id is 2**63
+    FAR_DATE = "far_date"  # every topic was created at 9999-12-31T23:59:59-12:00
 
 
 _MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
@@ -49,6 +52,9 @@ _MODE_PARAMS: Final[Mapping[Mode, frozenset[str]]] = {
     Mode.DEEP: frozenset({"depth", "count"}),
     Mode.NESTED_HTML: frozenset({"depth", "count"}),
     Mode.BIG_HTML: frozenset({"kilobytes", "count"}),
+    Mode.LONE_SURROGATE: frozenset({"count"}),
+    Mode.HUGE_ID: frozenset({"count"}),
+    Mode.FAR_DATE: frozenset({"count"}),
 }
 _DEFAULT_DEPTH: Final = {Mode.DEEP: 100_000, Mode.NESTED_HTML: 20_000}
 
@@ -110,6 +116,33 @@ def _not_found() -> web.Response:
     return web.json_response(not_found_json(), status=404)
 
 
+Rewrite = Callable[["ModeSettings", str, bytes], bytes]  # (mode, path, body) -> new body
+
+
+def _first_post(html: Callable[[ModeSettings], str]) -> Rewrite:
+    """A topic answer's first post replaced by `html(settings)` (other answers as they are)."""
+
+    def rewrite(settings: ModeSettings, path: str, body: bytes) -> bytes:
+        return bad.with_first_post(body, html(settings)) if path.startswith("/t/") else body
+
+    return rewrite
+
+
+def _every(change: Callable[[bytes], bytes]) -> Rewrite:
+    return lambda _settings, _path, body: change(body)
+
+
+# The bad payloads made from a good answer (the modes above replace it).
+_REWRITES: Final[Mapping[Mode, Rewrite]] = {
+    Mode.WRONG_TYPES: _every(lambda b: json.dumps(bad.scrambled(json.loads(b))).encode()),
+    Mode.NESTED_HTML: _first_post(lambda m: bad.nested_html(m.depth)),
+    Mode.BIG_HTML: _first_post(lambda m: bad.big_html(m.kilobytes)),
+    Mode.LONE_SURROGATE: _every(lambda b: json.dumps(bad.unpaired(json.loads(b))).encode()),
+    Mode.HUGE_ID: _every(lambda b: bad.with_topics(b, id=2**63)),
+    Mode.FAR_DATE: _every(lambda b: bad.with_topics(b, created_at=bad.FAR_DATE)),
+}
+
+
 @web.middleware
 async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE_KEY]
@@ -135,14 +168,10 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     body = response.body
     if not isinstance(body, bytes):
         return response
-    if settings.mode is Mode.WRONG_TYPES:
-        body = json.dumps(bad.scrambled(json.loads(body))).encode()
-    elif settings.mode is Mode.NESTED_HTML and request.path.startswith("/t/"):
-        body = bad.with_first_post(body, bad.nested_html(settings.depth))
-    elif settings.mode is Mode.BIG_HTML and request.path.startswith("/t/"):
-        body = bad.with_first_post(body, bad.big_html(settings.kilobytes))
-    else:
+    rewrite = _REWRITES.get(settings.mode)
+    if rewrite is None:
         return response
+    body = rewrite(settings, request.path, body)
     return web.Response(body=body, content_type=bad.JSON_TYPE)
 
 

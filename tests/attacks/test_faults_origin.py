@@ -1,7 +1,8 @@
 """Faults: the community site answers 200 with something hostile (issue 14).
 
 Malformed JSON, the wrong types, a 50 MB body, JSON nested 100,000 deep, a post whose HTML
-is nested 5,000 or 20,000 deep or is 1 MiB long. Each is refused in bounded time and memory, named
+is nested 5,000 or 20,000 deep or is 1 MiB long, a lone surrogate in every string, a topic
+id of 2**63, a date past year 9999. Each is refused in bounded time and memory, named
 in `switchboard_origin_bad_responses_total{reason}` and the log, and the customer gets the
 copy we hold. None of them holds the event loop long enough to fail a health probe
 (FAST_HEALTH: 100 ms), which would send every customer away from a healthy call center.
@@ -41,6 +42,9 @@ HOSTILE = [
     ("nested_html", {"depth": 5_000}, "too_deep"),  # 125 KiB of HTML
     ("nested_html", {"depth": 20_000}, "too_large"),  # 500 KiB: the size cap comes first
     ("big_html", {"kilobytes": 1024}, "too_large"),
+    ("lone_surrogate", {}, "not_json"),  # was a 500 on the API, and "help is limited"
+    ("huge_id", {}, "shape"),  # past SQLite's integers: the search index failed
+    ("far_date", {}, "shape"),  # past year 9999 in UTC: the page could not show its date
 ]
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from cache.freshness import FreshnessPolicy
 from cache.hits import HitBuffer
+from cache.runtime import SelfHelpRuntime
 from cache.service import SelfHelpService
 from sims.bulletins import generate
 from tests.support.clock import FakeClock
@@ -42,3 +45,26 @@ async def test_the_loop_keeps_running_while_the_index_is_built_and_then_searches
     assert len(service.index) == 1500
     # Built in a worker thread, searched from the loop's: the connection allows it.
     assert service.search("router").hits
+
+
+async def test_a_failed_index_build_is_tried_again_at_the_next_refresh() -> None:
+    service = service_knowing(20)
+    runtime = SelfHelpRuntime(service, store=None, snapshot=None, flusher=None, clock=FakeClock())
+    builds = 0
+    real = service.rebuild_index
+
+    async def fails_once() -> None:
+        nonlocal builds
+        builds += 1
+        if builds == 1:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        await real()
+
+    service.rebuild_index = fails_once  # type: ignore[method-assign]
+    with pytest.raises(OverflowError):
+        await runtime.refresh_rankings()
+    await runtime.refresh_rankings()  # the catalog has not changed since: still unindexed
+    assert builds == 2
+    assert service.search("router").hits
+    await runtime.refresh_rankings()  # indexed now: nothing to do
+    assert builds == 2

@@ -110,6 +110,8 @@ def test_empty_topic_list_is_an_empty_last_page() -> None:
             r"topics\[0\]\.id: expected an int",
         ),
         (lambda d: d["topic_list"]["topics"][1].update(created_at="June"), r"not an ISO 8601"),
+        (lambda d: d["topic_list"]["topics"][2].update(id=2**63), r"topics\[2\]\.id: an id is"),
+        (lambda d: d["topic_list"]["topics"][0].update(id=0), r"topics\[0\]\.id: an id is"),
         (lambda d: d["topic_list"]["topics"].append([]), r"topics\[3\]: expected a JSON object"),
     ],
 )

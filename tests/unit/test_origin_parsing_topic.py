@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -124,3 +125,44 @@ def test_parsing_leaves_the_document_untouched() -> None:
     before = copy.deepcopy(doc)
     parse_topic(doc, CATEGORIES)
     assert doc == before
+
+
+@pytest.mark.parametrize("topic_id", [0, -7, 2**31, 2**63])
+def test_a_topic_id_no_page_can_have_is_refused(topic_id: int) -> None:
+    doc = sample("topic.json")
+    doc["id"] = topic_id
+    with pytest.raises(ShapeError, match=r"topic\.id: an id is within 1\.\.2147483647"):
+        parse_topic(doc, CATEGORIES)
+
+
+def test_the_largest_id_a_page_can_have_is_read() -> None:
+    doc = sample("topic.json")
+    doc["id"] = 2**31 - 1
+    assert parse_topic(doc, CATEGORIES).id == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "9999-12-31T23:59:59-12:00",  # past year 9999 in UTC
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T12:00:00+00:00",  # at +14:00 it is past year 9999
+        "1800-01-01T00:00:00Z",
+    ],
+)
+def test_a_time_that_cannot_be_shown_in_every_zone_is_refused(created_at: str) -> None:
+    doc = sample("topic.json")
+    doc["created_at"] = created_at
+    with pytest.raises(ShapeError, match=r"topic\.created_at: out of range \(years 1900\.\.9998"):
+        parse_topic(doc, CATEGORIES)
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Pacific/Kiritimati"])
+@pytest.mark.parametrize("created_at", ["9998-12-31T23:59:59+00:00", "1900-01-01T00:00:00Z"])
+def test_the_edge_years_are_read_and_shown_in_the_farthest_zones(
+    created_at: str, zone: str
+) -> None:
+    doc = sample("topic.json")
+    doc["created_at"] = created_at
+    created = parse_topic(doc, CATEGORIES).created_at
+    assert created.astimezone(ZoneInfo(zone)).year in {1899, 1900, 9998, 9999}
