@@ -10,6 +10,7 @@ a client sends can end in the page's catch-all (issue 14, point 5).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -19,10 +20,12 @@ from cache.answers import answer, bulletin_id_of, not_found
 from cache.languages import N_
 from cache.service import NotInCatalog
 from cache.site import SELF_HELP, SelfHelp
+from kernel.body import ClientFaultError, read_body
 from kernel.limits.gcra import Outcome, Verdict
 from kernel.limits.limiter import Action
 
 MAX_VOTE_BODY: Final = 1024  # the vote form sends "helpful=yes"
+VOTE_BODY_TIMEOUT_S: Final = 10.0  # for the whole body
 
 
 async def vote(request: web.Request) -> web.StreamResponse:
@@ -52,9 +55,12 @@ async def _vote_field(request: web.Request) -> str:
     `request.post()`, which takes multipart and any charset, and raises on bad ones)."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPUnsupportedMediaType(text="Send the vote form (URL-encoded).")
-    body = await request.content.read(MAX_VOTE_BODY + 1)
-    if len(body) > MAX_VOTE_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_VOTE_BODY, actual_size=len(body))
+    # The whole body, however it arrives (read(n) would return only what is buffered).
+    deadline = asyncio.get_running_loop().time() + VOTE_BODY_TIMEOUT_S
+    try:
+        body = await read_body(request, limit=MAX_VOTE_BODY, deadline=deadline)
+    except ClientFaultError as fault:
+        raise _body_refused(fault) from None
     try:
         fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
     except ValueError:  # not UTF-8 (UnicodeDecodeError), or too many fields
@@ -63,6 +69,15 @@ async def _vote_field(request: web.Request) -> str:
     if helpful not in ("yes", "no"):
         raise web.HTTPBadRequest(text="Field 'helpful' must be 'yes' or 'no'.")
     return helpful
+
+
+def _body_refused(fault: ClientFaultError) -> web.HTTPException:
+    """413 over MAX_VOTE_BODY, 408 not whole in time, 400 cut off: text saying why."""
+    if fault.status == 413:  # actual_size: at least one byte over, all that was read
+        return web.HTTPRequestEntityTooLarge(MAX_VOTE_BODY, MAX_VOTE_BODY + 1, text=fault.text)
+    if fault.status == 408:
+        return web.HTTPRequestTimeout(text=fault.text)
+    return web.HTTPBadRequest(text=fault.text)
 
 
 async def _exists(sh: SelfHelp, bulletin_id: int) -> bool:

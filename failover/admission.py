@@ -12,25 +12,15 @@ uploads held all of it and every GET waited 10 s and more. Now:
   so one client cannot queue the whole pool behind a slow call center.
 
 A body that is late, too large or cut off is the client's fault: the client gets a 4xx
-(408, 413, 400) and no call center is contacted, so nothing counts against one.
+(408, 413, 400) and no call center is contacted, so nothing counts against one. The
+body is read by kernel/body.py's `read_body`, shared with the callback intake and votes.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from aiohttp import web
-
-
-class ClientFaultError(Exception):
-    """The request cannot go on by the client's doing; `reason` is the metric label."""
-
-    def __init__(self, status: int, reason: str, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.reason = reason
-        self.text = text
 
 
 @dataclass(slots=True)
@@ -53,32 +43,6 @@ class InFlight:
             self.by_key[key] = left
         else:
             del self.by_key[key]
-
-
-async def read_body(request: web.Request, *, limit: int, deadline: float) -> bytes:
-    """The whole body (deadline: loop time), or `ClientFaultError`."""
-    length = request.content_length
-    if length is not None and length > limit:
-        raise ClientFaultError(413, "body_too_large", f"request body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout_at(deadline):
-            while True:
-                chunk = await request.content.readany()
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise ClientFaultError(413, "body_too_large", f"body over {limit} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise ClientFaultError(408, "body_timeout", "request body not received in time") from None
-    except (web.RequestPayloadError, ConnectionError, OSError) as exc:
-        # Cut off before its announced length, or malformed chunked framing.
-        text = f"request body incomplete: {exc}"[:200]
-        raise ClientFaultError(400, "client_gone", text) from None
-    return b"".join(chunks)
 
 
 def refusal(status: int, text: str) -> web.Response:

@@ -19,12 +19,13 @@ from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
-from failover.admission import ClientFaultError, InFlight, read_body, refusal
+from failover.admission import InFlight, refusal
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
 from failover.proxy import Answered, NotSent, Proxy, ProxyPolicy
 from failover.routing import OfferSelfHelp, SendToSelfHelp
 from failover.target import BadTargetError, upstream_path
+from kernel.body import ClientFaultError, read_body
 from kernel.clock import Clock
 from kernel.limits.identity import Identities
 from kernel.logs import REQUEST_ID

@@ -13,14 +13,16 @@ never grant, so JSON needs no form token.
 Answers: 202 with the ticket once the callback is durable (Redis, or the local spool);
 400 for a body that is not a JSON object (nested deeper than 32 levels included);
 422 naming each bad field; 403 for a forged or expired form (shown again, nothing
-lost); 413 for an oversized body; 429 with Retry-After when the client is over its
-`[limits]` callbacks limit (the form shown again, nothing lost); 503 with Retry-After,
-saying plainly that nothing was saved, when neither Redis nor the spool could take it.
-Never a false success.
+lost); 413 for a body over 16 KiB, 408 for one not whole within 10 s, 400 for one cut
+off (a body is read to its end, however it is split on the way); 429 with Retry-After
+when the client is over its `[limits]` callbacks limit (the form shown again, nothing
+lost); 503 with Retry-After, saying plainly that nothing was saved, when neither Redis
+nor the spool could take it. Never a false success.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any, Final
@@ -32,6 +34,7 @@ from failover.callbacks.queue import NotSaved, Receipt
 from failover.callbacks.request import FIELDS, LIMITS, Invalid, validate
 from failover.jsonbody import JsonBodyError, loads_object
 from failover.limits_wiring import too_many_json
+from kernel.body import ClientFaultError, read_body
 from kernel.limits.gcra import Verdict
 from kernel.limits.limiter import Action
 from kernel.messages import N_
@@ -48,6 +51,7 @@ log = logging.getLogger("switchboard.callbacks")
 
 TOKEN_FIELD: Final = "form_token"  # noqa: S105 - a field name, not a secret
 MAX_BODY: Final = 16 * 1024
+BODY_TIMEOUT_S: Final = 10.0  # for the whole body, as `proxy.body_timeout_ms` by default
 MAX_KEY: Final = 200
 
 
@@ -77,11 +81,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
 
 
 async def _submit(request: web.Request, intake: Intake) -> web.StreamResponse:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _too_large(request)
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        return _too_large(request)
+    # The whole body, however it arrives (read(n) would return only what is buffered).
+    deadline = asyncio.get_running_loop().time() + BODY_TIMEOUT_S
+    try:
+        body = await read_body(request, limit=MAX_BODY, deadline=deadline)
+    except ClientFaultError as fault:
+        intake.metrics.refused_total.labels("invalid").inc()
+        return _body_refused(fault)
     if request.content_type == "application/json":
         return await _submit_json(request, intake, body)
     if request.content_type in ("application/x-www-form-urlencoded", ""):
@@ -100,9 +106,12 @@ def _not_saved() -> web.Response:
     )  # fmt: skip
 
 
-def _too_large(request: web.Request) -> web.Response:
-    request.app[INTAKE].metrics.refused_total.labels("invalid").inc()
-    return web.json_response({"error": f"body over {MAX_BODY} bytes"}, status=413)
+def _body_refused(fault: ClientFaultError) -> web.Response:
+    """413 over MAX_BODY, 408 not whole within BODY_TIMEOUT_S, 400 cut off; the
+    connection is closed (what is left of the request is not worth reading)."""
+    response = web.json_response({"error": fault.text}, status=fault.status)
+    response.force_close()
+    return response
 
 
 async def _submit_json(request: web.Request, intake: Intake, body: bytes) -> web.Response:

@@ -15,6 +15,8 @@ Rules:
 - Every field has a length limit (`LIMITS`, in characters, after stripping).
 - Control characters (and bidi overrides, lone surrogates) are refused; only `note`
   may hold line breaks and tabs (it comes from a textarea), with CRLF/CR folded to LF.
+  The Unicode line and paragraph separators (U+2028, U+2029: categories Zl, Zp) are
+  line breaks too: refused outside `note` like LF.
 - `phone` is parsed with `phonenumbers` (national numbers in `default_region`,
   or international with a leading `+`) and stored in E.164 (`+14155552671`).
 - `email` gets a pragmatic check: one `@`, a non-empty local part, a dotted domain,
@@ -60,7 +62,7 @@ LIMITS: Final[Mapping[str, int]] = {
 
 _REQUIRED: Final = frozenset({"name", "topic"})
 _MULTILINE: Final = frozenset({"note"})
-_LINE_CHARS: Final = frozenset("\n\t")
+_LINE_CHARS: Final = frozenset("\n\t\u2028\u2029")  # LF, tab, line and paragraph separators
 # Bidi embedding/override/isolate controls (category Cf) that can disguise text.
 _BIDI: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -229,7 +231,7 @@ def _text(field: str, raw: object) -> tuple[str, str | None]:
 
 
 def _is_forbidden(ch: str) -> bool:
-    return ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs")
+    return ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
 
 
 def _phone(raw: str, region: str) -> tuple[str | None, str | None]:

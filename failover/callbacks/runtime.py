@@ -109,7 +109,7 @@ class CallbackRuntime:
 
     async def _move_loop(self) -> None:
         while True:
-            if self.queue.spooled:
+            if self.queue.spooled or self.queue.deletes_pending:
                 try:
                     if await self.queue.move_spooled():
                         self.dispatcher.wake.set()

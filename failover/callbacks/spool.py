@@ -130,16 +130,17 @@ class Spool:
         self.write_failures += 1
         self.failing = True
 
-    def oldest(self, limit: int) -> list[SpooledItem]:
-        """Up to `limit` spooled callbacks, oldest (lowest seq) first."""
+    def oldest(self, limit: int, after: int = 0) -> list[SpooledItem]:
+        """Up to `limit` spooled callbacks with a seq over `after`, oldest first."""
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
         with self._lock:
             conn = self._connection()
             try:
                 rows = conn.execute(
-                    "SELECT seq, key, payload, created_at FROM spool ORDER BY seq LIMIT ?",
-                    (limit,),
+                    "SELECT seq, key, payload, created_at FROM spool WHERE seq > ?"
+                    " ORDER BY seq LIMIT ?",
+                    (after, limit),
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise SpoolError(f"cannot read callback spool {self._path}: {exc}") from exc

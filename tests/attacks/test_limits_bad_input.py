@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 from failover.callbacks.stream import STREAM
 from failover.redisconn import connect
 from switchboard.app import METRICS
+from tests.support.rawhttp import post_in_two_writes
 from tests.support.redis import RedisServer
 from tests.support.stack import FAST_HEALTH, Stack, running_stack
 
@@ -174,4 +175,16 @@ async def test_no_vote_body_ends_on_the_help_is_limited_page(
             assert r.status == status  # 404: a good form, but no bulletin 1 here
             assert "Help is limited" not in await r.text()
     assert not [r for r in caplog.records if r.levelname == "ERROR" and "failed" in r.message]
+    assert server_errors(stack) == 0
+
+
+async def test_a_vote_that_arrives_in_two_parts_is_read_whole(stack: Stack) -> None:
+    # Before: read(MAX_VOTE_BODY + 1) returned "helpful=y", buffered so far: a 400
+    # "Field 'helpful' must be 'yes' or 'no'" for a valid vote.
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    url = f"{stack.url}/help/bulletins/1/vote"
+
+    answer = await post_in_two_writes(url, headers, b"helpful=yes", split_at=9)
+
+    assert answer.status == 404, answer.body  # a good form read whole; no bulletin 1 here
     assert server_errors(stack) == 0

@@ -24,6 +24,7 @@ from tests.support.callback_form import (
     stack,
 )
 from tests.support.callbacks import first_arrivals
+from tests.support.rawhttp import post_in_two_writes
 from tests.support.stack import Stack, wait_for
 
 __all__ = ["client", "redis_client", "stack"]  # the shared fixtures
@@ -83,6 +84,21 @@ async def test_a_malformed_json_request_is_refused_and_nothing_is_queued(
     assert status == expected
     assert answer["error"]
     assert await queued(redis_client) == 0
+
+
+async def test_a_json_body_that_arrives_in_two_parts_is_read_whole_and_accepted(
+    stack: Stack, redis_client: Redis
+) -> None:
+    # Before: read(MAX_BODY + 1) returned the 700 bytes buffered, and this valid request
+    # got 400 "body must be a JSON object".
+    body = json.dumps(FORM | {"note": "x" * 1000}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "split"}
+
+    answer = await post_in_two_writes(f"{stack.url}/help/callbacks", headers, body, split_at=700)
+
+    assert answer.status == 202, answer.body
+    assert json.loads(answer.body)["status"] == "accepted"
+    assert await queued(redis_client) == 1
 
 
 async def test_one_idempotency_key_with_two_different_bodies_is_two_callbacks(

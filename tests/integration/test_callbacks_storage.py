@@ -1,14 +1,22 @@
 """Where accepted callbacks wait, end to end in-process: with Redis down they spool
 locally and reach the call center after, survive a restart, or are refused when neither
-store can take them; the backlog and Redis's durability in the status API. Real
-redis-server, real aiohttp servers on 127.0.0.1 (shared parts in tests/support/callbacks.py)."""
+store can take them, or go to Redis when only the spool fails (its disk read-only); the
+backlog and Redis's durability in the status API. Real redis-server, real SQLite spool,
+real aiohttp servers on 127.0.0.1 (shared parts in tests/support/callbacks.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiohttp
 
+from failover.callbacks.queue import CallbackQueue
+from failover.callbacks.request import CallbackRequest, validate
+from failover.callbacks.spool import Spool
+from failover.callbacks.stream import STREAM, CallbackStream
+from failover.redisconn import connect
+from kernel.clock import SystemClock
 from switchboard.app import CALLBACKS
 from tests.support.callbacks import (
     all_down,
@@ -130,3 +138,77 @@ async def test_callbacks_spooled_before_a_restart_are_delivered_by_the_next_proc
                        within=5, what="deliveries counted")  # fmt: skip
         assert arrivals(stack) == tickets
         assert stack.app[CALLBACKS].queue.spooled == 0
+
+
+def _read_only(spool: Spool) -> None:
+    """The spool's file system remounted read-only (after an I/O error): reads work,
+    every write fails (SQLITE_READONLY)."""
+    with spool._lock:
+        assert spool._conn is not None
+        spool._conn.close()
+        spool._conn = sqlite3.connect(
+            f"file:{spool.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+
+
+async def _in_stream(redis: RedisServer, ticket: str) -> bool:
+    client = connect(redis.url)
+    try:
+        entries = await client.xrange(STREAM)
+        return any(ticket in str(fields) for _, fields in entries or [])
+    finally:
+        await client.aclose(close_connection_pool=True)
+
+
+async def test_with_the_spool_read_only_a_callback_goes_to_redis_not_503(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Before: with one callback spooled, every new one went to the spool only, and the
+    # mover could not delete what it had moved, so `spooled` stayed 1: 503 for every
+    # callback while Redis was healthy.
+    async with running_stack(tmp_path, extra=config(redis)) as stack, aiohttp.ClientSession() as c:
+        await all_down(stack)  # nothing delivered: what Redis took stays in the stream
+        await redis.kill()
+        status, spooled = await post(c, stack, body(0), "spooled")
+        assert status == 202
+        runtime = stack.app[CALLBACKS]
+        _read_only(runtime.spool)
+        await redis.restart()
+
+        status, answer = await post(c, stack, body(1), "after")
+
+        assert status == 202, answer
+        assert answer["status"] == "accepted"
+        assert await _in_stream(redis, answer["ticket"])
+        await wait_for(lambda: runtime.queue.spooled == 0, within=10, what="spool moved")
+        assert runtime.queue.deletes_pending  # in Redis; the read-only spool still holds it
+        assert await _in_stream(redis, spooled["ticket"])
+
+
+async def test_submit_tries_redis_when_the_spool_fails_behind_a_spooled_callback(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # The mover not run: `submit` alone, behind one spooled callback (spoolro.py's case).
+    path = tmp_path / "ro.spool"
+    first = validate(body(0))
+    assert isinstance(first, CallbackRequest)
+    old = Spool(path)
+    old.put("oldkey", first.to_json(ticket="cb_x", requested_at="t"), 1.0)
+    old.close()
+    spool = Spool(path)
+    _read_only(spool)
+    client = connect(redis.url)
+    try:
+        queue = CallbackQueue(CallbackStream(client, consumer="fd"), spool, clock=SystemClock())
+        assert queue.spooled == 1
+        request = validate(body(1))
+        assert isinstance(request, CallbackRequest)
+
+        receipt = await queue.submit("api:k1", request)
+
+        assert (receipt.stored, receipt.new) == ("redis", True)
+        assert await client.xlen(STREAM) == 1
+        assert await _in_stream(redis, receipt.ticket)
+    finally:
+        await client.aclose(close_connection_pool=True)
+        spool.close()

@@ -175,7 +175,9 @@ def test_limits_cover_every_field() -> None:
 
 
 @pytest.mark.parametrize("field", ["name", "topic", "preferred_time", "email", "phone"])
-@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\n", "\t", "\u202e"])
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x07", "\x1b", "\x7f", "\n", "\t", "\u202e", "\u2028", "\u2029"]
+)
 def test_control_characters_refused(field: str, char: str) -> None:
     value = {"email": "a@example.com", "phone": "202 456 1111"}.get(field, "ab")
     value = value[:1] + char + value[1:]
@@ -186,6 +188,7 @@ def test_control_characters_refused(field: str, char: str) -> None:
 def test_note_refuses_control_characters_but_keeps_lines(char: str) -> None:
     assert bad({**BASE, "note": f"a{char}b"}) == {"note": "must not contain control characters"}
     assert ok({**BASE, "note": "a\nb\tc"}).note == "a\nb\tc"
+    assert ok({**BASE, "note": "a\u2028b\u2029c"}).note == "a\u2028b\u2029c"  # Zl, Zp
 
 
 def test_non_text_values_refused() -> None:
