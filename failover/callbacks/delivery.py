@@ -36,10 +36,13 @@ from tenacity import (
 )
 
 from failover.callbacks.stream import Entry
+from failover.settings.callbacks import DELIVERY_TRIES, RETRY_WAIT_BASE_MS, RETRY_WAIT_MAX_MS
 
 PERMANENT: Final = frozenset({400, 404, 405, 410, 413, 415, 422})
 CALL_CENTER_TROUBLE: Final = frozenset({408, 429, 502, 503, 504})
-TRIES: Final = 3  # per delivery attempt, for call-center trouble only
+# Per delivery attempt, for call-center trouble only. With the waits, they bound how long
+# one delivery can take, which [callbacks] reclaim_idle_ms must exceed (settings).
+TRIES: Final = DELIVERY_TRIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class CallbackClient:
         *,
         timeout: float,
         tries: int = TRIES,
-        wait_max: float = 1.0,
+        wait_max: float = RETRY_WAIT_MAX_MS / 1000,
         on_retry: Callable[[], None] = lambda: None,
     ) -> None:
         self._session = session
@@ -107,7 +110,7 @@ class CallbackClient:
             return Unreachable(f"no callbacks URL for {callcenter!r}")
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._tries),
-            wait=wait_random_exponential(multiplier=0.05, max=self._wait_max),
+            wait=wait_random_exponential(multiplier=RETRY_WAIT_BASE_MS / 1000, max=self._wait_max),
             retry=retry_if_exception_type(_Transient),
             before_sleep=lambda _: self._on_retry(),
             reraise=True,
