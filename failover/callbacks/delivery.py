@@ -3,14 +3,20 @@
 The call center's answer decides what happens to the entry, and who is to blame:
 
 - 2xx: `Delivered` (a duplicate key answered 200 is delivered too: the call center
-  already has it).
+  already has it). Only a 2xx to the POST itself: redirects are not followed.
 - 400, 404, 405, 410, 413, 415, 422: `Rejected`. The call center says this request can
   never succeed; it goes to the dead-letter stream at once, with the reason.
 - any other 4xx or 5xx, except those below: `EntryFailed`. Something about this entry
   fails; it is counted against the entry (dead-lettered after N) and the others go on.
-- connection refused or reset, timeout, 408, 429, 502, 503, 504: `Unreachable`,
-  after bounded, jittered tenacity retries. The call center, not the entry, is in
-  trouble: nothing is counted against the entry and the dispatcher backs off.
+- connection refused or reset, timeout, 408, 429, 502, 503, 504, any 3xx (a redirect,
+  to a maintenance page say: following it would take that page's 200 for a delivery,
+  and a 307 would post the customer's data wherever it points) and any status outside
+  200-599: `Unreachable`, after bounded, jittered tenacity retries. The call center,
+  not the entry, is in trouble: nothing is counted against the entry and the
+  dispatcher backs off.
+
+Of an answer that is not a 2xx, at most `EXCERPT_BYTES` are read, for the reason: an
+error page of any size costs no more memory than that.
 
 Each retry is reported (`on_retry`): a POST that timed out may have reached the call
 center, so the one sent after it can arrive twice. That is the at-least-once window the
@@ -36,10 +42,14 @@ from tenacity import (
 )
 
 from failover.callbacks.stream import Entry
+from failover.settings.callbacks import DELIVERY_TRIES, RETRY_WAIT_BASE_MS, RETRY_WAIT_MAX_MS
 
 PERMANENT: Final = frozenset({400, 404, 405, 410, 413, 415, 422})
 CALL_CENTER_TROUBLE: Final = frozenset({408, 429, 502, 503, 504})
-TRIES: Final = 3  # per delivery attempt, for call-center trouble only
+# Per delivery attempt, for call-center trouble only. With the waits, they bound how long
+# one delivery can take, which [callbacks] reclaim_idle_ms must exceed (settings).
+TRIES: Final = DELIVERY_TRIES
+EXCERPT_BYTES: Final = 4096  # of an answer's body, read for the reason (200 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +93,7 @@ class CallbackClient:
         *,
         timeout: float,
         tries: int = TRIES,
-        wait_max: float = 1.0,
+        wait_max: float = RETRY_WAIT_MAX_MS / 1000,
         on_retry: Callable[[], None] = lambda: None,
     ) -> None:
         self._session = session
@@ -107,7 +117,7 @@ class CallbackClient:
             return Unreachable(f"no callbacks URL for {callcenter!r}")
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._tries),
-            wait=wait_random_exponential(multiplier=0.05, max=self._wait_max),
+            wait=wait_random_exponential(multiplier=RETRY_WAIT_BASE_MS / 1000, max=self._wait_max),
             retry=retry_if_exception_type(_Transient),
             before_sleep=lambda _: self._on_retry(),
             reraise=True,
@@ -123,18 +133,35 @@ class CallbackClient:
     async def _post(self, url: str, entry: Entry) -> Outcome:
         headers = {"Content-Type": "application/json", "Idempotency-Key": entry.key}
         try:
+            # Not following redirects: only the POST's own answer says it was delivered.
             async with self._session.post(
-                url, data=entry.payload.encode(), headers=headers, timeout=self._timeout
-            ) as resp:
-                text = await resp.text(errors="replace")
+                url, data=entry.payload.encode(), headers=headers, timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:  # fmt: skip
                 status = resp.status
+                if 200 <= status < 300:
+                    return Delivered(status)  # the body says nothing more
+                text = await _excerpt_of(resp)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _Transient(type(exc).__name__ + (f": {exc}" if str(exc) else "")) from exc
-        if 200 <= status < 300:
-            return Delivered(status)
-        reason = f"HTTP {status}: {_excerpt(text)}"
-        if status in CALL_CENTER_TROUBLE:
-            raise _Transient(reason)
+        reason = f"HTTP {status}: {text}"
+        if status in CALL_CENTER_TROUBLE or not 400 <= status < 600:
+            raise _Transient(reason)  # 3xx, 1xx, 600 and beyond: not about this entry
         if status in PERMANENT:
             return Rejected(reason)
         return EntryFailed(reason)
+
+
+async def _excerpt_of(resp: aiohttp.ClientResponse) -> str:
+    """The start of the answer's body, one line of at most 200 characters; at most
+    `EXCERPT_BYTES` are read (the rest is not: the connection is closed, not reused)."""
+    body = bytearray()
+    while len(body) < EXCERPT_BYTES:
+        chunk = await resp.content.read(EXCERPT_BYTES - len(body))
+        if not chunk:
+            break
+        body += chunk
+    try:
+        return _excerpt(body.decode(resp.charset or "utf-8", errors="replace"))
+    except (LookupError, ValueError):  # charset unknown, not text (base64), or strict (idna)
+        return _excerpt(body.decode("utf-8", errors="replace"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import math
+from typing import Annotated, Final, Self
 
 import phonenumbers
 from pydantic import (
@@ -16,6 +17,22 @@ from pydantic import (
 )
 
 from failover.settings.validators import AtLeastOne, Millis, PositiveSeconds, _not_below, _Section
+
+# One delivery (failover/callbacks/delivery.py): up to DELIVERY_TRIES POSTs of
+# delivery_timeout_ms each, with random waits between them of at most
+# RETRY_WAIT_BASE_MS, then twice that, and so on (capped at RETRY_WAIT_MAX_MS).
+DELIVERY_TRIES: Final = 3
+RETRY_WAIT_BASE_MS: Final = 50
+RETRY_WAIT_MAX_MS: Final = 1000
+RETRY_WAITS_MS: Final = sum(
+    min(RETRY_WAIT_MAX_MS, RETRY_WAIT_BASE_MS << i) for i in range(DELIVERY_TRIES - 1)
+)  # 150 ms
+
+
+def delivery_worst_ms(delivery_timeout_ms: int, rate_per_s: float) -> float:
+    """The longest one delivery holds an entry once the dispatcher has started on it: its
+    turn at the rate (`1 / rate_per_s` at most), every try timing out, the waits."""
+    return 1000 / rate_per_s + DELIVERY_TRIES * delivery_timeout_ms + RETRY_WAITS_MS
 
 
 class CallbackSettings(_Section):
@@ -54,7 +71,8 @@ class CallbackSettings(_Section):
     reclaim_idle_ms: Millis = Field(
         default=30000,
         description="a callback another front door took but did not finish for this long "
-        "is taken over (that front door is presumed dead)",
+        "is taken over (that front door is presumed dead); at least twice the longest one "
+        "delivery can take: 2 x (1000 / rate_per_s + 3 x delivery_timeout_ms + 150)",
     )
     consumer: StrictStr | None = Field(
         default=None,
@@ -85,9 +103,19 @@ class CallbackSettings(_Section):
         return value.upper()
 
     @model_validator(mode="after")
-    def _reclaim_after_timeout(self) -> Self:
+    def _reclaim_after_delivery(self) -> Self:
         # A live front door must never look dead: reclaiming an entry still being
-        # delivered would post it twice.
-        _not_below("reclaim_idle_ms", self.reclaim_idle_ms,
-                   3 * self.delivery_timeout_ms, "3 x delivery_timeout_ms")  # fmt: skip
+        # delivered would post it twice. A dispatcher round starts its last delivery at
+        # most reclaim_idle / 4 after it read the entries (dispatcher.py); twice one
+        # delivery's worst case leaves that delivery reclaim_idle / 4 to spare for its ack.
+        least = math.ceil(2 * delivery_worst_ms(self.delivery_timeout_ms, self.rate_per_s))
+        _not_below(
+            "reclaim_idle_ms", self.reclaim_idle_ms, least,
+            f"2 x (1000 / rate_per_s + {DELIVERY_TRIES} x delivery_timeout_ms + "
+            f"{RETRY_WAITS_MS})",
+            why=": twice the longest one delivery can hold an entry (its turn at "
+            f"rate_per_s, {DELIVERY_TRIES} tries timing out, {RETRY_WAITS_MS} ms of waits "
+            "between them), or another front door takes over an entry a live one is still "
+            "delivering, and it is posted twice",
+        )  # fmt: skip
         return self

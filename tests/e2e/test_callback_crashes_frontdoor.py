@@ -47,9 +47,9 @@ rate_per_s = 2.0
 burst = 1
 max_attempts = 5
 delivery_timeout_ms = 300
-reclaim_idle_ms = 1500
+reclaim_idle_ms = 3200
 """
-RECLAIM_IDLE: Final = 1.5
+RECLAIM_IDLE: Final = 3.2
 CLOCK_SLACK: Final = 0.05  # Redis's idle time and ours are read on different clocks
 N_PACED: Final = 20
 

@@ -45,7 +45,7 @@ rate_per_s = 500.0
 burst = 50
 max_attempts = 5
 delivery_timeout_ms = 1000
-reclaim_idle_ms = 3000
+reclaim_idle_ms = 7000
 """
 N_FAST: Final = 50
 OPERATOR: Final = {"Authorization": f"Bearer {TOKEN}"}

@@ -42,7 +42,7 @@ CALLBACKS_CONFIG = """
 rate_per_s = 2000.0
 burst = 50
 delivery_timeout_ms = 1000
-reclaim_idle_ms = 3000
+reclaim_idle_ms = 7000
 replica_ack_timeout_ms = 300
 [limits]
 callbacks_burst = 100000

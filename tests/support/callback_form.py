@@ -32,7 +32,7 @@ CALLBACKS = """
 rate_per_s = 2000.0
 burst = 50
 delivery_timeout_ms = 1000
-reclaim_idle_ms = 3000
+reclaim_idle_ms = 7000
 """
 TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5, sock_read=5)
 TICKET = re.compile(r'<strong class="ticket">(cb_[a-z2-7]{16})</strong>')

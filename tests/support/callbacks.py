@@ -21,7 +21,7 @@ rate_per_s = 2000.0
 burst = 50
 max_attempts = 3
 delivery_timeout_ms = 1000
-reclaim_idle_ms = 3000
+reclaim_idle_ms = 7000
 # These tests send hundreds of callbacks from one address (127.0.0.1) to test delivery;
 # per-client limits have their own tests (tests/attacks/test_limits_*.py).
 [limits]

@@ -8,6 +8,7 @@ import pytest
 
 from failover.callbacks.wiring import data_dir, replicas_to_ack, spool_path
 from failover.settings import dump_example
+from failover.settings.callbacks import delivery_worst_ms
 from tests.support.settings import assert_problem, load, problems
 
 CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
@@ -16,7 +17,7 @@ CENTER = '[[callcenters]]\nname = "a"\nurl = "http://127.0.0.1:9001"\n'
 def test_callbacks_are_on_by_default_with_a_safe_pace(tmp_path: Path) -> None:
     cb = load(tmp_path, CENTER).callbacks
     assert (cb.enabled, cb.rate_per_s, cb.max_attempts, cb.phone_region) == (True, 20.0, 5, "US")
-    assert cb.reclaim_idle_ms >= 3 * cb.delivery_timeout_ms
+    assert cb.reclaim_idle_ms >= 2 * delivery_worst_ms(cb.delivery_timeout_ms, cb.rate_per_s)
 
 
 def test_the_spool_lives_in_the_data_dir_never_beside_a_read_only_config(tmp_path: Path) -> None:
@@ -51,9 +52,31 @@ def test_callbacks_wait_for_one_replica_behind_sentinel_and_none_otherwise(
     assert replicas_to_ack(none) == 0
 
 
-def test_reclaiming_sooner_than_a_delivery_can_take_is_refused(tmp_path: Path) -> None:
-    text = CENTER + "[callbacks]\ndelivery_timeout_ms = 2000\nreclaim_idle_ms = 5000\n"
-    assert_problem(problems(tmp_path, text), tmp_path, "callbacks.reclaim_idle_ms", ">= 3 x")
+@pytest.mark.parametrize(
+    ("lines", "least"),
+    [
+        # 3 x delivery_timeout_ms was the old floor: it left out the waits between the
+        # tries, its turn at the rate, and the quarter of reclaim_idle a round may take
+        # before it starts on its last entry (dispatcher.py).
+        ("delivery_timeout_ms = 2000\nreclaim_idle_ms = 6000", 12400),
+        ("delivery_timeout_ms = 1000\nreclaim_idle_ms = 3000\nrate_per_s = 2000.0", 6301),
+        ("rate_per_s = 0.1", 32300),  # one delivery each 10 s: 30 s is too short
+    ],
+)
+def test_reclaiming_sooner_than_twice_a_delivery_can_take_is_refused(
+    tmp_path: Path, lines: str, least: int
+) -> None:
+    """Another front door would take over an entry a live one is still delivering, and
+    the call center would get it twice."""
+    message = problems(tmp_path, CENTER + f"[callbacks]\n{lines}\n")
+    floor = f">= 2 x (1000 / rate_per_s + 3 x delivery_timeout_ms + 150) ({least})"
+    assert_problem(message, tmp_path, "callbacks.reclaim_idle_ms", floor)
+    assert "posted twice" in message
+
+
+def test_reclaiming_after_twice_a_delivery_is_accepted(tmp_path: Path) -> None:
+    text = CENTER + "[callbacks]\ndelivery_timeout_ms = 1000\nreclaim_idle_ms = 7000\n"
+    assert load(tmp_path, text).callbacks.reclaim_idle_ms == 7000
 
 
 @pytest.mark.parametrize(
