@@ -61,11 +61,14 @@ class FrontDoor:
     uploads: InFlight = field(default_factory=lambda: InFlight(limit=128))
     max_body_bytes: int = 1024**2
     body_timeout: float = 10.0
+    # IPv6 clients grouped per network of this prefix (`[limits] ipv6_prefix`).
+    ipv6_prefix: int = 64
     # Who a request counts against for `in_flight`, under the policy's trusted proxies.
     identities: Identities = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "identities", Identities(self.policy.trusted_proxies))
+        identities = Identities(self.policy.trusted_proxies, ipv6_prefix=self.ipv6_prefix)
+        object.__setattr__(self, "identities", identities)
 
 
 FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
