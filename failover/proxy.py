@@ -16,11 +16,19 @@ a failure while reading them can still be retried elsewhere; larger ones are str
 (`failover/relay.py`).
 
 Timeouts: aiohttp's `sock_connect` and `sock_read` bound each phase of every attempt
-(`ClientTimeout(total=...)` alone can hang, aiohttp #11740). The customer's budget is
-kept by an `asyncio.timeout_at` wherever those bounds do not already keep it: around
-sending when `connect + read` is more than what is left, and around a buffered body
-that has not fully arrived with the headers. The usual first attempt, whose small page
-comes in one piece, needs no extra timer at all.
+(`ClientTimeout(total=...)` alone can hang, aiohttp #11740), always at their configured
+values: running out of one is the call center's fault. The customer's budget is kept
+by one `asyncio.timeout_at` around everything before the customer sees a byte: the
+connection, the status line and headers, and a buffered body. `sock_read` alone cannot
+keep it: it starts again with every chunk, so a call center sending a header line a
+second held a customer for as long as it liked. A streamed body is not bounded by the
+budget (`failover/relay.py`).
+
+Who the budget running out counts against: the call center, if its attempt had the
+whole budget (the request's first, sent without waiting for a connection): it used
+the budget up itself. A later attempt only had what the first left, and a call center
+on time by its own bounds may still need more than that: `OutOfBudget`, nothing is
+recorded against it, as for `NotSent`.
 """
 
 from __future__ import annotations
@@ -69,6 +77,15 @@ class NotSent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OutOfBudget:
+    """The request's deadline ended an attempt that did not have the whole budget: the
+    call center was not given the time it is promised, so nothing is recorded against
+    it. Nothing was sent to the customer."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Failed:
     """Nothing was sent to the customer: the caller may retry or send to self-help."""
 
@@ -110,8 +127,8 @@ class Proxy:
         self._bases = {name: base.rstrip("/") for name, base in bases.items()}
         self._origins = {name: Origin.of(URL(base)) for name, base in bases.items()}
         self._policy = policy
-        # The usual case, a first attempt with the whole budget left, reuses one object.
-        self._full_timeout = aiohttp.ClientTimeout(
+        # Every attempt's: the budget is kept by `asyncio.timeout_at` (module docstring).
+        self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=policy.connect_timeout, sock_read=policy.read_timeout
         )
 
@@ -127,22 +144,26 @@ class Proxy:
         *,
         path_qs: str,
         remaining: float,
+        whole_budget: bool,
         body: bytes | None = None,
         extra_response_headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
-    ) -> Answered | Failed | NotSent:
+    ) -> Answered | Failed | NotSent | OutOfBudget:
         """Send the request to `name`. A 5xx answer comes back as `Failed`, like a
         refused connection: the caller retries elsewhere or sends the customer to
         self-help; an error page from a failing call center is never passed on.
         `path_qs` is the checked path under the mount, with its query (`target.py`);
-        `body` the whole request body, already read.
+        `body` the whole request body, already read. `whole_budget`: `remaining` is
+        the request's whole budget (its first attempt), so running out of it is the
+        call center's doing.
         `request_id` goes to the call center and back to the customer as `X-Request-ID`
         (set here, not by the caller: a streamed answer's headers leave from here)."""
         if remaining <= 0:
-            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget spent")
+            return OutOfBudget(detail="budget spent")
         deadline = asyncio.get_running_loop().time() + remaining
         slots = self._slots
         if slots.locked():
+            whole_budget = False  # some of it goes on waiting for a connection: ours
             try:
                 async with asyncio.timeout_at(deadline):
                     await slots.acquire()
@@ -152,7 +173,7 @@ class Proxy:
             await slots.acquire()  # one is free: returns at once
         try:
             return await self._attempt(
-                request, name, path_qs=path_qs, deadline=deadline, remaining=remaining,
+                request, name, path_qs=path_qs, deadline=deadline, whole_budget=whole_budget,
                 body=body, extra=extra_response_headers, request_id=request_id,
             )  # fmt: skip
         finally:
@@ -165,11 +186,11 @@ class Proxy:
         *,
         path_qs: str,
         deadline: float,
-        remaining: float,
+        whole_budget: bool,
         body: bytes | None,
         extra: Mapping[str, str] | None,
         request_id: str | None,
-    ) -> Answered | Failed:
+    ) -> Answered | Failed | OutOfBudget:
         p = self._policy
         base = self._bases.get(name)
         if base is None:  # removed by a reload since the route was chosen: try the next
@@ -184,53 +205,45 @@ class Proxy:
             keep_content_length=False,
             request_id=request_id,
         )
-        if remaining >= p.connect_timeout and remaining >= p.read_timeout:
-            timeout = self._full_timeout
-        else:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=min(p.connect_timeout, remaining),
-                sock_read=min(p.read_timeout, remaining),
-            )
         send = self._session.request(
             request.method,
             url,
             headers=headers,
             data=body,
             allow_redirects=False,
-            timeout=timeout,
+            timeout=self._timeout,
         )
         upstream: aiohttp.ClientResponse | None = None
+        budget = asyncio.timeout_at(deadline)
         try:
-            if p.connect_timeout + p.read_timeout > remaining:
-                async with asyncio.timeout_at(deadline):
-                    upstream = await send
-            else:
+            async with budget:
                 upstream = await send
-            outcome = outcome_of_status(upstream.status)
-            if outcome is not Outcome.SUCCESS:
-                upstream.release()
-                return Failed(
-                    outcome=outcome, status=upstream.status, detail=f"HTTP {upstream.status}"
-                )
-            length = upstream.content_length
-            if length is None or length <= p.buffer_bytes:
-                if upstream.content.is_eof():
+                outcome = outcome_of_status(upstream.status)
+                if outcome is not Outcome.SUCCESS:
+                    upstream.release()
+                    status = upstream.status
+                    return Failed(outcome=outcome, status=status, detail=f"HTTP {status}")
+                length = upstream.content_length
+                if length is not None and length > p.buffer_bytes:
+                    answer, whole = b"", False  # streamed from its first byte
+                elif upstream.content.is_eof():
                     answer, whole = await upstream.read(), True  # arrived with the headers
                 else:
-                    async with asyncio.timeout_at(deadline):
-                        answer, whole = await read_up_to(upstream, p.buffer_bytes)
-                if whole:
-                    return self._buffered(upstream, answer, base, extra, request_id)
-                return await self._stream(request, upstream, base, extra, request_id, prefix=answer)
+                    answer, whole = await read_up_to(upstream, p.buffer_bytes)
         except TimeoutError:
             _close(upstream)
-            return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="timeout")
+            if not budget.expired():  # sock_connect or sock_read: the call center's own
+                return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="timeout")
+            if whole_budget:  # it had the whole budget and used it up
+                return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail="budget ran out")
+            return OutOfBudget(detail="the budget left to this attempt ran out")
         except (aiohttp.ClientError, OSError) as exc:
             _close(upstream)
             detail = f"{type(exc).__name__}: {exc}"[:200]
             return Failed(outcome=Outcome.LOCAL_FAILURE, status=None, detail=detail)
-        return await self._stream(request, upstream, base, extra, request_id)
+        if whole:
+            return self._buffered(upstream, answer, base, extra, request_id)
+        return await self._stream(request, upstream, base, extra, request_id, prefix=answer)
 
     def _headers(
         self,

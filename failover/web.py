@@ -1,10 +1,10 @@
 """HTTP handlers of the front door: `/support/...`, probes of our own, status.
 
 The customer entry `/support/<topic...>` asks the pool where to go, proxies there,
-retries a failed idempotent request once on the next serving call center, and
-otherwise answers `303 See Other` to `/help/search?q=<topic words>`. A customer
-never gets a 502/504 page from us: `support` turns even our own bugs into the
-self-help redirect.
+retries a failed idempotent request once on the next serving call center (if at least
+the connect timeout of the budget is left), and otherwise answers `303 See Other` to
+`/help/search?q=<topic words>`. A customer never gets a 502/504 page from us:
+`support` turns even our own bugs into the self-help redirect.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from aiohttp import web
 from failover.admission import InFlight, refusal
 from failover.monitor import Monitor
 from failover.pool import Event, Pool
-from failover.proxy import Answered, NotSent, Proxy, ProxyPolicy
+from failover.proxy import Answered, NotSent, OutOfBudget, Proxy, ProxyPolicy
 from failover.routing import OfferSelfHelp, SendToSelfHelp
 from failover.target import BadTargetError, upstream_path
 from kernel.body import ClientFaultError, read_body
@@ -62,11 +62,14 @@ class FrontDoor:
     uploads: InFlight = field(default_factory=lambda: InFlight(limit=128))
     max_body_bytes: int = 1024**2
     body_timeout: float = 10.0
+    # IPv6 clients grouped per network of this prefix (`[limits] ipv6_prefix`).
+    ipv6_prefix: int = 64
     # Who a request counts against for `in_flight`, under the policy's trusted proxies.
     identities: Identities = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "identities", Identities(self.policy.trusted_proxies))
+        identities = Identities(self.policy.trusted_proxies, ipv6_prefix=self.ipv6_prefix)
+        object.__setattr__(self, "identities", identities)
 
 
 FRONT_DOOR: Final = web.AppKey("front_door", FrontDoor)
@@ -203,22 +206,31 @@ async def _admitted(request: web.Request, fd: FrontDoor, path_qs: str) -> web.St
     body = await _read_whole_body(request, fd)
     if body is not None:  # the budget is the call center's: it starts once the body is in
         started = clock.monotonic()
-    deadline = started + fd.proxy.policy.budget  # reloadable
+    policy = fd.proxy.policy  # reloadable: read once per request
+    deadline = started + policy.budget
     request_id = REQUEST_ID.get()  # set by `observed`, which wraps this handler
     now = started
     for i, name in enumerate(targets):
         remaining = deadline - now
-        if remaining <= 0:
+        if i and remaining < policy.connect_timeout:  # a retry could not even connect
+            log.info("no retry at %s: %.3f s of the budget left", name, remaining,
+                     extra={"event": "retry_skipped", "backend": name})  # fmt: skip
             break
+        if i:
+            fd.metrics.retries_total.labels(targets[i - 1]).inc()
         result = await fd.proxy.attempt(
-            request, name, path_qs=path_qs, remaining=remaining, body=body,
-            extra_response_headers=extra, request_id=request_id,
+            request, name, path_qs=path_qs, remaining=remaining, whole_budget=not i,
+            body=body, extra_response_headers=extra, request_id=request_id,
         )  # fmt: skip
         now = clock.monotonic()
         if isinstance(result, NotSent):  # every connection busy: nothing of the call center's
             log.warning("no attempt at %s: %s", name, result.detail,
                         extra={"event": "attempt_not_sent", "backend": name})  # fmt: skip
             return _to_self_help(request, fd, tail, cause="busy")
+        if isinstance(result, OutOfBudget):  # what was left ran out: nothing of its own
+            log.info("attempt at %s ran out of the budget: %s", name, result.detail,
+                     extra={"event": "attempt_out_of_budget", "backend": name})  # fmt: skip
+            break
         fd.metrics.count_attempt(name, result.outcome.value)
         events = fd.pool.record_outcome(name, result.outcome, now=now)
         if events:
@@ -231,8 +243,6 @@ async def _admitted(request: web.Request, fd: FrontDoor, path_qs: str) -> web.St
             extra={"event": "attempt_failed", "backend": name,
                    "outcome": result.outcome.value, "reason": result.detail},
         )  # fmt: skip
-        if i + 1 < len(targets):
-            fd.metrics.retries_total.labels(name).inc()
     return _to_self_help(request, fd, tail, cause="upstream_failed")
 
 

@@ -233,6 +233,7 @@ async def _resources(
             observe=sink,
             note_topic=helper.service.note_arrival,
             in_flight=InFlight(limit=settings.proxy.max_in_flight_per_client),
+            ipv6_prefix=settings.limits.ipv6_prefix,
             uploads=InFlight(limit=settings.proxy.max_uploads),
             max_body_bytes=settings.proxy.max_body_bytes,
             body_timeout=settings.proxy.body_timeout_ms / 1000,

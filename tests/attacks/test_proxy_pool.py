@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support.attack import attack_stack
+from tests.support.attack import attack_stack, get, raw_request
 from tests.support.stack import wait_for
 
 TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5, sock_read=15)
@@ -115,3 +115,27 @@ async def test_a_stalled_upload_is_cut_at_the_body_deadline_without_blame(tmp_pa
         assert status == 408
         assert stack.refused("body_timeout") == 1
         assert stack.failures_recorded() == {"primary": 0, "backup": 0}
+
+
+async def test_ipv6_clients_are_counted_by_the_configured_prefix(tmp_path: Path) -> None:
+    # Before: the proxy path grouped IPv6 clients per /64 whatever `ipv6_prefix` said.
+    extra = "[proxy]\nmax_in_flight_per_client = 1\n[limits]\nipv6_prefix = 128\n"
+    server = 'trusted_proxies = ["127.0.0.1/32"]\n'
+
+    def as_client(address: str, target: str) -> bytes:
+        return get(target, extra=f"X-Forwarded-For: {address}\r\n")
+
+    async with attack_stack(tmp_path, server=server, extra=extra) as stack:
+        slow = asyncio.ensure_future(
+            raw_request(stack.port, as_client("2001:db8::1", "/support/slow?s=1.5"))
+        )
+        try:
+            await wait_for(lambda: len(stack.centers["primary"].customer_requests()) == 1,
+                           within=5, what="the first client's request in progress")  # fmt: skip
+            other = await raw_request(stack.port, as_client("2001:db8::2", "/support/other"))
+            assert other.status == 200  # another /128: another client
+            same = await raw_request(stack.port, as_client("2001:db8::1", "/support/again"))
+            assert same.status == 429  # the same /128 is still held to its one
+        finally:
+            first = await slow
+        assert first.status == 200
