@@ -11,7 +11,9 @@ Paths that would resolve outside the call center's mount are refused with a 400,
 normalised: a browser removes dot segments before sending (RFC 3986 5.2.4), so only
 tools and attackers send them, and a call center mounted under a path would resolve
 `%2e%2e`, `..%2f` or a double-encoded `%252e` outside it (the "path confusion" class,
-e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). Control characters and
+e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). A segment is judged by what
+comes before its first `;` too: Tomcat, Jetty and Spring drop path parameters before
+resolving dot segments, so `..;` (or `%2e%2e%3b`) is `..` to them. Control characters and
 backslashes are refused for the same reason.
 
 `host_problem`, `framing_problem` and `absolute_form_problem` are the RFC 9112 checks
@@ -90,7 +92,7 @@ def check_path(path: str) -> None:
         if not segment:
             continue
         decoded = unquote(segment) if "%" in segment else segment
-        if decoded in _DOTS:
+        if decoded in _DOTS or decoded.partition(";")[0] in _DOTS:  # `..;x` is `..` in Java
             raise BadTargetError("dot segment in path")
         if "/" in decoded or "\\" in decoded:
             raise BadTargetError("encoded slash in path")
