@@ -149,6 +149,14 @@ def test_duplicate_call_center_name_is_rejected(tmp_path: Path) -> None:
         ("http://cc.example/#top", "must not have a query (?...) or fragment"),
         ("http://cc.example/a b", "whitespace"),
         ("http://user:pw@cc.example", "must not contain credentials"),
+        # Checked as the proxy parses them (yarl), not only as urlsplit does.
+        ("http://[::1]x/", "cannot be parsed (Invalid IPv6 URL)"),
+        ("http://[fe80::1%eth0]/", "has an IPv6 zone identifier"),
+        ("http://[fe80::1%25eth0]:8080/", "has an IPv6 zone identifier"),
+        ("http://[v1.x]/", "has a bad IPv6 address"),
+        ("http://[1::2::3]/", "cannot be parsed"),
+        ("http://a%20b/", "has a percent-encoded host"),
+        ("http://cc.example:0/", "has a bad port (0)"),
     ],
 )
 def test_bad_call_center_url_is_rejected(tmp_path: Path, url: str, reason: str) -> None:
