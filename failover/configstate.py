@@ -7,12 +7,14 @@ what a reload may change is read through the live objects it reconfigures.
 
 A reload: read and validate the file (as at start: file plus `SWITCHBOARD_*`); on an
 error keep everything and say why; refuse it if a restart-only key changed
-(`failover.reload`); else apply it in one step with no await in between, so that no
-request sees half of it: the pool (members added UNKNOWN and not serving until probed,
-removed ones gone, kept ones with their state), the proxy (URLs and timeouts for
-attempts that start from now on: one under way keeps its URL), the callbacks' URLs, the
-health policy of the metrics, the new call centers' metric series; then the probe tasks
-(removed ones stopped, added ones started at once). Reloads run one at a time.
+(`failover.reload`); else build all that can fail (the policies, the proxy's URLs: a
+failure there is an "error" and nothing is applied), then apply it in one step with no
+await in between, so that no request sees half of it: the pool (members added UNKNOWN
+and not serving until probed, removed ones gone, kept ones with their state), the proxy
+(URLs and timeouts for attempts that start from now on: one under way keeps its URL),
+the callbacks' URLs, the health policy of the metrics, the new call centers' metric
+series; then the probe tasks (removed ones stopped, added ones started at once).
+Reloads run one at a time.
 
 Outcomes: "ok" (applied, or nothing changed), "invalid", "refused", "error".
 """
@@ -36,6 +38,7 @@ from failover.pool import CallCenterSpec, Pool
 from failover.proxy import Proxy, ProxyPolicy
 from failover.reload import ConfigDiff, diff, fingerprint
 from failover.settings import ConfigError, Settings
+from failover.target import parse_base
 from kernel.breaker import OutlierPolicy
 from kernel.clock import Clock
 from monitoring.config import ConfigMetrics
@@ -190,7 +193,13 @@ class ConfigState:
 
 
 async def _apply(live: Live, new: Settings, change: ConfigDiff) -> None:
-    p = live.policies_of(new)  # may raise: before anything changes
+    # Everything that can fail is built first: a failed reload leaves the old
+    # configuration whole (before, a URL the proxy could not parse raised after the pool
+    # had taken the new call centers). The policies, then the call centers' URLs as the
+    # proxy takes them apart (`Proxy.reconfigure` does the same, so it cannot fail next).
+    p = live.policies_of(new)
+    for base in p.proxy_bases.values():
+        parse_base(base)
     # From here to the monitor, no await: a request sees the old state or the new one.
     events = live.pool.reconfigure(
         p.specs, health=p.health, outlier=p.outlier, hold_down=p.hold_down,

@@ -41,11 +41,11 @@ RETRY_WEIGHT = 1
 # are passed on, as kernel/breaker.py counts them).
 FAILED_STATUSES = "500 502:504 506:599"
 # The refusals of failover/target.py, on the raw (still encoded) path under /support:
-# dot segments (plain or encoded), encoded '/' or '\', a double-encoded '.', '/', '\' or
-# '%' (and, stricter than Switchboard, '%25' before any other encoded byte), encoded
-# control characters, a raw backslash (four backslashes:
-# HAProxy's config parser turns two into one, the regex two into a literal one).
-BAD_PATH_REGEX = r"(^|/)(\.|%2e){1,2}(/|$)|%2f|%5c|%25(2e|2f|5c|25|%)|%[01][0-9a-f]|%7f|\\\\"
+# dot segments (plain or encoded, also before a ';' path parameter: `..;`), encoded '/'
+# or '\', a double-encoded '.', '/', '\' or '%' (and, stricter than Switchboard, '%25'
+# before any other encoded byte), encoded control characters, a raw backslash (four
+# backslashes: HAProxy's config parser turns two into one, the regex two into a literal one).
+BAD_PATH_REGEX = r"(^|/)(\.|%2e){1,2}(/|;|%3b|$)|%2f|%5c|%25(2e|2f|5c|25|%)|%[01][0-9a-f]|%7f|\\\\"
 
 
 def topic_expression(mount: str) -> str:

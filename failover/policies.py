@@ -69,6 +69,7 @@ def proxy_policy(settings: Settings) -> ProxyPolicy:
         read_timeout=p.read_timeout_ms / 1000,
         budget=p.request_budget_ms / 1000,
         buffer_bytes=p.buffer_bytes,
+        send_timeout=p.send_timeout,
         trusted_proxies=tuple(settings.server.trusted_proxies),
         max_connections=p.max_connections,
     )

@@ -54,6 +54,7 @@ class ProxyPolicy:
     read_timeout: float
     budget: float
     buffer_bytes: int
+    send_timeout: float = 60.0  # each write of a streamed answer to the customer
     trusted_proxies: tuple[IPNetwork, ...] = ()
     mount: str = "/support"
     max_connections: int = 256
@@ -281,7 +282,9 @@ class Proxy:
         prefix: bytes = b"",
     ) -> Answered:
         headers = self._headers(upstream, base, extra, request_id, keep_content_length=True)
-        response, outcome = await stream(request, upstream, headers, prefix=prefix)
+        response, outcome = await stream(
+            request, upstream, headers, prefix=prefix, send_timeout=self._policy.send_timeout
+        )
         return Answered(response=response, status=upstream.status, outcome=outcome)
 
 

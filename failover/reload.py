@@ -6,7 +6,8 @@ Reloadable (applied live, without dropping a customer request, by `failover.conf
 - `[[callcenters]]`: added, removed, or changed in any key (url, health_path, priority,
   callbacks_path, timezone, hours, emergency);
 - `[health]`, `[outlier]`, `[routing]`: every key;
-- `[proxy]`: `connect_timeout_ms`, `read_timeout_ms`, `request_budget_ms`, `buffer_bytes`.
+- `[proxy]`: `connect_timeout_ms`, `read_timeout_ms`, `request_budget_ms`, `buffer_bytes`,
+  `send_timeout_ms`.
 
 In the HAProxy data plane (`[dataplane] mode = "haproxy"`), call centers added, removed
 or given another address need a new HAProxy configuration too: such a reload is refused
@@ -32,7 +33,13 @@ from failover.settings import Settings
 
 RELOADABLE_SECTIONS: Final = frozenset({"health", "outlier", "routing"})
 RELOADABLE_PROXY_KEYS: Final = frozenset(
-    {"connect_timeout_ms", "read_timeout_ms", "request_budget_ms", "buffer_bytes"}
+    {
+        "connect_timeout_ms",
+        "read_timeout_ms",
+        "request_budget_ms",
+        "buffer_bytes",
+        "send_timeout_ms",
+    }
 )
 # Not part of the version: secrets (a hash of them is still a hint), and where it was read.
 _NOT_HASHED: Final[dict[str, Any]] = {

@@ -11,7 +11,9 @@ Paths that would resolve outside the call center's mount are refused with a 400,
 normalised: a browser removes dot segments before sending (RFC 3986 5.2.4), so only
 tools and attackers send them, and a call center mounted under a path would resolve
 `%2e%2e`, `..%2f` or a double-encoded `%252e` outside it (the "path confusion" class,
-e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). Control characters and
+e.g. Orange Tsai, "Breaking Parser Logic", Black Hat 2018). A segment is judged by what
+comes before its first `;` too: Tomcat, Jetty and Spring drop path parameters before
+resolving dot segments, so `..;` (or `%2e%2e%3b`) is `..` to them. Control characters and
 backslashes are refused for the same reason.
 
 `host_problem`, `framing_problem` and `absolute_form_problem` are the RFC 9112 checks
@@ -22,6 +24,7 @@ that is not http(s) or carries userinfo (3.2.2).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -51,8 +54,9 @@ class Origin:
 
     @classmethod
     def of(cls, base: URL) -> Origin:
-        return cls(scheme=base.scheme, host=base.raw_host or "", port=base.explicit_port,
-                   path=base.raw_path.rstrip("/"))  # fmt: skip
+        # The host as it goes into a URL: an IPv6 literal keeps its brackets.
+        return cls(scheme=base.scheme, host=base.host_subcomponent or "",
+                   port=base.explicit_port, path=base.raw_path.rstrip("/"))  # fmt: skip
 
 
 def upstream_url(origin: Origin, path_qs: str) -> URL:
@@ -61,6 +65,38 @@ def upstream_url(origin: Origin, path_qs: str) -> URL:
     path, _, query = path_qs.partition("?")
     return URL.build(scheme=origin.scheme, host=origin.host, port=origin.port,
                      path=origin.path + path, query_string=query, encoded=True)  # fmt: skip
+
+
+def parse_base(base: str) -> Origin:
+    """A configured base URL as the proxy takes it apart and builds on it, or ValueError
+    whose message completes "URL '...' " (settings validation calls this, so that a URL
+    that passes `check-config` is one the proxy can send to)."""
+    try:
+        url = URL(base)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot be parsed ({exc})") from None
+    host = url.raw_host
+    if not url.absolute or not host:
+        raise ValueError("has no host")
+    authority = base.partition("://")[2].partition("/")[0]
+    if authority.startswith("["):  # an IPv6 address; not IPvFuture (yarl drops its brackets)
+        if "%" in host:  # RFC 6874 zone, `[fe80::1%eth0]`: not routable, nor sendable
+            raise ValueError("has an IPv6 zone identifier (%...): give a routable address "
+                             "or a host name")  # fmt: skip
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"has a bad IPv6 address [{host}]") from None
+    elif "%" in host:
+        raise ValueError("has a percent-encoded host")
+    if url.explicit_port == 0:
+        raise ValueError("has a bad port (0)")
+    origin = Origin.of(url)
+    try:
+        upstream_url(origin, "/")
+    except ValueError as exc:
+        raise ValueError(f"cannot be built on ({exc})") from None
+    return origin
 
 
 class BadTargetError(ValueError):
@@ -90,7 +126,7 @@ def check_path(path: str) -> None:
         if not segment:
             continue
         decoded = unquote(segment) if "%" in segment else segment
-        if decoded in _DOTS:
+        if decoded in _DOTS or decoded.partition(";")[0] in _DOTS:  # `..;x` is `..` in Java
             raise BadTargetError("dot segment in path")
         if "/" in decoded or "\\" in decoded:
             raise BadTargetError("encoded slash in path")

@@ -32,6 +32,12 @@ class ProxySettings(_Section):
     body_timeout_ms: Millis = Field(
         default=10000, description="a request body must arrive within this (408 beyond)"
     )
+    send_timeout_ms: Millis = Field(
+        default=60000,
+        description="each write of a streamed answer must reach the customer within this "
+        "(nginx send_timeout); a customer who stops reading is cut off, its call-center "
+        "connection freed, and nothing is counted against the call center",
+    )
     max_in_flight_per_client: AtLeastOne = Field(
         default=32, description="proxied requests in progress per client address (429 beyond)"
     )
@@ -54,6 +60,10 @@ class ProxySettings(_Section):
     @property
     def read_timeout(self) -> float:
         return self.read_timeout_ms / 1000
+
+    @property
+    def send_timeout(self) -> float:
+        return self.send_timeout_ms / 1000
 
     @property
     def request_budget(self) -> float:

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from failover.settings.render import _toml_type
+from failover.target import parse_base
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
 _SENTINEL_FORM = "redis+sentinel://host:port[,host:port]/service[/db]"
@@ -51,7 +52,10 @@ def _network(value: object) -> object:
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # e.g. "'1::2::3' does not appear to be an IPv4 or IPv6 address"
+        raise ValueError(f"URL {value!r} cannot be parsed ({exc})") from None
     if any(c.isspace() or not c.isprintable() for c in value):
         raise ValueError("URL must not contain whitespace or control characters")
     if "@" in parts.netloc:  # checked first so no message below echoes a password
@@ -66,6 +70,10 @@ def _http_url(value: str) -> str:
         raise ValueError(f"URL {value!r} has no host")
     if "?" in value or "#" in value:
         raise ValueError(f"URL {value!r} must not have a query (?...) or fragment (#...)")
+    try:  # as the proxy will parse it and build on it (yarl, not urlsplit)
+        parse_base(value)
+    except ValueError as exc:
+        raise ValueError(f"URL {value!r} {exc}") from None
     return value
 
 

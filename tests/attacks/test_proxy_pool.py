@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
+from switchboard.app import METRICS
 from tests.support.attack import attack_stack, get, raw_request
 from tests.support.stack import wait_for
 
@@ -139,3 +142,95 @@ async def test_ipv6_clients_are_counted_by_the_configured_prefix(tmp_path: Path)
         finally:
             first = await slow
         assert first.status == 200
+
+
+BIG = b"x" * (16 * 1024 * 1024)  # well past what the sockets' buffers hold
+
+
+async def _big_center() -> tuple[web.AppRunner, str]:
+    """A call center whose /big is 16 MiB (streamed by the front door) and /small small."""
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=BIG, content_type="application/octet-stream")
+
+    async def small(request: web.Request) -> web.Response:
+        return web.json_response({"center": "big-center"})
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/big", big)
+    app.router.add_get("/small", small)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def _stalled_download(
+    port: int, source: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Ask for /support/big, take the status line and headers, then read no more (a
+    small receive buffer, so the front door's writes block soon)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind((source, 0))
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(get("/support/big"))
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return reader, writer
+
+
+async def _rest_of(reader: asyncio.StreamReader) -> int:
+    got = 0
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := await reader.read(1 << 16):
+            got += len(chunk)
+    return got
+
+
+async def test_customers_who_stop_reading_a_streamed_answer_do_not_hold_the_pool(
+    tmp_path: Path,
+) -> None:
+    """Before: the relay's writes had no timeout (and aiohttp's sock_read timer stops
+    while reading is paused), so two customers who stopped reading held both pooled
+    connections for ever and every later customer went to self-help, cause busy."""
+    runner, url = await _big_center()
+    extra = "[proxy]\nmax_connections = 2\nsend_timeout_ms = 300\n"
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        async with attack_stack(tmp_path, extra=extra,
+                                urls={"primary": url, "backup": url}) as stack:  # fmt: skip
+            stalled = [await _stalled_download(stack.port, f"127.0.0.{2 + i}") for i in range(2)]
+            for _, writer in stalled:
+                writers.append(writer)
+            # Both slots are held; the next customer waits (within its budget) for one.
+            status, body = await _customer_get(f"{stack.url}/support/small", "127.0.0.9")
+            assert status == 200, body
+            assert "big-center" in body
+            # The stalled customers were cut off: their answers end short.
+            for reader, _ in stalled:
+                assert await asyncio.wait_for(_rest_of(reader), 10) < len(BIG)
+            # A customer who reads gets the whole of it: the timeout is per write.
+            connector = aiohttp.TCPConnector(local_addr=("127.0.0.10", 0))
+            async with (
+                aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session,
+                session.get(f"{stack.url}/support/big") as resp,
+            ):
+                assert (resp.status, len(await resp.read())) == (200, len(BIG))
+            registry = stack.app[METRICS].registry
+            busy = registry.get_sample_value(
+                "switchboard_selfhelp_redirects_total", {"cause": "busy"}
+            )
+            assert not busy
+            assert stack.failures_recorded() == {"primary": 0, "backup": 0}
+    finally:
+        for writer in writers:
+            writer.transport.abort()
+        await runner.cleanup()

@@ -92,6 +92,18 @@ def test_check_config_accepts_a_good_file_and_exits_0(tmp_path: Path) -> None:
             id="duplicate-call-center-name",
         ),
         pytest.param(
+            CENTER.replace("http://127.0.0.1:9001", "http://[::1]x/"),
+            "callcenters[0].url",
+            "URL 'http://[::1]x/' cannot be parsed (Invalid IPv6 URL)",
+            id="url-yarl-cannot-parse",
+        ),
+        pytest.param(
+            CENTER.replace("http://127.0.0.1:9001", "http://[fe80::1%eth0]/"),
+            "callcenters[0].url",
+            "has an IPv6 zone identifier",
+            id="url-ipv6-zone",
+        ),
+        pytest.param(
             "[server]\nport = 8080\n",
             "callcenters",
             "at least one [[callcenters]] entry",

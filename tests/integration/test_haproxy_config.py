@@ -177,9 +177,9 @@ async def test_topic_words_in_haproxy_match_switchboards_for_ascii_paths(tmp_pat
 async def test_haproxy_refuses_the_paths_switchboard_refuses(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     parts = ["a", "/", ".", "..", "%2e", "%2E", "%2f", "%5C", "%25", "%00", "%1f", "%7f",
-             "%41", "\\", "b.c", "%2e%2e", "x"]  # fmt: skip
+             "%41", "\\", "b.c", "%2e%2e", "x", ";", "%3b"]  # fmt: skip
     tails = ["/a/../b", "/a/%2e%2e/b", "/.", "/a%2fb", "/a%5cb", "/a%252e", "/a/b.c", "/v1.2/x",
-             "/%00", "/a\\b", "/..%2f", "/ok/path"]  # fmt: skip
+             "/%00", "/a\\b", "/..%2f", "/ok/path", "/..;/b", "/%2e%2e%3B/b", "/a;b"]  # fmt: skip
     tails += [
         "/" + "".join(rng.choice(parts) for _ in range(rng.randint(1, 6))) for _ in range(120)
     ]

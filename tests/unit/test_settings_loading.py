@@ -68,6 +68,7 @@ def test_millisecond_fields_have_seconds_properties(tmp_path: Path) -> None:
     assert settings.health.interval == 1.5
     assert settings.health.timeout == 0.25
     assert settings.proxy.request_budget == 4.0
+    assert settings.proxy.send_timeout == 60.0
     assert settings.outlier.base_ejection_time == 10.0
     assert settings.routing.hold_down == 5.0
     assert settings.server.shutdown_grace == 5.0

@@ -41,6 +41,8 @@ def test_source_key_in_the_file_is_rejected(tmp_path: Path) -> None:
         ("[health]\ninterval_ms = 250.0", "health.interval_ms", "expected an integer, got float"),
         ('[health]\njitter = "0.1"', "health.jitter", "expected a number, got string"),
         ("[server]\nhost = 127", "server.host", "expected a string, got integer"),
+        ('[proxy]\nsend_timeout_ms = "60s"', "proxy.send_timeout_ms", "expected an integer"),
+        ("[proxy]\nsend_timeout_ms = 1.5", "proxy.send_timeout_ms", "expected an integer"),
         ('[server]\ntrusted_proxies = "10.0.0.0/8"', "server.trusted_proxies", "expected an array"),
         ("health = 5", "health", "expected a table, got integer"),
     ],
@@ -92,6 +94,8 @@ def test_wrong_type_in_a_call_center_is_named_with_its_index(tmp_path: Path) -> 
         ),
         ("[proxy]\nmax_connections = 0", "proxy.max_connections", "must be at least 1"),
         ("[proxy]\nbuffer_bytes = -1", "proxy.buffer_bytes", "must be at least 0"),
+        ("[proxy]\nsend_timeout_ms = 0", "proxy.send_timeout_ms", "must be greater than 0"),
+        ("[proxy]\nsend_timeout_ms = -5", "proxy.send_timeout_ms", "must be greater than 0"),
     ],
 )
 def test_out_of_range_value_is_named_with_the_limit(
@@ -149,6 +153,14 @@ def test_duplicate_call_center_name_is_rejected(tmp_path: Path) -> None:
         ("http://cc.example/#top", "must not have a query (?...) or fragment"),
         ("http://cc.example/a b", "whitespace"),
         ("http://user:pw@cc.example", "must not contain credentials"),
+        # Checked as the proxy parses them (yarl), not only as urlsplit does.
+        ("http://[::1]x/", "cannot be parsed (Invalid IPv6 URL)"),
+        ("http://[fe80::1%eth0]/", "has an IPv6 zone identifier"),
+        ("http://[fe80::1%25eth0]:8080/", "has an IPv6 zone identifier"),
+        ("http://[v1.x]/", "has a bad IPv6 address"),
+        ("http://[1::2::3]/", "cannot be parsed"),
+        ("http://a%20b/", "has a percent-encoded host"),
+        ("http://cc.example:0/", "has a bad port (0)"),
     ],
 )
 def test_bad_call_center_url_is_rejected(tmp_path: Path, url: str, reason: str) -> None:
