@@ -1,13 +1,17 @@
 """The operator switches as values (pure): what is stored in Redis and read back
-(failover/switches.py), and the audit log's entries."""
+(failover/switches.py), and the audit log's entries.
+
+Redis is shared and outlives a version of this code, so a stored value of the wrong
+shape is ignored (`desired_of` tells `warn`), never raised.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from failover.jsonbody import depth_of
 from failover.routing import Override, OverrideKind
 
 
@@ -39,21 +43,39 @@ def _override_json(o: Override | None) -> str | None:
 
 
 def _override_of(text: str | None) -> Override | None:
+    """The stored override. ValueError or TypeError if it is not as `_override_json`
+    writes it."""
     if not text:
         return None
+    if depth_of(text.encode("utf-8", "surrogatepass"), stop_above=1) > 1:
+        raise ValueError("nested")  # before json.loads, which recurses once per level
     data = json.loads(text)
-    return Override(
-        kind=OverrideKind(data["kind"]), callcenter=data.get("callcenter"),
-        reason=str(data.get("reason", "")),
-    )  # fmt: skip
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    kind, callcenter, reason = (
+        OverrideKind(str(data.get("kind"))),
+        data.get("callcenter"),
+        data.get("reason", ""),
+    )
+    pinned = kind is OverrideKind.FORCE_CALLCENTER
+    if not isinstance(reason, str) or not (
+        isinstance(callcenter, str) if pinned else callcenter is None
+    ):
+        raise TypeError("callcenter or reason of the wrong type")
+    return Override(kind=kind, callcenter=callcenter, reason=reason)
 
 
-def desired_of(raw: dict[str, str], names: Sequence[str]) -> Desired:
-    """Read the stored hash; names not configured here are ignored (another version's)."""
+def desired_of(
+    raw: dict[str, str], names: Sequence[str], *, warn: Callable[[str], None] = lambda _: None
+) -> Desired:
+    """Read the stored hash; names not configured here are ignored (another version's), a
+    malformed override is ignored and `warn` is told why."""
     known = set(names)
     override = None
-    with contextlib.suppress(ValueError, KeyError, TypeError):
+    try:
         override = _override_of(raw.get("override"))
+    except (ValueError, TypeError) as exc:  # a JSONDecodeError is a ValueError
+        warn(f"stored override ignored ({exc}): {raw.get('override', '')[:80]!r}")
     if (
         override is not None
         and override.callcenter is not None
