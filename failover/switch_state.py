@@ -1,18 +1,31 @@
 """The operator switches as values (pure): what is stored in Redis and read back
 (failover/switches.py), and the audit log's entries.
 
-Redis is shared and outlives a version of this code, so a stored value of the wrong
-shape is ignored (`desired_of` tells `warn`), never raised.
+Redis is shared and outlives a version of this code, so what is read back is checked as
+what an operator sends is (failover/admin.py): an operator's text (an override's reason,
+the banner message, an audit entry's fields) is cleaned by `one_line`, and a stored value
+of the wrong shape is ignored (`desired_of` tells `warn`), never raised.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
 from failover.jsonbody import depth_of
 from failover.routing import Override, OverrideKind
+
+MAX_TEXT: Final = 200  # an override's reason, the banner message (as [branding] message)
+
+
+def one_line(text: str) -> str:
+    """Plain text on one line: what is not printable (control characters, line breaks, a
+    lone surrogate such as "\\ud800", which no encoder takes) becomes a space, and runs
+    of spaces become one."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +75,7 @@ def _override_of(text: str | None) -> Override | None:
         isinstance(callcenter, str) if pinned else callcenter is None
     ):
         raise TypeError("callcenter or reason of the wrong type")
-    return Override(kind=kind, callcenter=callcenter, reason=reason)
+    return Override(kind=kind, callcenter=callcenter, reason=one_line(reason)[:MAX_TEXT])
 
 
 def desired_of(
@@ -82,12 +95,21 @@ def desired_of(
         and override.callcenter not in known
     ):
         override = None
+    message = raw.get("message")
     return Desired(
         override=override,
         emergency=frozenset(n for n in known if raw.get(f"emergency:{n}") == "1"),
         drained=frozenset(n for n in known if raw.get(f"drained:{n}") == "1"),
-        message=raw.get("message"),
+        message=None if message is None else one_line(message)[:MAX_TEXT],
     )
+
+
+def audit_entry_of(data: Any) -> AuditEntry | None:
+    """A stored audit entry (decoded JSON), its text cleaned; None if it is not one."""
+    fields = [f.name for f in dataclasses.fields(AuditEntry)]
+    if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+        return None
+    return AuditEntry(**{f: one_line(data[f])[: 4 * MAX_TEXT] for f in fields})
 
 
 def raw_of(desired: Desired) -> dict[str, str]:

@@ -27,7 +27,6 @@ value; a round that fails anyway is logged with its traceback and the next one r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -40,7 +39,7 @@ from redis.exceptions import RedisError
 
 from failover.pool import Event, Pool
 from failover.routing import CallCenterView
-from failover.switch_state import AuditEntry, Desired, desired_of, raw_of
+from failover.switch_state import AuditEntry, Desired, audit_entry_of, desired_of, raw_of
 from kernel.clock import Clock
 from kernel.tasks import cancel_and_wait
 
@@ -222,8 +221,7 @@ class Switches:
             except RedisError:
                 pass
             else:
-                with contextlib.suppress(ValueError, TypeError):
-                    return [AuditEntry(**json.loads(_s(r))) for r in rows]
+                return [e for r in rows if (e := _audit_entry(r)) is not None]
         return list(self._log)[:limit]
 
     async def start(self) -> None:
@@ -277,3 +275,10 @@ def _texts(raw: dict[Any, Any], problems: list[str]) -> dict[str, str]:
         except UnicodeDecodeError:
             problems.append(f"{SWITCHES} field {k[:40]!r} is not UTF-8, ignored")
     return text
+
+
+def _audit_entry(row: Any) -> AuditEntry | None:
+    try:
+        return audit_entry_of(json.loads(_s(row)))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the limit
+        return None
