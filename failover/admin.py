@@ -32,7 +32,7 @@ from aiohttp import web
 
 from failover.jsonbody import JsonBodyError, loads_object
 from failover.routing import Override, OverrideKind
-from failover.switch_state import Desired
+from failover.switch_state import MAX_TEXT, Desired, one_line
 from failover.switches import Switches
 from kernel.problem import problem
 from monitoring.http import Wrap
@@ -45,8 +45,8 @@ SWITCHBOARD: Final = web.AppKey("switches", Switches)
 # by the composition root (switchboard/app.py): cache/ is failover's sibling, not below it.
 REWARM: Final[web.AppKey[Callable[[], Awaitable[int]]]] = web.AppKey("rewarm")
 MAX_ACTOR: Final = 64
-MAX_REASON: Final = 200
-MAX_MESSAGE: Final = 200  # as [branding] message
+MAX_REASON: Final = MAX_TEXT
+MAX_MESSAGE: Final = MAX_TEXT  # as [branding] message
 SWITCHES: Final = frozenset({"emergency", "drain"})
 
 
@@ -152,6 +152,7 @@ async def set_override(request: web.Request) -> web.Response:
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         return problem(400, f"reason must be text of at most {MAX_REASON} characters")
+    reason = one_line(reason)  # as the banner message: stored, shared, shown on /status
     target = body.get("callcenter")
     override: Override | None
     if mode == "automatic":
@@ -189,7 +190,7 @@ async def set_message(request: web.Request) -> web.Response:
         if not isinstance(text, str) or len(text) > MAX_MESSAGE:
             return problem(400, f"message must be text of at most {MAX_MESSAGE} characters")
         # One line of plain text: control characters and line breaks become spaces.
-        message = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        message = one_line(text)
     desired = dataclasses.replace(request.app[SWITCHBOARD].current(), message=message)
     return await _act(
         request, body, desired, action="message", target="banner",

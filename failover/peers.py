@@ -29,7 +29,8 @@ its own verdict. The merge rule:
    hold-down) within moments of each other.
 
 Reports come from the network: `report_of` checks every field and returns None for
-anything else.
+anything else, whatever the bytes (a number too big for a float, JSON nested deeper than
+a report ever is: refused, not raised).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from failover.health import HealthMachine, HealthState, Observation, Transition
+from failover.jsonbody import depth_of
 from kernel.breaker import Breaker
 
 MAX_REPORT_BYTES: Final = 64 * 1024
 MAX_PEERS: Final = 64  # a bound on what a noisy or hostile Redis can make us hold
 MAX_NAME: Final = 128
+MAX_DEPTH: Final = 8  # a report nests 3 deep; json.loads recurses per level
 DISTRUST_AFTER: Final = 2  # clean refutations of one peer's DOWNs, see PeerBook.hear
 
 
@@ -105,6 +108,9 @@ def report_of(raw: bytes | str) -> Report | None:
     if len(raw) > MAX_REPORT_BYTES:
         return None
     try:
+        octets = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if depth_of(octets, stop_above=MAX_DEPTH) > MAX_DEPTH:
+            return None  # before json.loads, which would recurse once per level
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("v") != 1:
             return None
@@ -122,7 +128,8 @@ def report_of(raw: bytes | str) -> Report | None:
             centers[name] = verdict
         return Report(replica=replica, boot=boot, seq=seq, centers=centers,
                       gone=data.get("gone") is True)  # fmt: skip
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError):
+        # ArithmeticError: an integer too big for a float (math.isfinite, float()).
         return None
 
 

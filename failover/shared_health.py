@@ -19,11 +19,11 @@ stored reports, then take each pushed one; reconnects with jittered, bounded bac
 Never in a customer's request nor in the probe loop: the hooks (`on_probe`, `on_events`)
 are plain calls into the pure book and the pool, and only these tasks await Redis, on a
 client of their own (failover/shared_wiring.py), each call under `CALL_TIMEOUT` on top
-of redisconn's socket timeouts. Cut off from Redis, a
-replica decides on its own probes alone once its peers' reports are `peer_ttl` old.
+of redisconn's socket timeouts. Cut off from Redis, a replica decides on its own
+probes alone once its peers' reports are `peer_ttl` old.
 
-Errors: none raised; Redis trouble is counted (`switchboard_shared_health_errors_total`),
-logged once per cut, and `switchboard_shared_health_connected` says 0.
+Errors: none raised. Redis trouble is counted (`switchboard_shared_health_errors_total`),
+logged once per cut, `..._connected` says 0; a malformed report is dropped (`report_of`).
 """
 
 from __future__ import annotations
@@ -192,10 +192,14 @@ class SharedHealth:
             self._metrics.errors_total.labels("read").inc()
             raise
         taken = 0
-        for raw, pttl in zip(rows[::2], rows[1::2], strict=True):
-            if raw is not None:
+        for i, raw, pttl in zip(ids, rows[::2], rows[1::2], strict=True):
+            if raw is None:
+                continue
+            try:  # each on its own: one that raises must not keep the others out for good
                 age = max(0, self._ttl_ms - int(pttl)) / 1000 if int(pttl) > 0 else 0.0
                 taken += self.take(raw, age=age)
+            except Exception:
+                log.exception("shared health: stored report of %r skipped", i)
         return taken
 
     # -- the tasks ---------------------------------------------------------------------
@@ -284,7 +288,8 @@ class SharedHealth:
         now = self._clock.monotonic()
         peers = [
             {"replica": r, "heard_s_ago": round(ago, 2),
-             "verdicts": {n: v.state.value for n, v in self._peer_verdicts(r, now)}}
+             "verdicts": {n: v.state.value for n in self._pool.names
+                          if (v := self.book.verdicts(n, now=now).get(r)) is not None}}
             for r, ago in sorted(self.book.peers(now=now).items())
         ]  # fmt: skip
         holds = {
@@ -293,7 +298,3 @@ class SharedHealth:
         }  # fmt: skip
         return {"replica": self.replica, "connected": self.connected, "peers": peers,
                 "holds": holds}  # fmt: skip
-
-    def _peer_verdicts(self, replica: str, now: float) -> list[tuple[str, Verdict]]:
-        return [(n, v) for n in self._pool.names
-                if (v := self.book.verdicts(n, now=now).get(replica)) is not None]  # fmt: skip

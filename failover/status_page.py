@@ -1,6 +1,7 @@
 """`/status`: the page over the facts `failover.status.gather` collects (the same dict
 /api/v1/status sends, through the same viewer), with its own style's hash in the CSP.
-Never a 5xx for what it reports on: a failure shows `FALLBACK_PAGE`, which retries.
+Never a 5xx for what it reports on: a failure (in gathering, rendering or encoding the
+page) shows `FALLBACK_PAGE`, which retries.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ async def status_page(request: web.Request) -> web.Response:
         return view
     try:
         text = _ENV.get_template("status.html").render(s=view(await gather(request.app)))
+        body = text.encode("utf-8")  # in here too: text that is not text (a lone surrogate)
     except Exception:  # never a 5xx for what we report on
         log.exception("status: page failed")
-        text = FALLBACK_PAGE
-    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+        body = FALLBACK_PAGE.encode("utf-8")
+    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)

@@ -1,14 +1,31 @@
 """The operator switches as values (pure): what is stored in Redis and read back
-(failover/switches.py), and the audit log's entries."""
+(failover/switches.py), and the audit log's entries.
+
+Redis is shared and outlives a version of this code, so what is read back is checked as
+what an operator sends is (failover/admin.py): an operator's text (an override's reason,
+the banner message, an audit entry's fields) is cleaned by `one_line`, and a stored value
+of the wrong shape is ignored (`desired_of` tells `warn`), never raised.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
+from failover.jsonbody import depth_of
 from failover.routing import Override, OverrideKind
+
+MAX_TEXT: Final = 200  # an override's reason, the banner message (as [branding] message)
+
+
+def one_line(text: str) -> str:
+    """Plain text on one line: what is not printable (control characters, line breaks, a
+    lone surrogate such as "\\ud800", which no encoder takes) becomes a space, and runs
+    of spaces become one."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,33 +56,60 @@ def _override_json(o: Override | None) -> str | None:
 
 
 def _override_of(text: str | None) -> Override | None:
+    """The stored override. ValueError or TypeError if it is not as `_override_json`
+    writes it."""
     if not text:
         return None
+    if depth_of(text.encode("utf-8", "surrogatepass"), stop_above=1) > 1:
+        raise ValueError("nested")  # before json.loads, which recurses once per level
     data = json.loads(text)
-    return Override(
-        kind=OverrideKind(data["kind"]), callcenter=data.get("callcenter"),
-        reason=str(data.get("reason", "")),
-    )  # fmt: skip
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    kind, callcenter, reason = (
+        OverrideKind(str(data.get("kind"))),
+        data.get("callcenter"),
+        data.get("reason", ""),
+    )
+    pinned = kind is OverrideKind.FORCE_CALLCENTER
+    if not isinstance(reason, str) or not (
+        isinstance(callcenter, str) if pinned else callcenter is None
+    ):
+        raise TypeError("callcenter or reason of the wrong type")
+    return Override(kind=kind, callcenter=callcenter, reason=one_line(reason)[:MAX_TEXT])
 
 
-def desired_of(raw: dict[str, str], names: Sequence[str]) -> Desired:
-    """Read the stored hash; names not configured here are ignored (another version's)."""
+def desired_of(
+    raw: dict[str, str], names: Sequence[str], *, warn: Callable[[str], None] = lambda _: None
+) -> Desired:
+    """Read the stored hash; names not configured here are ignored (another version's), a
+    malformed override is ignored and `warn` is told why."""
     known = set(names)
     override = None
-    with contextlib.suppress(ValueError, KeyError, TypeError):
+    try:
         override = _override_of(raw.get("override"))
+    except (ValueError, TypeError) as exc:  # a JSONDecodeError is a ValueError
+        warn(f"stored override ignored ({exc}): {raw.get('override', '')[:80]!r}")
     if (
         override is not None
         and override.callcenter is not None
         and override.callcenter not in known
     ):
         override = None
+    message = raw.get("message")
     return Desired(
         override=override,
         emergency=frozenset(n for n in known if raw.get(f"emergency:{n}") == "1"),
         drained=frozenset(n for n in known if raw.get(f"drained:{n}") == "1"),
-        message=raw.get("message"),
+        message=None if message is None else one_line(message)[:MAX_TEXT],
     )
+
+
+def audit_entry_of(data: Any) -> AuditEntry | None:
+    """A stored audit entry (decoded JSON), its text cleaned; None if it is not one."""
+    fields = [f.name for f in dataclasses.fields(AuditEntry)]
+    if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+        return None
+    return AuditEntry(**{f: one_line(data[f])[: 4 * MAX_TEXT] for f in fields})
 
 
 def raw_of(desired: Desired) -> dict[str, str]:

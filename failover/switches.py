@@ -18,13 +18,15 @@ When Redis is unreachable during an action, the switch is still applied here, th
 answer says it is not shared yet, and this replica writes its switches to Redis as soon
 as Redis answers again (before it reads any), so the operator's last word wins.
 
-Errors: none raised to callers; Redis trouble is logged and reported in `shared`.
+Errors: none raised to callers; Redis trouble is logged and reported in `shared`. A
+stored value this replica cannot read (a version that is not an integer, a field or value
+that is not UTF-8, an override of the wrong shape) is ignored with a warning, once per
+value; a round that fails anyway is logged with its traceback and the next one runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -37,7 +39,7 @@ from redis.exceptions import RedisError
 
 from failover.pool import Event, Pool
 from failover.routing import CallCenterView
-from failover.switch_state import AuditEntry, Desired, desired_of, raw_of
+from failover.switch_state import AuditEntry, Desired, audit_entry_of, desired_of, raw_of
 from kernel.clock import Clock
 from kernel.tasks import cancel_and_wait
 
@@ -71,6 +73,7 @@ class Switches:
         self._message: str | None = None  # the operator's, for the outage banner
         self._version: int | None = None
         self._unsynced = False
+        self._problems: list[str] = []  # what was wrong with the stored switches last round
         self._log: deque[AuditEntry] = deque(maxlen=LOG_SIZE)
         self._task: asyncio.Task[None] | None = None
 
@@ -193,16 +196,21 @@ class Switches:
                     return True
                 return False
             version = await self._redis.get(VERSION)
-            version_n = int(version) if version is not None else 0
-            if version_n == self._version:
+            version_n, problems = _version_of(version)
+            if version_n is not None and version_n == self._version:
+                self._problems = []  # nothing read, nothing wrong
                 return True
             raw = await self._redis.hgetall(SWITCHES)
         except RedisError as exc:
             log.info("admin: switches not synced: %s", exc)
             return False
-        text = {_s(k): _s(v) for k, v in raw.items()}
-        self.apply(desired_of(text, self._pool.names))
-        self._version = version_n
+        text = _texts(raw, problems)
+        self.apply(desired_of(text, self._pool.names, warn=problems.append))
+        self._version = version_n  # None (not a number): read again next round
+        if problems != self._problems:  # once per bad value, not once a second
+            for problem in problems:
+                log.warning("admin: %s", problem)
+        self._problems = problems
         return True
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
@@ -213,15 +221,14 @@ class Switches:
             except RedisError:
                 pass
             else:
-                with contextlib.suppress(ValueError, TypeError):
-                    return [AuditEntry(**json.loads(_s(r))) for r in rows]
+                return [e for r in rows if (e := _audit_entry(r)) is not None]
         return list(self._log)[:limit]
 
     async def start(self) -> None:
         # The stored switches before the first customer is routed: a slow first answer
         # from Redis gets a few tries (bounded), then the sync loop keeps trying.
         for _ in range(START_TRIES):
-            if await self.sync():
+            if await self._sync_round():
                 break
             await asyncio.sleep(0.2)
         self._task = asyncio.create_task(self._loop(), name="admin-switches-sync")
@@ -229,7 +236,14 @@ class Switches:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(SYNC_EVERY)
-            await self.sync()
+            await self._sync_round()
+
+    async def _sync_round(self) -> bool:
+        try:
+            return await self.sync()
+        except Exception:  # a bug must not end the sync for good: next round, go on
+            log.exception("admin: switches sync failed; trying again in %.0f s", SYNC_EVERY)
+            return False
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -239,3 +253,32 @@ class Switches:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _version_of(value: Any) -> tuple[int | None, list[str]]:
+    """The stored version (absent: 0); None, and why, if it is not an integer."""
+    if value is None:
+        return 0, []
+    try:
+        return int(_s(value)), []
+    except ValueError:  # UnicodeDecodeError is one
+        return None, [f"{VERSION} is not an integer, ignored (switches read every round): "
+                      f"{value[:40]!r}"]  # fmt: skip
+
+
+def _texts(raw: dict[Any, Any], problems: list[str]) -> dict[str, str]:
+    """The stored hash as text; a field or value that is not UTF-8 is left out."""
+    text = {}
+    for k, v in raw.items():
+        try:
+            text[_s(k)] = _s(v)
+        except UnicodeDecodeError:
+            problems.append(f"{SWITCHES} field {k[:40]!r} is not UTF-8, ignored")
+    return text
+
+
+def _audit_entry(row: Any) -> AuditEntry | None:
+    try:
+        return audit_entry_of(json.loads(_s(row)))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the limit
+        return None

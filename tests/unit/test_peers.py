@@ -16,6 +16,7 @@ from failover.health import (
     Observation,
 )
 from failover.peers import (
+    MAX_REPORT_BYTES,
     HoldKind,
     PeerBook,
     Report,
@@ -229,6 +230,26 @@ def test_a_malformed_report_is_refused(change: dict[str, object]) -> None:
 
 def test_an_oversized_report_is_refused_unread() -> None:
     assert report_of(b" " * 70_000 + encode(says("a", DOWN)).encode()) is None
+
+
+HUGE = "1" + "0" * 400  # an integer no float can hold: math.isfinite/float raise OverflowError
+
+
+@pytest.mark.parametrize("poison", [
+    f'{{"v":1,"replica":"a","boot":"b","seq":1,"centers":{{"{C}":'
+    f'{{"state":"down","episode":{HUGE},"ejected_for":null}}}}}}',
+    f'{{"v":1,"replica":"a","boot":"b","seq":1,"centers":{{"{C}":'
+    f'{{"state":"down","episode":1.0,"ejected_for":{HUGE}}}}}}}',
+    # Under MAX_REPORT_BYTES, nested far past the recursion limit of json.loads.
+    '{"v":1,"replica":"a","boot":"b","seq":1,"centers":' + "[" * 20_000 + "]" * 20_000 + "}",
+    '{"v":1,"x":' + '{"a":' * 9 + "1" + "}" * 9 + "}",  # deeper than a report ever is
+], ids=["huge-episode", "huge-ejected-for", "deep-20000", "deep-10"])  # fmt: skip
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_a_number_too_big_or_json_nested_too_deep_is_dropped_not_raised(
+    poison: str, as_bytes: bool
+) -> None:
+    assert len(poison) < MAX_REPORT_BYTES
+    assert report_of(poison.encode() if as_bytes else poison) is None
 
 
 def test_a_peer_rotating_call_center_names_leaves_no_trail() -> None:
