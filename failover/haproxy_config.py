@@ -17,6 +17,9 @@ HAProxy follows Switchboard's decision, not its own (issue 18):
   goes to Switchboard, whose handler issues the same 303 as in aiohttp mode. A 5xx on
   `/support` (both attempts failed, or Switchboard itself unreachable) becomes the 303 to
   `/help/search?q=<topic words>` here, built with converters (ASCII words only).
+- The aiohttp door's request hygiene (the target's form, Host, framing, request id, the
+  client's claims, hop-by-hop and always-dropped headers, the origin form upstream) is
+  failover/haproxy_hygiene.py's.
 - The health check of each server is a TCP connect to the agent port: the question it
   answers is "is Switchboard there", so with Switchboard gone every server goes down and
   `/support` gets the self-help redirect rather than unsupervised routing.
@@ -30,8 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from failover.haproxy_hygiene import backend_rules, frontend_rules, trusted_acl
 from failover.settings import Settings
-from kernel.headers import CLIENT_CLAIMS, HOP_BY_HOP
 
 BACKEND = "be_callcenters"
 # Weights: the chosen call center, and the one kept in the farm only for the retry.
@@ -119,24 +122,6 @@ def _base_path(settings: Settings) -> str:
     return paths.pop()
 
 
-def _names_regex(names: frozenset[str]) -> str:
-    """One anchored regex over header names (HAProxy keeps them in lower case): one
-    rule per request instead of one per name."""
-    return "^(" + "|".join(sorted(names)) + ")$"
-
-
-# kernel/headers.py's lists. `Transfer-Encoding` is HAProxy's own framing, left to it;
-# `Expect` too (it answers 100-continue itself).
-_HOP_REGEX = _names_regex(HOP_BY_HOP - {"transfer-encoding"})
-_CLAIMS_REGEX = _names_regex(CLIENT_CLAIMS | {"x-http-method-override", "x-http-method",
-                                              "x-method-override"})  # fmt: skip
-
-
-def _trusted_acl(settings: Settings) -> list[str]:
-    nets = " ".join(str(n) for n in settings.server.trusted_proxies)
-    return [f"    acl sb_trusted src {nets}"] if nets else ["    acl sb_trusted always_false"]
-
-
 def render(settings: Settings) -> str:
     """The whole haproxy.cfg, as text. Raises DataPlaneConfigError."""
     d, s, p = settings.dataplane, settings.server, settings.proxy
@@ -147,9 +132,6 @@ def render(settings: Settings) -> str:
     inter = d.agent_inter_ms
     errors = settings.outlier.consecutive_local_failures
     mount = "/support"
-    # `/support/x` -> `<base>/x`, `/support` -> `<base>/` (failover/target.py's
-    # upstream_path): a cut at a fixed offset, cheaper than a regex on every request.
-    rewrite = f"http-request set-path {base}/%[path,bytes({len(mount) + 1})]"
     lines = [
         "# Rendered by `switchboard haproxy-config`; edit Switchboard's config, not this file.",
         "global",
@@ -174,22 +156,18 @@ def render(settings: Settings) -> str:
         f"    maxconn {s.max_connections}",
         # Per-client connections (failover/connections.py's max_connections_per_client).
         "    stick-table type ipv6 size 100k expire 60s store conn_cur",
-        *_trusted_acl(settings),
+        trusted_acl(settings),
         "    tcp-request connection track-sc0 src",
         "    tcp-request connection reject if !sb_trusted "
         f"{{ sc0_conn_cur gt {s.max_connections_per_client} }}",
+        # The target, Host, request id and the client's claims (failover/haproxy_hygiene.py).
+        *frontend_rules(),
         f"    acl sb_support path {mount}",  # two lines of one ACL: OR
         f"    acl sb_support path_beg {mount}/",
         f"    acl sb_bad_target path -i -m reg {BAD_PATH_REGEX}",
         "    http-request deny deny_status 400 if sb_support sb_bad_target",
         "    http-request deny deny_status 413 if sb_support "
         f"{{ req.hdr_val(content-length) gt {p.max_body_bytes} }}",
-        # The customer's claims are kept only from trusted proxies (kernel/headers.py).
-        "    http-request del-header X-Forwarded-For if !sb_trusted",
-        f"    http-request del-header {_CLAIMS_REGEX} -m reg if !sb_trusted",
-        "    http-request set-header X-Forwarded-Proto http if !sb_trusted",
-        "    http-request set-header X-Forwarded-Host %[req.hdr(host)] if !sb_trusted",
-        "    option forwardfor",
         # Only the path is kept per request; its topic words are worked out only for
         # the rare failed answer (five regex substitutions: ~1 us a request otherwise).
         "    http-request set-var(txn.sb_path) path if sb_support",
@@ -217,11 +195,7 @@ def render(settings: Settings) -> str:
         "    option redispatch 1",
         "    retry-on conn-failure empty-response junk-response response-timeout 500 502 503 504",
         "    http-request disable-l7-retry unless METH_GET || METH_OPTIONS",
-        f"    {rewrite}",
-        # Hop-by-hop headers, both ways (RFC 9110 7.6.1; kernel/headers.py). A header
-        # the client named in `Connection` passes: del-header takes no dynamic names.
-        f"    http-request del-header {_HOP_REGEX} -m reg",
-        f"    http-response del-header {_HOP_REGEX} -m reg",
+        *backend_rules(settings, base=base, mount=mount),
     ]
     for c in settings.callcenters_by_priority:
         name = server_name(c.name)

@@ -40,7 +40,7 @@ async def test_healthy_call_center_serves_through_haproxy_with_identical_bytes(
             direct_status, _, direct = await get(s, f"{primary.url}{path}")
             assert (status, body) == (direct_status, direct), path
             assert headers["X-Served-By"] == "primary"
-            assert "X-Request-ID" not in headers  # carried by HAProxy, not by Switchboard
+            assert headers["X-Request-ID"]  # HAProxy's (tests/integration/test_haproxy_hygiene.py)
         assert await server_states(h.stats_socket) == {
             "primary": ("UP", 100), "backup": ("UP", 1),
         }  # fmt: skip

@@ -75,7 +75,7 @@ def test_rendered_config_for_three_call_centers_passes_haproxy_check(tmp_path: P
     ]
     assert servers == ["cc_dublin", "cc_manila", "cc_austin"]
     assert 'agent-send "austin\\n"' in done.stdout
-    assert "set-path /cc/%[path,bytes(9)]" in done.stdout
+    assert "set-uri /cc/%[path,bytes(9)]?%[query] if sb_query" in done.stdout
     assert "[2001:db8::1]:8000" in done.stdout
     assert "acl sb_trusted src 10.0.0.0/8" in done.stdout
 
