@@ -15,6 +15,12 @@ cluster is needed, and none is reached.
 - Shell: shellcheck (Debian) on the Redis and Sentinel start scripts.
 - Front door configs: every switchboard.toml under deploy/ through the settings loader
   (what `switchboard check-config` does).
+- Across files (deploy/check_scrape.py, deploy/check_redis.py), on each rendered overlay
+  and the compose stack: Prometheus scrapes the ops listener of the config it deploys
+  (port, path, a reachable host, a NetworkPolicy admitting it from Prometheus only); a
+  noeviction Redis has a maxmemory with headroom under its container's memory limit;
+  with replicas_to_ack >= 1 and the spool on an emptyDir, Redis keeps a replica to
+  confirm callbacks while its PDB lets a pod go.
 
 Each check returns a list of problems (empty = pass); tests feed each a broken file. The
 checks of single files are in deploy/check_files.py, the Kubernetes ones in
@@ -29,6 +35,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -42,6 +49,14 @@ from deploy.check_files import (
     check_yaml,
 )
 from deploy.check_kubernetes import check_manifests, kustomize_command, render
+from deploy.check_manifest_model import generated_configmaps
+from deploy.check_redis import (
+    check_callback_durability,
+    check_compose_redis,
+    check_redis_files,
+    check_redis_memory,
+)
+from deploy.check_scrape import check_compose_scrape, check_servicemonitors
 
 DEPLOY = Path(__file__).resolve().parent
 OVERLAYS = ("dev", "production")
@@ -52,6 +67,15 @@ def _yaml_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob(pattern))
 
 
+def check_invariants(documents: list[Any], label: str) -> list[str]:
+    """The cross-file checks of one overlay's objects (module docstring)."""
+    return (
+        check_servicemonitors(documents, label)
+        + check_redis_memory(documents, label)
+        + check_callback_durability(documents, label)
+    )
+
+
 def run_all(deploy: Path) -> list[str]:
     problems = check_yaml(list(_yaml_files(deploy)), deploy / "yamllint.yaml")
     problems += check_dockerfile(deploy / "Dockerfile")
@@ -59,6 +83,9 @@ def run_all(deploy: Path) -> list[str]:
     problems += check_shell(sorted(deploy.rglob("*.sh")))
     problems += check_haproxy(deploy / "compose" / "haproxy.cfg")
     problems += check_prometheus(deploy / "compose" / "prometheus.yml")
+    problems += check_compose_scrape(deploy / "compose.yaml", deploy / "compose" / "prometheus.yml")
+    problems += check_compose_redis(deploy / "compose.yaml")
+    problems += check_redis_files(sorted(deploy.rglob("*.conf")))
     # production's Secret comes from a secrets.env that is never in git: render with a stand-in
     stand_in = {"admin-token": "check-admin-token", "form-secret": "check-form-secret"}
     try:
@@ -81,12 +108,14 @@ def run_all(deploy: Path) -> list[str]:
             if isinstance(doc, dict) and "kind" in doc
         ]
         problems += check_manifests(documents, deploy / "schemas", "base (unrendered)")
+        problems += check_invariants(documents + generated_configmaps(base), "base (unrendered)")
         return problems + check_configs(sorted(deploy.rglob("switchboard.toml")))
     for name in OVERLAYS:
         overlay = deploy / "k8s" / "overlays" / name
         secrets = stand_in if (overlay / "secrets.env.example").exists() else None
         documents, failed = render(overlay, secrets)
         problems += failed or check_manifests(documents, deploy / "schemas", f"overlay {name}")
+        problems += check_invariants(documents, f"overlay {name}")
     problems += check_configs(sorted(deploy.rglob("switchboard.toml")))
     return problems
 

@@ -71,14 +71,17 @@ def _retry() -> Retry:
     )
 
 
-def connect(url: str) -> Redis:
+def connect(url: str, *, read_timeout: float = SOCKET_TIMEOUT) -> Redis:
+    """A client with its own bounded pool. `read_timeout` is how long a command's reply
+    may take (connecting is always bounded by `SOCKET_TIMEOUT`): longer only for a client
+    whose commands block on purpose (the callbacks' WAIT: failover/callbacks/wiring.py)."""
     if url.lower().startswith("redis+sentinel://"):
-        return _via_sentinel(url)
+        return _via_sentinel(url, read_timeout)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=MAX_CONNECTIONS,
         timeout=POOL_WAIT,
-        socket_timeout=SOCKET_TIMEOUT,
+        socket_timeout=read_timeout,
         socket_connect_timeout=SOCKET_TIMEOUT,
         health_check_interval=HEALTH_CHECK_S,
         # On the pool, not on Redis(): redis-py ignores Redis(retry=) when it is handed
@@ -88,7 +91,7 @@ def connect(url: str) -> Redis:
     return Redis(connection_pool=pool)
 
 
-def _via_sentinel(url: str) -> Redis:
+def _via_sentinel(url: str, read_timeout: float) -> Redis:
     target = _parse_sentinel(url)
     # The URL's credentials are the data nodes' (requirepass/ACL); sentinels are asked
     # without them (a sentinel without requirepass refuses AUTH).
@@ -110,7 +113,7 @@ def _via_sentinel(url: str) -> Redis:
         db=target.db,
         max_connections=MAX_CONNECTIONS,
         timeout=POOL_WAIT,
-        socket_timeout=SOCKET_TIMEOUT,
+        socket_timeout=read_timeout,
         socket_connect_timeout=SOCKET_TIMEOUT,
         health_check_interval=HEALTH_CHECK_S,
         check_connection=True,  # PING a new connection: a half-up master is found at once

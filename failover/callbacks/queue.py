@@ -31,7 +31,7 @@ from typing import Final, Literal
 
 from failover.callbacks.request import CallbackRequest, ticket_id
 from failover.callbacks.spool import Spool, SpoolError
-from failover.callbacks.stream import CallbackStream, QueueUnavailable
+from failover.callbacks.stream import CallbackStream, NotReplicated, QueueUnavailable
 from kernel.clock import Clock
 
 log = logging.getLogger("switchboard.callbacks")
@@ -114,6 +114,12 @@ class CallbackQueue:
         """The receipt once Redis has it, else why not (with "; " to join the spool's)."""
         try:
             _, added = await self._stream.add(key, payload, created_at)
+        except NotReplicated as exc:
+            # Redis works; its replicas did not confirm (none connected, or lagging): the
+            # spool keeps the callback until one does (the mover adds it again and waits).
+            self._redis_down_until = self._clock.monotonic() + REDIS_RETRY_AFTER
+            log.warning("callbacks: %s; spooling it until a replica confirms", exc)
+            return f"{exc}; "
         except QueueUnavailable as exc:
             self._redis_down_until = self._clock.monotonic() + REDIS_RETRY_AFTER
             log.warning("callbacks: Redis cannot take callbacks, spooling: %s", exc)

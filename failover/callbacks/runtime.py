@@ -9,7 +9,7 @@
 - the form secret's check (formsecret.py): every few seconds, agree on the secret that
   signs callback forms with the other replicas, through Redis.
 
-`stop` cancels them and closes the spool.
+`stop` cancels them and closes the spool and the stream's own client.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class CallbackRuntime:
         await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         self.spool.close()
+        await self.stream.aclose()
 
     async def _dispatch(self) -> None:
         while True:

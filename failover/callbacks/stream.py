@@ -4,7 +4,10 @@
   only the first time, atomically, so a retried submission gets the same entry.
 - With `replicas` > 0, `add` sends `WAIT replicas timeout` on the same connection right
   after the script (one pipeline: WAIT counts the writes of its own connection), and
-  raises `QueueUnavailable` when fewer replicas confirmed in time. The entry is then on
+  raises `NotReplicated` when fewer replicas confirmed in time. The pipeline goes through
+  `writer`, a client whose read timeout exceeds the WAIT's (wiring.py): on the app's
+  client (0.5 s, failover/redisconn.py) a WAIT of 500 ms or more timed out on the socket
+  first, which dropped the connection and blamed Redis. The entry is then on
   the primary but not yet on a replica, so the caller treats it as not stored by Redis
   (the intake spools it: see queue.py); a later `add` of the same key finds it and
   waits again, it never appends twice. Redis docs, WAIT: "WAIT does not make Redis a
@@ -28,6 +31,7 @@ Errors::
 
     Exception
      └── QueueUnavailable   Redis could not be reached or refused the command
+          └── NotReplicated  on the primary, but too few replicas confirmed it in time
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ return {id, 1}
 
 class QueueUnavailable(Exception):  # noqa: N818 - reads as the condition it is
     pass
+
+
+class NotReplicated(QueueUnavailable):
+    """Redis took the callback, but fewer replicas than asked confirmed it in time."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,9 +102,18 @@ def _entry(raw_id: Any, fields: dict[Any, Any], deliveries: int = 1) -> Entry:
 
 class CallbackStream:
     def __init__(
-        self, redis: Redis, *, consumer: str, replicas: int = 0, replica_timeout_ms: int = 500
+        self,
+        redis: Redis,
+        *,
+        consumer: str,
+        replicas: int = 0,
+        replica_timeout_ms: int = 500,
+        writer: Redis | None = None,
     ) -> None:
+        """`writer`: the client `add` uses when it waits for replicas (its read timeout
+        must exceed `replica_timeout_ms`); closed by `aclose`. Default: `redis`."""
         self._redis = redis
+        self._writer = writer
         self.consumer = consumer
         self.replicas = replicas
         self.replica_timeout_ms = replica_timeout_ms
@@ -122,18 +139,25 @@ class CallbackStream:
             if not self.replicas:
                 entry_id, added = await self._add_once(keys=keys, args=args)
                 return _text(entry_id), bool(added)
-            async with self._redis.pipeline(transaction=False) as pipe:
+            writer = self._writer if self._writer is not None else self._redis
+            async with writer.pipeline(transaction=False) as pipe:
                 await self._add_once(keys=keys, args=args, client=pipe)
                 pipe.wait(self.replicas, self.replica_timeout_ms)
                 (entry_id, added), acked = await pipe.execute()
         except RedisError as exc:
             raise QueueUnavailable(f"cannot queue callback {key}: {exc}") from exc
         if int(acked) < self.replicas:
-            raise QueueUnavailable(
-                f"callback {key} is on the primary but {acked} of {self.replicas} replicas "
-                f"confirmed it within {self.replica_timeout_ms} ms"
+            confirmed = "no replica" if not int(acked) else f"only {acked} of {self.replicas}"
+            raise NotReplicated(
+                f"{confirmed} confirmed callback {key} within {self.replica_timeout_ms} ms "
+                f"({self.replicas} asked): it is on the primary only"
             )
         return _text(entry_id), bool(added)
+
+    async def aclose(self) -> None:
+        """Close `writer` (the app's client is the app's to close)."""
+        if self._writer is not None:
+            await self._writer.aclose(close_connection_pool=True)
 
     async def read(self, count: int, *, block_ms: int | None = None) -> list[Entry]:
         """New entries, handed to this consumer (they join its pending list)."""

@@ -18,6 +18,7 @@ from failover.callbacks.spool import Spool, SpoolError
 from failover.callbacks.stream import CallbackStream
 from failover.limits_wiring import ClientOf
 from failover.pool import Pool
+from failover.redisconn import SOCKET_TIMEOUT, connect
 from failover.routing import callback_target
 from failover.settings import Settings
 from failover.workers import WorkerInfo
@@ -48,6 +49,17 @@ def replicas_to_ack(settings: Settings) -> int:
     if configured is not None:
         return configured
     return 1 if settings.redis.sentinel is not None else 0
+
+
+def wait_client(settings: Settings) -> Redis | None:
+    """A client of its own for the callbacks' add + WAIT (stream.py): WAIT blocks up to
+    `replica_ack_timeout_ms` by design, so its reply may take that long plus the usual
+    socket budget. On the app's client (0.5 s) the socket timed out first: the pooled
+    connection was dropped, Sentinel asked again, and the log blamed Redis."""
+    if not settings.redis.url:
+        return None
+    wait_s = settings.callbacks.replica_ack_timeout_ms / 1000
+    return connect(settings.redis.url, read_timeout=wait_s + SOCKET_TIMEOUT)
 
 
 def replica_name(settings: Settings) -> str:
@@ -82,11 +94,13 @@ def build_callbacks(
             f"cannot create {path.parent} for the spool (set [server] data_dir to a "
             f"writable folder, e.g. a volume): {exc}"
         ) from exc
+    replicas = replicas_to_ack(settings)
     stream = CallbackStream(
         redis,
         consumer=consumer,
-        replicas=replicas_to_ack(settings),
+        replicas=replicas,
         replica_timeout_ms=cb.replica_ack_timeout_ms,
+        writer=wait_client(settings) if replicas else None,
     )
     spool = Spool(path)
 
