@@ -17,8 +17,12 @@ and exits as on SIGTERM.
 
 Metrics: each worker also listens on a Unix socket in a private folder; `/metrics` on
 any worker asks every worker for its own exposition there (`/metrics?worker=self`)
-and merges them (`monitoring.aggregate.merge`), so a scrape that lands on one worker
-still counts every request.
+and merges them (`monitoring.aggregate.merge_workers`), so a scrape that lands on one
+worker still counts every request. What the merge remembers of each worker's counters
+(monitoring/counter_state.py) is a file in that folder, which the master creates and
+removes: it outlives any one worker, and every worker's scrape reads and updates the same
+one (failover/metrics_endpoint.py), so a merged counter never goes down when a worker is
+slow or is started again.
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ from typing import Final
 import aiohttp
 
 from kernel.clock import Clock
+from monitoring.aggregate import Reading
 
 log = logging.getLogger("switchboard.workers")
 
 RESTART_PAUSE: Final = 1.0  # a worker that dies this soon after starting waits before again
 SCRAPE_TIMEOUT: Final = 2.0
+PID_HEADER: Final = "X-Switchboard-Worker-Pid"  # on `/metrics?worker=self`: who answered
 ORPHAN_CHECK: Final = 0.5  # seconds between two looks at the parent pid
 PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
@@ -77,12 +83,13 @@ def parse_worker(text: str) -> tuple[int, int]:
     return i, n
 
 
-async def gather_metrics(info: WorkerInfo, own: bytes) -> tuple[list[str], int]:
-    """Every worker's exposition (this one's given); how many answered."""
+async def gather_metrics(info: WorkerInfo, own: bytes) -> list[Reading]:
+    """Every worker slot's answer (this one's given): its pid and exposition, or None
+    from a worker that did not answer within SCRAPE_TIMEOUT."""
 
-    async def one(index: int) -> str | None:
+    async def one(index: int) -> Reading:
         if index == info.index:
-            return own.decode()
+            return Reading(index, os.getpid(), own.decode())
         connector = aiohttp.UnixConnector(path=str(info.socket_path(index)))
         timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT, sock_connect=SCRAPE_TIMEOUT,
                                         sock_read=SCRAPE_TIMEOUT)  # fmt: skip
@@ -91,15 +98,14 @@ async def gather_metrics(info: WorkerInfo, own: bytes) -> tuple[list[str], int]:
                 aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
                 session.get("http://worker/metrics?worker=self") as resp,
             ):
-                if resp.status != 200:
-                    return None
-                return await resp.text()
+                pid = resp.headers.get(PID_HEADER, "")
+                if resp.status != 200 or not pid.isdigit():
+                    return Reading(index, 0, None)
+                return Reading(index, int(pid), await resp.text())
         except (aiohttp.ClientError, TimeoutError, OSError):
-            return None  # restarting: its counts are back on the next scrape
+            return Reading(index, 0, None)  # slow or restarting: its last counts stand in
 
-    answers = await asyncio.gather(*(one(i) for i in range(info.count)))
-    texts = [a for a in answers if a is not None]
-    return texts, len(texts)
+    return list(await asyncio.gather(*(one(i) for i in range(info.count))))
 
 
 def supervise(
