@@ -73,8 +73,8 @@ class Fetching:
             self.count_lookup("redis", "error")
             return None
         self.redis_dep.record(ok=True)
-        self.count_lookup("redis", "hit" if found else "miss")
-        if found is None:
+        if found is None:  # a copy's hit or miss is the caller's to count (cache/service.py)
+            self.count_lookup("redis", "miss")
             return None
         entry = Entry(found[0], found[1], "redis")
         self._remember(entry)

@@ -141,19 +141,16 @@ class SelfHelpService(Fetching, Listings):
 
     async def bulletin(self, bulletin_id: int) -> Served:
         now = self._clock.epoch()
-        entry = self._from_l1(bulletin_id)
-        if entry is None and not self.memory_only:
-            entry = await self._from_redis(bulletin_id)
-        if entry is None:
-            entry = self.memory.get(bulletin_id)
-            if entry is not None:
-                self.count_lookup("last_known", "hit")
+        entry, tier = await self._nearest_copy(bulletin_id)
         freshness = Freshness.EXPIRED if entry is None else judge(entry.stored_at, now, self.policy)
         if self.memory_only:
             if entry is None:
                 raise NotInMemory(bulletin_id)
+            self._count_copy(tier, answers=True)
             return served(entry, freshness)
         todo = plan(freshness, origin_open=self._origin_unusable, have_copy=entry is not None)
+        if entry is not None:
+            self._count_copy(tier, answers=todo.serve_cached_now)
         if entry is not None and todo.serve_cached_now:
             if todo.fetch is Fetch.BACKGROUND:
                 self._spawn(self._refresh(bulletin_id), f"refresh:{bulletin_id}")
@@ -180,10 +177,29 @@ class SelfHelpService(Fetching, Listings):
             return None
         return served(entry, judge(entry.stored_at, self._clock.epoch(), self.policy))
 
-    def _from_l1(self, bulletin_id: int) -> Entry | None:
+    async def _nearest_copy(self, bulletin_id: int) -> tuple[Entry | None, str]:
+        """The nearest tier's copy and that tier (l1, redis, last_known); the misses on
+        the way are counted, the copy's hit or miss is `_count_copy`'s."""
         entry = self.memory.from_l1(bulletin_id)
-        self.count_lookup("l1", "miss" if entry is None else "hit")
-        return entry
+        if entry is not None:
+            return entry, "l1"
+        self.count_lookup("l1", "miss")
+        if not self.memory_only:
+            entry = await self._from_redis(bulletin_id)
+            if entry is not None:
+                return entry, "redis"
+        return self.memory.get(bulletin_id), "last_known"
+
+    def _count_copy(self, tier: str, *, answers: bool) -> None:
+        """A hit only for a copy that answers without waiting for the community site
+        (switchboard:cache_hit:ratio_rate5m's promise); a copy too old for that (past
+        stale-while-revalidate, the site reachable) is a miss of its tier (of last_known,
+        which counts its answers only, nothing). What the customer then gets is
+        counted by the origin: hit, or error and stale_served."""
+        if answers:
+            self.count_lookup(tier, "hit")
+        elif tier != "last_known":
+            self.count_lookup(tier, "miss")
 
     @property
     def _origin_unusable(self) -> bool:

@@ -48,7 +48,9 @@ def lookups(before: Samples, after: Samples) -> dict[str, float]:
 
 def hit_ratio(lookups: Mapping[str, float], tiers: Sequence[str] = CACHE_TIERS) -> float | None:
     """Hits in any of `tiers` / bulletin lookups (each counts one L1 hit or miss), from
-    `lookups`; None if there were none. `("l1",)`: `switchboard:cache_l1_hit:ratio`."""
+    `lookups`; None if there were none. `("l1",)`: `switchboard:cache_l1_hit:ratio`. A
+    hit is a copy that answered without waiting for the community site (a copy fetched
+    again first is its tier's miss), so this is the share answered from the caches."""
     total = lookups.get("l1 hit", 0.0) + lookups.get("l1 miss", 0.0)
     return sum(lookups.get(f"{t} hit", 0.0) for t in tiers) / total if total > 0 else None
 

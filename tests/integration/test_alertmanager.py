@@ -75,22 +75,32 @@ def _alert(name: str, severity: str, **labels: str) -> dict[str, object]:
 Seen = dict[str, Any]  # one alert as Alertmanager's API v2 shows it (JSON)
 
 
-async def _post_and_read(url: str, alerts: list[dict[str, object]]) -> dict[str, Seen]:
+def _key(alert: Seen) -> str:
+    labels = alert["labels"]
+    return "/".join(filter(None, (labels["alertname"], labels.get("backend"),
+                                  labels.get("instance"))))  # fmt: skip
+
+
+async def _post_and_read(
+    url: str, alerts: list[dict[str, object]], *, inhibited: tuple[str, ...] = ()
+) -> dict[str, Seen]:
+    """Alerts as Alertmanager shows them once all arrived and, for `inhibited` (keys), once
+    its inhibitor has seen their source: after that, another alert's state is final."""
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         async with session.post(f"{url}/api/v2/alerts", json=alerts) as resp:
             assert resp.status == 200, await resp.text()
+        seen: dict[str, Seen] = {}
 
-        async def all_there() -> bool:
+        async def settled() -> bool:
             async with session.get(f"{url}/api/v2/alerts") as resp:
-                return len(await resp.json()) == len(alerts)
+                seen.clear()
+                seen.update((_key(a), a) for a in await resp.json())
+            return len(seen) == len(alerts) and all(
+                seen[k]["status"]["state"] == "suppressed" for k in inhibited if k in seen
+            )
 
-        await wait_for(all_there, within=5, what="alerts received")
-        async with session.get(f"{url}/api/v2/alerts") as resp:
-            seen: list[Seen] = await resp.json()
-    return {
-        "/".join(filter(None, (a["labels"]["alertname"], a["labels"].get("backend")))): a
-        for a in seen
-    }
+        await wait_for(settled, within=5, what="alerts received (and inhibited)")
+    return seen
 
 
 async def test_one_call_center_outage_pages_once(alertmanager: str) -> None:
@@ -136,3 +146,44 @@ async def test_each_severity_goes_to_its_receiver_and_a_fast_burn_covers_the_slo
     slow = seen["SwitchboardSelfHelpErrorBudgetBurnSlow"]["status"]
     assert slow["state"] == "suppressed"
     assert seen["SwitchboardCallbackTooOld"]["status"]["state"] == "active"
+
+
+async def test_a_front_door_down_covers_its_own_warnings_only(alertmanager: str) -> None:
+    # Before, `equal: [job]`: fd-a down suppressed fd-b's Redis alert and the callback
+    # backlog's age, which the other replicas still report.
+    seen = await _post_and_read(
+        alertmanager,
+        [
+            _alert("SwitchboardFrontDoorDown", "critical", instance="fd-a"),
+            _alert("SwitchboardRedisDown", "warning", instance="fd-a"),
+            _alert("SwitchboardRedisDown", "warning", instance="fd-b"),
+            _alert("SwitchboardCallbackTooOld", "warning"),  # max by (job): no instance
+        ],
+        inhibited=("SwitchboardRedisDown/fd-a",),
+    )
+    state = {k: a["status"]["state"] for k, a in seen.items()}
+    assert state == {
+        "SwitchboardFrontDoorDown/fd-a": "active",
+        "SwitchboardRedisDown/fd-a": "suppressed",
+        "SwitchboardRedisDown/fd-b": "active",
+        "SwitchboardCallbackTooOld": "active",
+    }
+    assert seen["SwitchboardRedisDown/fd-a"]["status"]["inhibitedBy"]
+
+
+async def test_no_front_door_scraped_covers_every_warning_of_the_job(alertmanager: str) -> None:
+    seen = await _post_and_read(
+        alertmanager,
+        [
+            _alert("SwitchboardFrontDoorMissing", "critical"),  # absent(up): job only
+            _alert("SwitchboardRedisDown", "warning", instance="fd-b"),
+            _alert("SwitchboardCallbackTooOld", "warning"),
+        ],
+        inhibited=("SwitchboardRedisDown/fd-b", "SwitchboardCallbackTooOld"),
+    )
+    state = {k: a["status"]["state"] for k, a in seen.items()}
+    assert state == {
+        "SwitchboardFrontDoorMissing": "active",
+        "SwitchboardRedisDown/fd-b": "suppressed",
+        "SwitchboardCallbackTooOld": "suppressed",
+    }

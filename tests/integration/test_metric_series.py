@@ -85,3 +85,20 @@ async def test_outage_counters_exist_at_zero_for_every_call_center_and_cause(
     assert any(
         name == "switchboard_build_info" and dict(labels).get("version") for name, labels in series
     )
+
+
+async def test_without_redis_no_redis_up_series_so_redis_down_cannot_fire(
+    tmp_path: Path,
+) -> None:
+    # Embedded mode (no [redis] url): monitoring/README.md, SwitchboardRedisDown's
+    # runbook, says the alert cannot fire there because the gauge is not exported.
+    community = CommunitySim(topics=5)
+    await community.start()
+    try:
+        async with help_stack(tmp_path, redis=None, community=community) as stack:
+            series = await scrape(stack.ops_url)
+    finally:
+        await community.stop()
+    names = {name for name, _ in series}
+    assert "switchboard_redis_up" not in names
+    assert "switchboard_cache_lookups_total" in names
