@@ -103,6 +103,37 @@ def not_found(
     return answer(request, page, cache="no-store", status=404, lang=language.code)
 
 
+PAGE_NOT_FOUND: Final = (
+    N_("Page not found"),
+    N_("We could not find that page. Try searching for your topic instead."),
+)
+
+
+def missing_page(request: web.Request, sh: SelfHelp) -> web.Response:
+    """Any other address under /help (cache/web.py `unknown`): the not-found page,
+    branded and in the customer's language. It is the same for every such address (its
+    switcher links to `?lang=` on the address itself), so it is rendered once per
+    language and banner and kept, as the list pages are: a stream of made-up addresses
+    costs a lookup each, not a render."""
+    language = sh.language(request)
+    key = ("missing", sh.banner_key(), language.code)
+    page = sh.lists.get(key)
+    if page is None:
+        title, message = PAGE_NOT_FOUND
+        page = sh.render(
+            "unavailable.html",
+            lang=language.code,
+            here="",
+            title=language.gettext(title),
+            message=language.gettext(message),
+            query="",
+            continue_to=None,
+            stale_age=None,
+        )
+        sh.lists[key] = page
+    return answer(request, page, cache="no-store", status=404, lang=language.code)
+
+
 def counted(handler: Handler, of: HelperOf = on_pages) -> Handler:
     """Counted in flight while it runs (the overload monitor's second signal): for
     handlers that may wait on Redis or the community site, not on the client. `of`: how

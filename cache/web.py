@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cache.answers import answer, continue_to_of, counted, limited, static
+from cache.answers import answer, continue_to_of, counted, limited, missing_page, static
 from cache.bulletin_route import ROUTE, bulletin, hot_page
 from cache.model import Bulletin
 from cache.pagelang import language_of
@@ -50,6 +50,9 @@ from monitoring.http import Observed
 
 LIST_SIZE: Final = 10
 PREFIX: Final = "/help"  # where the main app mounts the self-help app
+# The name of the route for any other address under PREFIX (`unknown`): the mount tries
+# it last, once no route knows the path (switchboard/selfhelp_mount.py).
+UNKNOWN: Final = "help_unknown"
 
 __all__ = [
     "PREFIX",
@@ -57,6 +60,7 @@ __all__ = [
     "SELF_HELP",
     "SELF_HELP_APP",
     "TEMPLATES",
+    "UNKNOWN",
     "Outage",
     "OutageInfo",
     "Page",
@@ -158,6 +162,16 @@ async def authors(request: web.Request) -> web.StreamResponse:
     return answer(request, page, cache="no-cache", lang=lang)
 
 
+async def unknown(request: web.Request) -> web.StreamResponse:
+    """Any other GET under PREFIX: `/help/` is `/help` (308, the query kept); the rest is
+    the not-found page, branded and in the customer's language, as an unknown bulletin's
+    (not aiohttp's bare English "404: Not Found")."""
+    if not request.match_info["path"]:
+        location = PREFIX + ("?" + request.query_string if request.query_string else "")
+        raise web.HTTPPermanentRedirect(location)
+    return missing_page(request, request.app[SELF_HELP])
+
+
 def bulletin_json(b: Bulletin, hits: int) -> dict[str, Any]:
     return {
         "id": b.id,
@@ -188,4 +202,7 @@ def new_app(wrap: Observed) -> web.Application:
     app.router.add_post("/bulletins/{id}/vote", wrap("help_vote", vote, limited))
     add("/authors", wrap("help_authors", authors, limited))
     add(LOGO_ROUTE.removeprefix(PREFIX), wrap("help_logo", logo))
+    # Last: any other GET (and HEAD) under PREFIX; the mount tries it only for a path no
+    # route knows, so a known path's 405 stays a 405 (switchboard/selfhelp_mount.py).
+    add("/{path:.*}", wrap("help_unknown", unknown, limited), name=UNKNOWN)
     return app

@@ -1,5 +1,6 @@
 """Callback intake over HTTP: `GET /help/callbacks/new` (the form) and
 `POST /help/callbacks` (the form, or JSON). The pages are switchboard/callback_pages.py.
+`GET /help/callbacks` (the ticket page or a refused form reloaded) leads to the form.
 
 Form: protected by a signed double-submit token (`formtoken`), which is also the
 submission's idempotency key, so a re-sent form gets the ticket it was first given.
@@ -26,9 +27,11 @@ import asyncio
 import logging
 import uuid
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from cache import web as selfhelp
 from failover.callbacks.intake import INTAKE, Intake
 from failover.callbacks.queue import NotSaved, Receipt
 from failover.callbacks.request import FIELDS, LIMITS, Invalid, validate
@@ -53,6 +56,7 @@ TOKEN_FIELD: Final = "form_token"  # noqa: S105 - a field name, not a secret
 MAX_BODY: Final = 16 * 1024
 BODY_TIMEOUT_S: Final = 10.0  # for the whole body, as `proxy.body_timeout_ms` by default
 MAX_KEY: Final = 200
+FORM: Final = "/help/callbacks/new"
 
 
 async def form(request: web.Request) -> web.StreamResponse:
@@ -60,6 +64,16 @@ async def form(request: web.Request) -> web.StreamResponse:
         raise disabled(request)
     topic = request.query.get("topic", "").strip()[: LIMITS["topic"]]
     return form_page(request, values={"topic": topic} if topic else None)
+
+
+async def again(request: web.Request) -> web.StreamResponse:
+    """`GET /help/callbacks`: the address of the ticket page and of a refused form, when
+    a customer reloads, bookmarks or reopens it. The ticket is not stored to be shown
+    again, so this is the form (303), in the language `?lang=` asks for if it is one we
+    speak (otherwise the cookie's or the browser's, as on every page)."""
+    sh = selfhelp.self_help_of(request.app)
+    lang = None if sh is None else sh.negotiator.chosen(request.query.get("lang"))
+    raise web.HTTPSeeOther(FORM + ("" if lang is None else "?" + urlencode({"lang": lang})))
 
 
 async def submit(request: web.Request) -> web.StreamResponse:
@@ -236,5 +250,6 @@ def _count(intake: Intake, receipt: Receipt) -> None:
 
 def add_routes(app: web.Application, wrap: Wrap) -> None:
     """Routes now; the `Intake` is set under INTAKE at start-up."""
-    app.router.add_get("/help/callbacks/new", wrap("help_callback_form", form))
+    app.router.add_get(FORM, wrap("help_callback_form", form))
     app.router.add_post("/help/callbacks", wrap("help_callbacks", submit))
+    app.router.add_get("/help/callbacks", wrap("help_callbacks_again", again))

@@ -187,3 +187,22 @@ async def test_no_phone_and_no_email_marks_both_fields_with_one_message(
     assert wiring == [["true", "cb-phone-hint cb-contact-error"], ["true", "cb-contact-error"]]
     assert (await page.evaluate("document.title")).startswith("Error: ")
     assert (await page.evaluate(SUMMARY_JS))["focused"]
+
+
+async def test_an_email_address_the_browser_would_refuse_reaches_the_server(
+    browser: Browser, stack: HelpStack
+) -> None:
+    """Chromium's own check of a `type=email` field refuses "jörg@example.de" (a
+    non-ASCII local part) with its own popup, in its own language; the server takes it.
+    The form is `novalidate`: the tap sends it, and the server says what is wrong, if
+    anything, beside the field."""
+    page = await phone_page(browser, javascript=False)
+    await page.goto(f"{stack.url}/help/callbacks/new")
+    await fill(page, TYPED | {"phone": "", "email": "jörg@example.de"})
+    await tap_and_wait_for_load(page, "form.callback button[type=submit]")
+    posted = document_responses(page)[-1]
+    assert (posted.url, posted.status) == (f"{stack.url}/help/callbacks", 202)
+    await wait_for(lambda: len(stack.callcenter.callbacks) == 1, within=5, what="delivery")
+    (delivery,) = stack.callcenter.callbacks
+    assert isinstance(delivery.body, dict)
+    assert delivery.body["email"] == "jörg@example.de"

@@ -80,7 +80,9 @@ def samples(bulletin: int) -> dict[str, list[Call]]:
         "/help/callbacks": [
             Call("POST", "/help/callbacks", form={"name": "x"}),  # no form token: 403 page
             Call("POST", "/help/callbacks", json={"name": "x"}),  # 422
+            Call("GET", "/help/callbacks"),  # the ticket page reopened: 303 to the form
         ],
+        "/help/{path}": [Call("GET", "/help/nope"), Call("GET", "/help/")],  # 404 page, 308
         "/api/v1/bulletins": [
             Call("GET", "/api/v1/bulletins"),
             Call("GET", "/api/v1/bulletins?limit=x"),

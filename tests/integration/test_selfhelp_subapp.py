@@ -83,16 +83,21 @@ async def test_the_router_answers_as_one_flat_router_did(stack: HelpStack) -> No
     """aiohttp's own sub-app resource would answer 404 for every path under /help that
     the sub-app does not know, forgetting what the main app's routes there allow."""
     expected = [
-        ("GET", "/help/callbacks", 405, "POST"),  # a main-app route under the mount
+        ("PUT", "/help/callbacks", 405, "GET,HEAD,POST"),  # a main-app route under the mount
         ("POST", "/help/callbacks/new", 405, "GET,HEAD"),
         ("POST", "/help", 405, "GET,HEAD"),  # a self-help route
         ("DELETE", "/help/authors", 405, "GET,HEAD"),
-        ("GET", "/help/bulletins/1/vote", 405, "POST"),
-        ("GET", "/help/bulletins", 404, None),
+        ("GET", "/help/bulletins/1/vote", 405, "POST"),  # not the not-found page's GET
+        ("HEAD", "/help/bulletins/1/vote", 405, "POST"),
+        ("GET", "/help/bulletins", 404, None),  # the not-found page (any other GET)
         ("GET", "/help/nope", 404, None),
-        ("GET", "/help/", 404, None),
+        ("HEAD", "/help/nope", 404, None),
+        ("POST", "/help/nope", 404, None),  # another method on an unknown path: still 404
+        ("GET", "/help/bulletins/1/more", 404, None),
+        ("GET", "/help/", 308, None),  # to /help
         ("GET", "/helpdesk", 404, None),
         ("GET", "/help/callbacks/other", 404, None),
+        ("GET", "/help/callbacks", 303, None),  # the ticket page reopened: to the form
     ]
     async with aiohttp.ClientSession() as s:
         for method, path, status, allow in expected:

@@ -6,6 +6,7 @@ than what the data put there (titles, names, the query), is a string the catalog
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from types import SimpleNamespace
@@ -136,3 +137,37 @@ def test_no_english_is_left_on_a_translated_page(lang: str, page: str) -> None:
         if text not in SAME | names and not any(d in text for d in DATA)
     }
     assert not left, f"{page} in {lang}: not translated: {sorted(left)}"
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_the_static_page_has_no_search_and_promises_no_answers_it_does_not_have(
+    lang: str,
+) -> None:
+    """In the static stage a search answers the static page itself: no search box. With
+    no answers to show, neither the outage banner nor the page says they are below; the
+    callback button stays."""
+    gettext = LANGUAGES[lang].gettext
+    below = [
+        gettext("The answers customers wrote for each other are below."),
+        gettext("This is a simpler help page: the answers customers read most are below, in full."),
+    ]
+    full, empty = render(lang, "static.html"), render(lang, "static.html#none")
+    for page in (full, empty):
+        assert 'role="search"' not in page
+        assert 'action="/help/search"' not in page
+    assert all(promise in full for promise in below)  # there are answers below: said so
+    assert not [promise for promise in below if promise in empty]
+    assert '<a class="button cta" href="/help/callbacks/new">' in empty
+    assert empty.count("<h1>") == 1  # a heading still, not "Most-read answers"
+    assert f"<h1>{gettext('Most-read answers')}</h1>" not in empty
+    assert 'role="search"' in render(lang, "help.html")  # the other pages keep it
+
+
+def test_the_callback_form_leaves_checking_to_the_server() -> None:
+    """The browser's own check refuses what the server takes (an email address with "ö"
+    in it) with its own popup; the server checks every field and says why beside it."""
+    page = render(DEFAULT, "callback_form.html")
+    form = re.search(r'<form class="callback"[^>]*>', page)
+    assert form is not None
+    assert " novalidate" in form.group(0)
+    assert 'type="email"' in page  # the keyboard with "@"
