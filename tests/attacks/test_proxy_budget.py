@@ -14,64 +14,34 @@ the status line at once, then `lines` header lines `gap` seconds apart, then the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 
 from tests.support.attack import attack_stack, get, raw_request
+from tests.support.rawcenter import RawCallCenter
 
 
-class SlowHead:
+class SlowHead(RawCallCenter):
     def __init__(self, *, status: int, lines: int, gap: float) -> None:
+        super().__init__()
         self.status, self.lines, self.gap = status, lines, gap
         self.answered = 0  # customer answers sent whole
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await self.server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            if head.split(b" ", 2)[1].startswith(b"/health"):
-                body = b'{"status": "ok"}'
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
-                             b"Connection: close\r\n\r\n%s" % (len(body), body))  # fmt: skip
-            else:
-                writer.write(b"HTTP/1.1 %d Slow\r\n" % self.status)
-                for i in range(self.lines):
-                    await writer.drain()
-                    await asyncio.sleep(self.gap)
-                    writer.write(b"X-Slow-%d: x\r\n" % i)
-                writer.write(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+    async def answer(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        if head.split(b" ", 2)[1].startswith(b"/health"):
+            body = b'{"status": "ok"}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                         b"Connection: close\r\n\r\n%s" % (len(body), body))  # fmt: skip
+        else:
+            writer.write(b"HTTP/1.1 %d Slow\r\n" % self.status)
+            for i in range(self.lines):
                 await writer.drain()
-                self.answered += 1
+                await asyncio.sleep(self.gap)
+                writer.write(b"X-Slow-%d: x\r\n" % i)
+            writer.write(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
             await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.transport.abort()
+            self.answered += 1
+        await writer.drain()
 
 
 async def test_headers_sent_a_line_at_a_time_are_cut_at_the_budget_and_blamed(

@@ -10,7 +10,6 @@ behaviour its last segment names. Customers must get an answer from the next cal
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 
@@ -18,51 +17,22 @@ import aiohttp
 import pytest
 
 from tests.support.attack import attack_stack
+from tests.support.rawcenter import RawCallCenter
 from tests.support.stack import wait_for
 
 TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5, sock_read=15)
 FAST_PROXY = "[proxy]\nread_timeout_ms = 500\nrequest_budget_ms = 2000\n"
 
 
-class Misbehaving:
+class Misbehaving(RawCallCenter):
     def __init__(self) -> None:
+        super().__init__()
         self.health = b'{"status": "ok"}'
         self.health_probes = 0
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await self.server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode()
-            await self._answer(path.rsplit("/", 1)[-1].split("?")[0], writer)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.transport.abort()
+    async def answer(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        path = head.split(b" ", 2)[1].decode()
+        await self._answer(path.rsplit("/", 1)[-1].split("?")[0], writer)
 
     async def _answer(self, behaviour: str, writer: asyncio.StreamWriter) -> None:
         def head(length: int, extra: bytes = b"") -> bytes:
