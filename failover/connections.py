@@ -44,6 +44,9 @@ class ServerLimits:
     max_connections_per_client: int
     trusted: tuple[IPNetwork, ...] = ()
     mount: str = "/support"
+    # An IPv6 client is its network of this prefix (`[limits] ipv6_prefix`), as for every
+    # other limit: one /64 holds 2^64 addresses, each otherwise a client of its own.
+    ipv6_prefix: int = 64
 
 
 @dataclass(slots=True, kw_only=True)
@@ -58,7 +61,8 @@ class Connections:
         """(key to release later, None) if admitted, else (None, reason)."""
         if self.total >= self.limits.max_connections:
             return None, "connection_limit"
-        key = client_identity(peer, (), ())  # the TCP peer; an IPv6 one by its /64
+        # the TCP peer; an IPv6 one by its network of `[limits] ipv6_prefix`
+        key = client_identity(peer, (), (), ipv6_prefix=self.limits.ipv6_prefix)
         full = self.by_client.get(key, 0) >= self.limits.max_connections_per_client
         if full and not is_trusted(peer, self.limits.trusted):
             return None, "client_connection_limit"

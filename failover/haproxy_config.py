@@ -154,10 +154,11 @@ def render(settings: Settings) -> str:
         "frontend fe_customers",
         f"    bind {d.listen_host}:{d.listen_port}",
         f"    maxconn {s.max_connections}",
-        # Per-client connections (failover/connections.py's max_connections_per_client).
+        # Per-client connections (failover/connections.py's max_connections_per_client),
+        # an IPv6 client by its network of `[limits] ipv6_prefix` (an IPv4 one whole).
         "    stick-table type ipv6 size 100k expire 60s store conn_cur",
         trusted_acl(settings),
-        "    tcp-request connection track-sc0 src",
+        f"    tcp-request connection track-sc0 src,ipmask(32,{settings.limits.ipv6_prefix})",
         "    tcp-request connection reject if !sb_trusted "
         f"{{ sc0_conn_cur gt {s.max_connections_per_client} }}",
         # The target, Host, request id and the client's claims (failover/haproxy_hygiene.py).

@@ -67,6 +67,7 @@ def runner_for(app: web.Application, **kwargs: Any) -> GuardedRunner:
         max_connections=s.max_connections,
         max_connections_per_client=s.max_connections_per_client,
         trusted=tuple(s.trusted_proxies),
+        ipv6_prefix=settings.limits.ipv6_prefix,
     )
     return GuardedRunner(app, limits=limits, count=metrics.count_refused, ahead=app.get(AHEAD),
                          **kwargs)  # fmt: skip

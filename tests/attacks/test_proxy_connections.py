@@ -104,6 +104,23 @@ async def test_a_client_over_its_connection_cap_is_refused_others_are_not(
                        what="every connection released")  # fmt: skip
 
 
+async def test_the_connection_cap_groups_ipv6_clients_by_the_configured_prefix(
+    tmp_path: Path,
+) -> None:
+    # Before: `runner_for` never passed `[limits] ipv6_prefix` on; the cap used /64.
+    # The peers are given to the runner's guard as a connection's arrival does (binding
+    # addresses of 2001:db8::/48 would need root).
+    server, extra = "max_connections_per_client = 2\n", "[limits]\nipv6_prefix = 48\n"
+    async with attack_stack(tmp_path, server=server, extra=extra) as stack:
+        conns = stack.runner.connections
+        keys = [conns.admit(f"2001:db8:0:{net}::1") for net in (1, 2, 3)]
+        assert keys[:2] == [("6:2001:db8::/48", None)] * 2
+        assert keys[2] == (None, "client_connection_limit")
+        for key, _ in keys[:2]:
+            assert key is not None
+            conns.release(key)
+
+
 async def test_keep_alive_connections_are_not_cut_between_requests_but_idle_ones_close(
     tmp_path: Path,
 ) -> None:

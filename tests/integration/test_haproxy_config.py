@@ -80,6 +80,27 @@ def test_rendered_config_for_three_call_centers_passes_haproxy_check(tmp_path: P
     assert "acl sb_trusted src 10.0.0.0/8" in done.stdout
 
 
+def test_per_client_connections_are_tracked_by_the_configured_ipv6_network(
+    tmp_path: Path,
+) -> None:
+    # Before: `track-sc0 src` in a `type ipv6` table counted each address of a /64 as a
+    # client of its own (6 connections held from one /64 against a cap of 2).
+    config = _write(
+        tmp_path, THREE.replace("[dataplane]", "[limits]\nipv6_prefix = 48\n[dataplane]")
+    )
+    rendered = render(load_settings(config))
+    tracking = [line.strip() for line in rendered.splitlines() if "track-sc0" in line]
+    assert tracking == ["tcp-request connection track-sc0 src,ipmask(32,48)"]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(rendered)
+    check = subprocess.run(  # noqa: S603
+        [HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    default = render(load_settings(_write(tmp_path, THREE)))
+    assert "track-sc0 src,ipmask(32,64)\n" in default
+
+
 def test_call_centers_with_different_base_paths_are_refused_with_exit_2(tmp_path: Path) -> None:
     config = _write(tmp_path, THREE.replace("http://10.1.0.1:8000/cc", "http://10.1.0.1:8000/x"))
     done = _cli("haproxy-config", "--config", str(config))

@@ -141,9 +141,10 @@ def test_in_flight_caps_each_key_and_frees_on_leave() -> None:
     assert held.by_key == {}
 
 
-def _limits(per_client: int, total: int) -> ServerLimits:
+def _limits(per_client: int, total: int, ipv6_prefix: int = 64) -> ServerLimits:
     return ServerLimits(header_timeout=1, keepalive_timeout=1, max_connections=total,
-                        max_connections_per_client=per_client, trusted=TRUSTED)  # fmt: skip
+                        max_connections_per_client=per_client, trusted=TRUSTED,
+                        ipv6_prefix=ipv6_prefix)  # fmt: skip
 
 
 def test_connections_are_capped_per_client_except_for_a_trusted_proxy_and_in_all() -> None:
@@ -156,3 +157,20 @@ def test_connections_are_capped_per_client_except_for_a_trusted_proxy_and_in_all
     assert conns.admit("192.0.2.2") == (None, "connection_limit")
     conns.release("4:192.0.2.1")
     assert conns.admit("192.0.2.2")[1] is None
+
+
+@pytest.mark.parametrize(("prefix", "key"), [(48, "6:2001:db8::/48"), (128, None)])
+def test_an_ipv6_clients_connections_count_by_its_configured_network(
+    prefix: int, key: str | None
+) -> None:
+    # Before: the connection cap grouped IPv6 peers per /64 whatever `ipv6_prefix` said.
+    conns = Connections(limits=_limits(per_client=2, total=100, ipv6_prefix=prefix))
+    peers = ["2001:db8:0:1::1", "2001:db8:0:2::1", "2001:db8:0:3::1", "2001:db8:0:1::2"]
+    answers = [conns.admit(peer) for peer in peers]
+    if key is None:  # /128: each address is a client, two /64s share nothing
+        assert all(refused is None for _, refused in answers)
+        assert conns.by_client["6:2001:db8:0:1::1/128"] == 1
+    else:  # /48: one client, whichever /64 its connections come from
+        assert answers[:2] == [(key, None), (key, None)]
+        assert answers[2:] == [(None, "client_connection_limit")] * 2
+        assert conns.by_client == {key: 2}
