@@ -4,7 +4,8 @@
 202 would not survive a Redis crash), then runs three named tasks:
 
 - the dispatcher (`dispatcher.Dispatcher.run`);
-- the spool mover: once a second, while anything is spooled, hand it to Redis;
+- the spool mover: once a second, while anything is spooled, hand it to Redis (also
+  what the spool files of another worker layout hold, adopt.py);
 - the backlog sampler: once a second, the counts the metrics and `/status` show;
 - the form secret's check (formsecret.py): every few seconds, agree on the secret that
   signs callback forms with the other replicas, through Redis.
@@ -23,6 +24,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from failover.callbacks.adopt import Adopted
 from failover.callbacks.dispatcher import Dispatcher
 from failover.callbacks.formsecret import SYNC_EVERY_S, FormSecrets
 from failover.callbacks.queue import CallbackQueue
@@ -59,6 +61,7 @@ class CallbackRuntime:
         queue: CallbackQueue,
         dispatcher: Dispatcher,
         secrets: FormSecrets | None = None,
+        adopted: Adopted | None = None,
     ) -> None:
         self._redis = redis
         self.secrets = secrets if secrets is not None else FormSecrets()
@@ -66,6 +69,7 @@ class CallbackRuntime:
         self.spool = spool
         self.queue = queue
         self.dispatcher = dispatcher
+        self.adopted = adopted  # another worker layout's spool files (adopt.py)
         self.sample: BacklogSample | None = None
         self.durability = "unknown"
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,6 +101,8 @@ class CallbackRuntime:
         await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         self.spool.close()
+        if self.adopted is not None:
+            self.adopted.close()
         await self.stream.aclose()
 
     async def _dispatch(self) -> None:
@@ -110,6 +116,8 @@ class CallbackRuntime:
 
     async def _move_loop(self) -> None:
         while True:
+            if self.adopted is not None and self.adopted.busy and await self.adopted.move():
+                self.dispatcher.wake.set()
             if self.queue.spooled or self.queue.deletes_pending:
                 try:
                     if await self.queue.move_spooled():
@@ -130,7 +138,7 @@ class CallbackRuntime:
 
     async def take_sample(self) -> BacklogSample:
         oldest: list[float] = []
-        spooled = self.queue.spooled
+        spooled = self.queue.spooled + (self.adopted.spooled if self.adopted else 0)
         if spooled:
             with contextlib.suppress(SpoolError):
                 first = await asyncio.to_thread(self.spool.oldest, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
+from failover.callbacks.adopt import Adopted, orphans
 from failover.callbacks.delivery import CallbackClient
 from failover.callbacks.dispatcher import Dispatcher
 from failover.callbacks.formsecret import FormSecrets
@@ -84,6 +85,7 @@ def build_callbacks(
     `callbacks.spool_path`)."""
     cb = settings.callbacks
     consumer, path = replica_name(settings), spool_path(settings)
+    base = path
     if worker is not None:  # each worker its own consumer and spool file
         consumer = f"{consumer}/{worker.suffix}"
         path = path.with_name(f"{path.name}.{worker.suffix}")
@@ -128,10 +130,13 @@ def build_callbacks(
         reclaim_idle=cb.reclaim_idle_ms / 1000,
     )
     queue = CallbackQueue(stream, spool, clock=clock, on_stored=lambda _: dispatcher.wake.set())
+    # Slot 0 (or the only process) adopts the spool files of another `workers` layout.
+    slot, count = (None, 1) if worker is None else (worker.index, worker.count)
+    adopted = Adopted(orphans(base, slot, count), stream, clock=clock)
     secrets = FormSecrets(cb.form_secret.encode() if cb.form_secret else None)
     runtime = CallbackRuntime(
         redis=redis, stream=stream, spool=spool, queue=queue, dispatcher=dispatcher,
-        secrets=secrets,
+        secrets=secrets, adopted=adopted,
     )  # fmt: skip
     intake = Intake(
         queue=queue,

@@ -23,6 +23,7 @@ from failover.opsport import listen_ops
 from failover.pool import HealthChange, Pool
 from failover.server import runner_for
 from failover.settings import Settings, load_settings
+from failover.workers import WorkerInfo
 from sims.callcenter import CallCenterSim
 from switchboard.app import POOL, create_app
 from tests.support.faultproxy import FaultProxy
@@ -88,7 +89,7 @@ def write_config(
 @asynccontextmanager
 async def running_stack(
     tmp: Path, *, names: tuple[str, ...] = ("primary", "backup"), extra: str = FAST_HEALTH,
-    token: str | None = None, env: dict[str, str] | None = None,
+    token: str | None = None, env: dict[str, str] | None = None, worker: WorkerInfo | None = None,
 ) -> AsyncIterator[Stack]:  # fmt: skip
     centers: dict[str, Center] = {}
     runner: web.AppRunner | None = None
@@ -107,7 +108,7 @@ async def running_stack(
         # A reload reads the file with the same environment overrides (issue 17).
         loader = partial(load_settings, config, env=overrides)
         for attempt in range(1, START_TRIES + 1):
-            app = create_app(settings, registry=CollectorRegistry(), loader=loader)
+            app = create_app(settings, registry=CollectorRegistry(), loader=loader, worker=worker)
             runner = runner_for(app, shutdown_timeout=1.0)
             await runner.setup()
             port, ops_port = await listen_loopback(runner, app)
