@@ -170,6 +170,12 @@ def supervise(
         for proc, _ in procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
+        # At once, as a single process does: the workers close theirs as they stop
+        # accepting; the master's copies kept the ports listening through the drain, so
+        # new connections queued in the backlog, hung, then were reset.
+        sock.close()
+        if ops_sock is not None:
+            ops_sock.close()
         deadline = clock.monotonic() + grace + 5
         for proc, _ in procs.values():
             try:
@@ -177,9 +183,6 @@ def supervise(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        sock.close()
-        if ops_sock is not None:
-            ops_sock.close()
         shutil.rmtree(peers, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
