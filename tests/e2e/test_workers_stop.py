@@ -118,3 +118,33 @@ url = "http://127.0.0.1:{center.port}"
             assert await asyncio.wait_for(door.proc.wait(), 15) == 0
     finally:
         await center.stop()
+
+
+async def test_a_configuration_the_workers_cannot_run_stops_the_master_with_2(
+    tmp_path: Path,
+) -> None:
+    """`server.data_dir` a regular file: check-config passes, each worker exits 2 at start.
+    Before: the master started them again every second for ever, the port accepting and
+    hanging; now it stops them and exits 2 with the worker's message, as one process."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    async with RedisServer(tmp_path / "redis") as redis, FrontDoors(tmp_path) as doors:
+        door = await doors.start("fd", lambda port: f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+data_dir = "{afile}"
+workers = 2
+[redis]
+url = "{redis.url}"
+[[callcenters]]
+name = "primary"
+url = "http://127.0.0.1:9"
+""")  # fmt: skip
+        code = await asyncio.wait_for(door.proc.wait(), 20)
+        output = door.output()
+        assert code == 2, output[-3000:]
+        assert "bad configuration" in output
+        assert "callbacks.spool_path (server.data_dir)" in output
+        assert "starting it again" not in output
+        assert await refused(door.port)
