@@ -39,7 +39,7 @@ async def probe(
     try:
         async with asyncio.timeout(budget):
             async with session.get(url, timeout=client_timeout, allow_redirects=False) as resp:
-                body = await resp.content.read(MAX_HEALTH_BODY)
+                body = await _read_body(resp.content, MAX_HEALTH_BODY)
                 status = resp.status
     except TimeoutError:
         return ProbeResult(
@@ -62,6 +62,25 @@ async def probe(
             detail=f"HTTP {status}",
         )
     return _with_semantics(ProbeResult(latency=latency, http_status=status), body)
+
+
+async def _read_body(content: aiohttp.StreamReader, cap: int) -> bytes:
+    """The body up to its end or `cap` bytes, whichever comes first.
+
+    `content.read(n)` returns what is buffered, not the whole body: a health answer in
+    two chunks was cut after the first, failed to parse and so counted as healthy even
+    when it said `"down"`. A body still coming is waited for within the probe's timeout;
+    beyond `cap` the rest is not read (the contract reads at most 64 KiB).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < cap:
+        chunk = await content.read(cap - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _with_semantics(result: ProbeResult, body: bytes) -> ProbeResult:

@@ -54,6 +54,7 @@ log = logging.getLogger("switchboard.workers")
 RESTART_PAUSE: Final = 1.0  # a worker that dies this soon after starting waits before again
 SCRAPE_TIMEOUT: Final = 2.0
 PID_HEADER: Final = "X-Switchboard-Worker-Pid"  # on `/metrics?worker=self`: who answered
+EXIT_BAD_CONFIG: Final = 2  # a worker's exit code for a configuration it cannot run
 ORPHAN_CHECK: Final = 0.5  # seconds between two looks at the parent pid
 PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
@@ -120,7 +121,9 @@ def supervise(
 ) -> int:
     """Run `workers` copies of `argv` (plus --worker and --listen-fd), sharing one socket
     (and the ops listener's, `--ops-fd`); until SIGTERM or SIGINT. Returns the exit code
-    for the master. Restart pacing and the stop deadline read `clock`."""
+    for the master. Restart pacing and the stop deadline read `clock`. A worker that
+    exits EXIT_BAD_CONFIG before it served (its Unix socket never appeared) stops them
+    all with that code, as one process would: restarting it could only fail again."""
     sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
     sock.set_inheritable(True)
     ops_sock = None
@@ -142,6 +145,8 @@ def supervise(
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def spawn(index: int) -> subprocess.Popen[bytes]:
+        # Its socket appears once it serves (the previous one's is stale).
+        WorkerInfo(index=index, count=workers, peers=peers).socket_path().unlink(missing_ok=True)
         cmd = [*argv, "--worker", f"{index}/{workers}", "--listen-fd", str(sock.fileno()),
                "--peers", str(peers), "--master", str(os.getpid())]  # fmt: skip
         fds = [sock.fileno()]
@@ -154,12 +159,17 @@ def supervise(
     # Each worker reloads the file itself (issue 17); the master's own settings (host,
     # port, workers, ops) are restart-only, so it has nothing to reload.
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _send_all(procs))
+    result = 0
     try:
         while not stopping:
             for index, (proc, started) in list(procs.items()):
                 code = proc.poll()
                 if code is None:
                     continue
+                if _bad_config_at_start(WorkerInfo(index=index, count=workers, peers=peers),
+                                        proc, code):  # fmt: skip
+                    stopping, result = True, EXIT_BAD_CONFIG
+                    break
                 log.error("worker %d (pid %d) exited with %d; starting it again", index,
                           proc.pid, code)  # fmt: skip
                 if clock.monotonic() - started < RESTART_PAUSE:
@@ -167,29 +177,48 @@ def supervise(
                 procs[index] = (spawn(index), clock.monotonic())
             time.sleep(0.2)
     finally:
-        for proc, _ in procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        deadline = clock.monotonic() + grace + 5
-        for proc, _ in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - clock.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _send_all(procs, signal.SIGTERM)
+        # At once, as a single process does: the workers close theirs as they stop
+        # accepting; the master's copies kept the ports listening through the drain, so
+        # new connections queued in the backlog, hung, then were reset.
         sock.close()
         if ops_sock is not None:
             ops_sock.close()
+        _reap(procs, clock.monotonic() + grace + 5, clock)
         shutil.rmtree(peers, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return result
 
 
-def _send_all(procs: dict[int, tuple[subprocess.Popen[bytes], float]]) -> None:
+def _send_all(
+    procs: dict[int, tuple[subprocess.Popen[bytes], float]], sig: int = signal.SIGHUP
+) -> None:
     for proc, _ in list(procs.values()):
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGHUP)
+            proc.send_signal(sig)
+
+
+def _reap(
+    procs: dict[int, tuple[subprocess.Popen[bytes], float]], deadline: float, clock: Clock
+) -> None:
+    """Wait for every worker until `deadline`; kill those still running then."""
+    for proc, _ in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - clock.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _bad_config_at_start(info: WorkerInfo, proc: subprocess.Popen[bytes], code: int) -> bool:
+    """The worker exited EXIT_BAD_CONFIG before it served (no Unix socket of its own yet:
+    `spawn` removes the previous one's): starting it again could only fail again."""
+    if code != EXIT_BAD_CONFIG or info.socket_path().exists():
+        return False
+    log.error("worker %d (pid %d) exited with %d (bad configuration) before serving; "
+              "stopping", info.index, proc.pid, code)  # fmt: skip
+    return True
 
 
 def worker_argv(config: str, log_format: str) -> list[str]:
