@@ -75,12 +75,15 @@ class PageState:
 
 def banner(*, outage: bool) -> str:
     """The outage banner is there exactly when it should be, in any language: a banner
-    with its headline (<strong>) before the search form (base.html; the static page's
-    banner comes after the form, the busy call center's offer has no headline)."""
+    with its headline (<strong>) followed by the search form (base.html) or, on the
+    static page, which has no search form, by that page's own headlined banner (the
+    static page's banner is followed by neither; the busy call center's offer has no
+    headline)."""
     shown = (
-        "(() => { const f = document.querySelector('form.search');"
-        " return [...document.querySelectorAll('main > p.banner > strong')].some("
-        "s => f && (s.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING)); })()"
+        "(() => { const heads = [...document.querySelectorAll('main > p.banner > strong')];"
+        " const after = [document.querySelector('form.search'), ...heads].filter(Boolean);"
+        " return heads.some(s => after.some(t => t !== s &&"
+        " (s.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING))); })()"
     )
     return shown if outage else f"!{shown}"
 
