@@ -17,6 +17,7 @@ from sims.callcenter import CallCenterSim
 from tests.support.frontdoor import FrontDoorProcess, FrontDoors
 from tests.support.redis import RedisServer
 from tests.support.stack import wait_for
+from tests.support.workers import two_workers
 
 REQUESTS = 120
 
@@ -27,23 +28,10 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[FrontDoorProcess, CallCen
     await sim.start()
     try:
         async with RedisServer(tmp_path / "redis") as redis, FrontDoors(tmp_path) as doors:
-            door = await doors.start("fd", lambda port: f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "."
-workers = 2
-[redis]
-url = "{redis.url}"
-[health]
-interval_ms = 200
-timeout_ms = 2000
-healthy_threshold = 1
-unhealthy_threshold = 3
-[[callcenters]]
-name = "primary"
-url = "{sim.url}"
-""")  # fmt: skip
+            health = "[health]\ninterval_ms = 200\ntimeout_ms = 2000\nhealthy_threshold = 1\n"
+            health += "unhealthy_threshold = 3\n"
+            door = await doors.start("fd", lambda port: two_workers(
+                port, redis_url=redis.url, center_url=sim.url, sections=health))  # fmt: skip
             async with aiohttp.ClientSession() as s:
                 await door.wait_ready(s)
 

@@ -18,6 +18,7 @@ from tests.e2e.test_workers import children
 from tests.support.frontdoor import FrontDoorProcess, FrontDoors
 from tests.support.redis import RedisServer
 from tests.support.stack import wait_for
+from tests.support.workers import two_workers
 
 Series = tuple[str, tuple[tuple[str, str], ...]]
 SUPPORT_200 = ("switchboard_requests_total",
@@ -36,25 +37,10 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[FrontDoorProcess, CallCen
     await sim.start()
     try:
         async with RedisServer(tmp_path / "redis") as redis, FrontDoors(tmp_path) as doors:
-            door = await doors.start("fd", lambda port: f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "."
-workers = 2
-[redis]
-url = "{redis.url}"
-[health]
-interval_ms = 200
-timeout_ms = 1000
-healthy_threshold = 1
-unhealthy_threshold = 2
-[routing]
-hold_down_ms = 0
-[[callcenters]]
-name = "primary"
-url = "{sim.url}"
-""")  # fmt: skip
+            tables = "[health]\ninterval_ms = 200\ntimeout_ms = 1000\nhealthy_threshold = 1\n"
+            tables += "unhealthy_threshold = 2\n[routing]\nhold_down_ms = 0\n"
+            door = await doors.start("fd", lambda port: two_workers(
+                port, redis_url=redis.url, center_url=sim.url, sections=tables))  # fmt: skip
             async with aiohttp.ClientSession() as s:
                 await door.wait_ready(s)
             await wait_for(lambda: both_scraped(door), within=20, what="both workers serving")

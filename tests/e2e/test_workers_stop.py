@@ -19,6 +19,7 @@ from aiohttp import web
 from tests.support.frontdoor import FrontDoors
 from tests.support.redis import RedisServer
 from tests.support.stack import wait_for
+from tests.support.workers import two_workers
 
 IN_FLIGHT = 4
 
@@ -74,22 +75,10 @@ async def test_sigterm_refuses_new_connections_at_once_while_in_flight_requests_
     await center.start()
     try:
         async with RedisServer(tmp_path / "redis") as redis, FrontDoors(tmp_path) as doors:
-            door = await doors.start("fd", lambda port: f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "."
-workers = 2
-shutdown_grace_ms = 8000
-[redis]
-url = "{redis.url}"
-[proxy]
-read_timeout_ms = 8000
-request_budget_ms = 9000
-[[callcenters]]
-name = "primary"
-url = "http://127.0.0.1:{center.port}"
-""")  # fmt: skip
+            proxy = "[proxy]\nread_timeout_ms = 8000\nrequest_budget_ms = 9000\n"
+            door = await doors.start("fd", lambda port: two_workers(
+                port, redis_url=redis.url, center_url=f"http://127.0.0.1:{center.port}",
+                server="shutdown_grace_ms = 8000\n", sections=proxy))  # fmt: skip
             connector = aiohttp.TCPConnector(force_close=True)  # spread over both workers
             async with aiohttp.ClientSession(connector=connector) as s:
                 await door.wait_ready(s)
@@ -129,18 +118,12 @@ async def test_a_configuration_the_workers_cannot_run_stops_the_master_with_2(
     afile = tmp_path / "afile"
     afile.write_text("not a folder\n")
     async with RedisServer(tmp_path / "redis") as redis, FrontDoors(tmp_path) as doors:
-        door = await doors.start("fd", lambda port: f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{afile}"
-workers = 2
-[redis]
-url = "{redis.url}"
-[[callcenters]]
-name = "primary"
-url = "http://127.0.0.1:9"
-""")  # fmt: skip
+        door = await doors.start(
+            "fd",
+            lambda port: two_workers(
+                port, redis_url=redis.url, center_url="http://127.0.0.1:9", data_dir=str(afile)
+            ),
+        )
         code = await asyncio.wait_for(door.proc.wait(), 20)
         output = door.output()
         assert code == 2, output[-3000:]
