@@ -108,6 +108,10 @@ async def refused(port: int) -> bool:
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # The SYN met the listener as it closed (taken into its backlog, then reset): not
+        # refused yet; the next look is.
+        return False
     writer.close()
     await writer.wait_closed()
     return False

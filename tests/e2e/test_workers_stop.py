@@ -64,6 +64,8 @@ async def refused(port: int) -> bool:
         return True
     except TimeoutError:
         return False  # hanging: what it did before
+    except ConnectionResetError:
+        return False  # met a listener as it closed: not refused yet, the next look is
     writer.transport.abort()  # taken (by a worker still accepting, or into a backlog)
     return False
 
