@@ -16,6 +16,7 @@ from typing import Final
 import aiohttp
 
 from failover.health import FailureKind, ProbeResult
+from kernel.body import read_at_most
 from kernel.clock import Clock
 
 # Health answers are small JSON documents; a huge body is a broken endpoint.
@@ -39,7 +40,9 @@ async def probe(
     try:
         async with asyncio.timeout(budget):
             async with session.get(url, timeout=client_timeout, allow_redirects=False) as resp:
-                body = await _read_body(resp.content, MAX_HEALTH_BODY)
+                # The whole body up to 64 KiB, waited for within the timeout (a body in two
+                # chunks was cut after the first, failed to parse: "down" counted healthy).
+                body = await read_at_most(resp.content, MAX_HEALTH_BODY)
                 status = resp.status
     except TimeoutError:
         return ProbeResult(
@@ -62,25 +65,6 @@ async def probe(
             detail=f"HTTP {status}",
         )
     return _with_semantics(ProbeResult(latency=latency, http_status=status), body)
-
-
-async def _read_body(content: aiohttp.StreamReader, cap: int) -> bytes:
-    """The body up to its end or `cap` bytes, whichever comes first.
-
-    `content.read(n)` returns what is buffered, not the whole body: a health answer in
-    two chunks was cut after the first, failed to parse and so counted as healthy even
-    when it said `"down"`. A body still coming is waited for within the probe's timeout;
-    beyond `cap` the rest is not read (the contract reads at most 64 KiB).
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while size < cap:
-        chunk = await content.read(cap - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _with_semantics(result: ProbeResult, body: bytes) -> ProbeResult:

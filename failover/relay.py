@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from kernel.body import read_at_most
 from kernel.breaker import Outcome
 from kernel.headers import downstream_response_headers
 
@@ -130,7 +131,5 @@ async def stream(
 
 async def read_up_to(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """The body if it ends within `limit` bytes (True), else its first `limit + 1`."""
-    try:
-        return await upstream.content.readexactly(limit + 1), False
-    except asyncio.IncompleteReadError as short:
-        return short.partial, True  # the body ended first: that is all of it
+    answer = await read_at_most(upstream.content, limit + 1)
+    return answer, len(answer) <= limit

@@ -8,13 +8,16 @@ a refused one. Used by the proxy path (failover/admission.py), the callback inta
 
 A body that is late, too large or cut off is the client's fault: `ClientFaultError`
 carries the status (408, 413, 400) and a reason for the metrics.
+
+`read_at_most` is the same care for a body we read as a client (a call center's answer
+to the proxy, a probe or a callback delivery): up to `n` bytes, waiting for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 
 class ClientFaultError(Exception):
@@ -25,6 +28,15 @@ class ClientFaultError(Exception):
         self.status = status
         self.reason = reason
         self.text = text
+
+
+async def read_at_most(stream: StreamReader, n: int) -> bytes:
+    """The first `n` bytes of a body, or all of it if it ends first. `stream.read(n)`
+    would return only what is buffered: a body in two chunks was cut after the first."""
+    try:
+        return await stream.readexactly(n)
+    except asyncio.IncompleteReadError as short:
+        return short.partial  # the body ended first: that is all of it
 
 
 async def read_body(request: web.Request, *, limit: int, deadline: float) -> bytes:

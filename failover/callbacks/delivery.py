@@ -43,6 +43,7 @@ from tenacity import (
 
 from failover.callbacks.stream import Entry
 from failover.settings.callbacks import DELIVERY_TRIES, RETRY_WAIT_BASE_MS, RETRY_WAIT_MAX_MS
+from kernel.body import read_at_most
 
 PERMANENT: Final = frozenset({400, 404, 405, 410, 413, 415, 422})
 CALL_CENTER_TROUBLE: Final = frozenset({408, 429, 502, 503, 504})
@@ -155,12 +156,7 @@ class CallbackClient:
 async def _excerpt_of(resp: aiohttp.ClientResponse) -> str:
     """The start of the answer's body, one line of at most 200 characters; at most
     `EXCERPT_BYTES` are read (the rest is not: the connection is closed, not reused)."""
-    body = bytearray()
-    while len(body) < EXCERPT_BYTES:
-        chunk = await resp.content.read(EXCERPT_BYTES - len(body))
-        if not chunk:
-            break
-        body += chunk
+    body = await read_at_most(resp.content, EXCERPT_BYTES)
     try:
         return _excerpt(body.decode(resp.charset or "utf-8", errors="replace"))
     except (LookupError, ValueError):  # charset unknown, not text (base64), or strict (idna)
